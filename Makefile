@@ -1,0 +1,44 @@
+# Two commands from a fresh clone (Python 3.11, make, apt): `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+
+.PHONY: setup run test test-fast bench samples clean browser
+
+setup: $(STAMP) browser
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Headless Chromium for the browser tests: Debian's package (Playwright cannot download browsers here).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing Debian's chromium for the browser tests"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	else echo "warning: /usr/bin/chromium missing and no apt-get; browser tests will fail"; fi
+
+run: setup
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) notebooks/explorer.ipynb
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -ra -m "not browser and not slow"
+
+bench: $(STAMP)
+	$(PY) bench/analyze.py
+
+samples: $(STAMP)
+	$(PY) sample_models/make_samples.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/artifacts build *.egg-info

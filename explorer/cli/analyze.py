@@ -1,0 +1,40 @@
+"""``python -m explorer analyze MODEL``: what TensorRT supports and the partitions it would make."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="which nodes TensorRT supports, why not, and the partitions",
+                       description="Judge every node of an ONNX model against TensorRT (its parser when "
+                                   "installed, else the published support matrix) and cut partitions.")
+    p.add_argument("model", help="path to an .onnx file")
+    p.add_argument("--trt-version", default=None,
+                   help="support-matrix version to predict for (e.g. 10.1, 10.15, 11.x); "
+                        "default: the installed TensorRT's parser, else the newest matrix")
+    p.add_argument("--min-block-size", type=int, default=1,
+                   help="send TensorRT partitions with fewer nodes back to the framework (Torch-TensorRT: 5)")
+    p.add_argument("--require-mac", action="store_true",
+                   help="also send back partitions without a Conv/MatMul/Gemm-like op (TVM's rule)")
+    p.add_argument("--fold-constants", action="store_true",
+                   help="fold constants with onnx-graphsurgeon first and show how partitions change")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import analyze
+    from ..model import load_model
+    from . import print_json
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the report carries the loader's warnings as notes
+        model = load_model(args.model)
+    report = analyze(model, trt_version=args.trt_version, min_block_size=args.min_block_size,
+                     require_mac=args.require_mac, fold_constants=args.fold_constants)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report.summary())
+    return 0

@@ -1,0 +1,215 @@
+"""``explorer.analyze``: a verdict and a reason for every node, then the partitions they make.
+
+The source of truth is TensorRT's own ONNX parser when ``import tensorrt`` works and no other version was
+asked for; otherwise the published support matrix of the chosen version, labelled as a prediction.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..errors import ExplorerError
+from ..model import Model, load_model
+from ..model.loader import ModelSource
+from .partition import Partition, partition_with_fallback
+from .report import FoldingSummary, NodeVerdict, SupportReport
+
+DEFAULT_MIN_BLOCK_SIZE = 1
+
+
+def analyze(model: Model | ModelSource, *, trt_version: str | None = None,
+            min_block_size: int = DEFAULT_MIN_BLOCK_SIZE, require_mac: bool = False,
+            fold_constants: bool = False, use_parser: bool | None = None) -> SupportReport:
+    """Which nodes TensorRT takes, why not the others, and the partitions a framework would cut.
+
+    ``trt_version``: a support-matrix version ("10.1", "10.15", "11.x", ...); None means the installed
+    TensorRT's parser when available, else the newest matrix. ``min_block_size``: TensorRT partitions with
+    fewer nodes go back to the framework (Torch-TensorRT uses 5). ``require_mac``: also send back partitions
+    without a Conv/MatMul/Gemm-like op (TVM's rule). ``fold_constants``: fold with onnx-graphsurgeon first and
+    record how the partitions changed.
+    """
+    if min_block_size < 1:
+        raise ExplorerError(f"min_block_size must be at least 1, got {min_block_size}")
+    if not isinstance(model, Model):
+        model = load_model(model)
+
+    judge_graph, source, version, notes = _choose_source(model, trt_version, use_parser)
+
+    folding = None
+    if fold_constants:
+        from ..model.transforms import fold_constants as fold
+
+        before = _run(model, judge_graph, source, version, notes, min_block_size, require_mac)
+        folded, tool = fold(model)
+        after = _run(folded, judge_graph, source, version, notes, min_block_size, require_mac)
+        kept = {n.id for n in folded.nodes}
+        folding = FoldingSummary(
+            tool=tool, nodes_before=before.nodes_total, nodes_after=after.nodes_total,
+            removed=[n.id for n in model.nodes if n.id not in kept],
+            engines_before=before.engines, engines_after=after.engines,
+            partitions_before=len(before.partitions), partitions_after=len(after.partitions),
+            coverage_before=before.coverage, coverage_after=after.coverage)
+        after.fold_constants = True
+        after.folding = folding
+        return after
+    return _run(model, judge_graph, source, version, notes, min_block_size, require_mac)
+
+
+JudgeGraph = Callable[[Model], list[NodeVerdict]]
+
+
+def _choose_source(model: Model, trt_version: str | None, use_parser: bool | None):
+    """Pick the real parser or a support matrix, and say why in the report's notes."""
+    notes: list[str] = []
+    if use_parser is not False:
+        from ..backends import tensorrt as trt_backend
+
+        ok, why = trt_backend.available(require_gpu=False)
+        installed = trt_backend.installed_version() if ok else None
+        wanted_matches = trt_version is None or (installed is not None and _same_minor(trt_version, installed))
+        if ok and wanted_matches:
+            return _parser_judge, f"tensorrt-parser {installed}", installed, notes
+        if use_parser:
+            raise ExplorerError(f"the TensorRT parser was requested but cannot be used: {why}")
+        if trt_version is None:
+            notes.append(f"TensorRT parser not used: {why}")
+    from .matrix import load_matrix
+
+    matrix = load_matrix(trt_version)
+    note = getattr(matrix, "note", None)
+    if note:
+        notes.append(note)
+
+    def judge_with_matrix(m: Model) -> list[NodeVerdict]:
+        return _matrix_verdicts(m, matrix)
+
+    judge_with_matrix.matrix = matrix  # type: ignore[attr-defined]
+    return judge_with_matrix, matrix.source_label, matrix.version, notes
+
+
+def _same_minor(wanted: str, installed: str) -> bool:
+    return wanted.split(".")[:2] == installed.split(".")[:2]
+
+
+def _run(model: Model, judge_graph, source: str, version: str, notes: list[str], min_block_size: int,
+         require_mac: bool) -> SupportReport:
+    verdicts = judge_graph(model)
+    opset_issue = None
+    matrix = getattr(judge_graph, "matrix", None)
+    if matrix is not None:
+        from .rules import check_opset
+
+        opset_issue = check_opset(model, matrix)
+    partitions = _partitions(model, verdicts, min_block_size, require_mac)
+    return SupportReport(model=model.name, source=source, trt_version=version, verdicts=verdicts,
+                         partitions=partitions, min_block_size=min_block_size, require_mac=require_mac,
+                         opset_issue=opset_issue, notes=list(notes) + list(model.warnings))
+
+
+def _matrix_verdicts(model: Model, matrix) -> list[NodeVerdict]:
+    from .rules import judge
+
+    graph = model.graph
+    verdicts = []
+    for node in graph.nodes:
+        j = judge(node, graph, model, matrix)
+        verdicts.append(_verdict(node, j))
+    return verdicts
+
+
+def _verdict(node, j) -> NodeVerdict:
+    children = []
+    child_judgements = getattr(j, "children", None) or {}
+    if child_judgements:
+        for body in node.subgraphs.values():
+            for child in body.walk():
+                cj = child_judgements.get(child.id)
+                if cj is not None:
+                    children.append(NodeVerdict(node=child.id, name=child.name, op=child.op_type,
+                                                domain=child.domain, supported=cj.supported,
+                                                reasons=list(cj.reasons), caveats=list(cj.caveats),
+                                                warnings=list(getattr(cj, "warnings", []))))
+    return NodeVerdict(node=node.id, name=node.name, op=node.op_type, domain=node.domain,
+                       supported=j.supported, reasons=list(j.reasons), caveats=list(j.caveats),
+                       warnings=list(getattr(j, "warnings", [])), children=children)
+
+
+def _parser_judge(model: Model) -> list[NodeVerdict]:
+    """Verdicts from TensorRT's ONNX parser (``supports_model_v2`` and its subgraph queries)."""
+    from ..backends import tensorrt as trt_backend
+
+    data = model.proto.SerializeToString() if model.proto is not None else b""
+    capability = trt_backend.parser_capability(data, model.path)
+    by_file_index = {node.file_index: node for node in model.nodes}
+    supported: dict[str, bool] = {}
+    for indices, ok in capability.subgraphs:
+        for i in indices:
+            node = by_file_index.get(i)
+            if node is not None:
+                supported[node.id] = ok and supported.get(node.id, True)
+    reasons: dict[str, list[str]] = {}
+    for issue in capability.errors:
+        node = by_file_index.get(issue.node_index) if issue.node_index is not None else None
+        key = node.id if node is not None else None
+        if key is None:
+            key = next((n.id for n in model.nodes if n.name and n.name == issue.node_name), None)
+        if key is not None:
+            reasons.setdefault(key, []).append(
+                f"{issue.operator}: {issue.description}" if issue.operator else issue.description)
+            supported[key] = False
+    verdicts = []
+    for node in model.nodes:
+        ok = supported.get(node.id, True)
+        why = reasons.get(node.id, [])
+        if not ok and not why:
+            why = ["in a subgraph the TensorRT parser reports as unsupported"]
+        verdicts.append(NodeVerdict(node=node.id, name=node.name, op=node.op_type, domain=node.domain,
+                                    supported=ok, reasons=why))
+    return verdicts
+
+
+def _partitions(model: Model, verdicts: list[NodeVerdict], min_block_size: int,
+                require_mac: bool) -> list[Partition]:
+    graph = model.graph
+    nodes = graph.nodes
+    producer = graph.producer
+    preds: list[list[int]] = []
+    for node in nodes:
+        names = node.inputs
+        if node.subgraphs:
+            names = names + tuple(_implicit_inputs(node))
+        ps = set()
+        for name in names:
+            if name:
+                src = producer.get(name)
+                if src is not None:
+                    ps.add(src.index)
+        preds.append(list(ps))
+    ops = [n.op_type for n in nodes]
+    groups, labels, demoted = partition_with_fallback(preds, [v.supported for v in verdicts], ops,
+                                                      min_block_size=min_block_size, require_mac=require_mac)
+    partitions = []
+    for index, members in enumerate(groups):
+        op_counts: dict[str, int] = {}
+        for i in members:
+            op_counts[ops[i]] = op_counts.get(ops[i], 0) + 1
+            verdicts[i].partition = index
+            verdicts[i].in_tensorrt = labels[i]
+            verdicts[i].fallback_reason = demoted.get(i)
+        reasons = {demoted[i] for i in members if i in demoted}
+        partitions.append(Partition(index=index, supported=labels[members[0]],
+                                    nodes=[nodes[i].id for i in members],
+                                    demoted="; ".join(sorted(reasons)) if reasons else None, ops=op_counts))
+    return partitions
+
+
+def _implicit_inputs(node) -> set[str]:
+    """Outer-scope values a control-flow body reads: real data dependencies of the parent node."""
+    names: set[str] = set()
+    for body in node.subgraphs.values():
+        local = set(body.initializers) | {t.name for t in body.inputs}
+        for child in body.walk():
+            local.update(child.outputs)
+        for child in body.walk():
+            names.update(n for n in child.inputs if n and n not in local)
+    return names

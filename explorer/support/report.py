@@ -1,0 +1,223 @@
+"""What the support analysis found, as plain data: verdicts per node, partitions, and their summary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .partition import Partition
+
+
+@dataclass
+class NodeVerdict:
+    """Whether TensorRT takes one node, why, and where the node ended up."""
+
+    node: str  # the unique id used everywhere
+    name: str  # the name the exporter wrote ('' when unnamed)
+    op: str
+    domain: str
+    supported: bool
+    reasons: list[str] = field(default_factory=list)  # why not (empty when supported)
+    caveats: list[str] = field(default_factory=list)  # restrictions that cannot be checked statically
+    warnings: list[str] = field(default_factory=list)
+    partition: int | None = None
+    in_tensorrt: bool = False  # supported *and* inside a TensorRT partition after min_block_size
+    fallback_reason: str | None = None  # supported but sent back to the framework
+    children: list["NodeVerdict"] = field(default_factory=list)  # If/Loop/Scan body nodes
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "node": self.node, "name": self.name, "op": self.op, "domain": self.domain,
+            "supported": self.supported, "reason": self.reason, "caveats": list(self.caveats),
+            "warnings": list(self.warnings), "partition": self.partition, "in_tensorrt": self.in_tensorrt,
+            "fallback_reason": self.fallback_reason,
+        }
+        if self.children:
+            data["children"] = [c.to_dict() for c in self.children]
+        return data
+
+
+@dataclass
+class FoldingSummary:
+    """How constant folding changed the picture (nodes and partitions before and after)."""
+
+    tool: str
+    nodes_before: int
+    nodes_after: int
+    removed: list[str]
+    engines_before: int
+    engines_after: int
+    partitions_before: int
+    partitions_after: int
+    coverage_before: float
+    coverage_after: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SupportReport:
+    """The answer to "what will TensorRT take?" for one model, with where the answer came from."""
+
+    model: str
+    source: str  # "tensorrt-parser X.Y" or "support-matrix X.Y (prediction)"
+    trt_version: str
+    verdicts: list[NodeVerdict]  # main graph, topological order
+    partitions: list[Partition]
+    min_block_size: int = 1
+    require_mac: bool = False
+    fold_constants: bool = False
+    folding: FoldingSummary | None = None
+    opset_issue: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ counts (over the main graph)
+    @property
+    def nodes_total(self) -> int:
+        return len(self.verdicts)
+
+    @property
+    def nodes_supported(self) -> int:
+        return sum(1 for v in self.verdicts if v.supported)
+
+    @property
+    def nodes_in_tensorrt(self) -> int:
+        return sum(1 for v in self.verdicts if v.in_tensorrt)
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of nodes that run inside TensorRT engines (after min_block_size)."""
+        return self.nodes_in_tensorrt / self.nodes_total if self.verdicts else 0.0
+
+    @property
+    def engines(self) -> int:
+        """Number of TensorRT engines a framework integration would create."""
+        return sum(1 for p in self.partitions if p.supported)
+
+    @property
+    def fallback_nodes(self) -> list[NodeVerdict]:
+        """Nodes that run in the framework: unsupported ones and supported ones sent back."""
+        return [v for v in self.verdicts if not v.in_tensorrt]
+
+    @property
+    def unsupported(self) -> list[NodeVerdict]:
+        return [v for v in self.verdicts if not v.supported]
+
+    def verdict(self, node_id: str) -> NodeVerdict:
+        for v in self.verdicts:
+            if v.node == node_id:
+                return v
+        raise KeyError(node_id)
+
+    # ------------------------------------------------------------------ views
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "source": self.source,
+            "trt_version": self.trt_version,
+            "nodes_total": self.nodes_total,
+            "nodes_supported": self.nodes_supported,
+            "nodes_in_tensorrt": self.nodes_in_tensorrt,
+            "coverage": round(self.coverage, 6),
+            "engines": self.engines,
+            "min_block_size": self.min_block_size,
+            "require_mac": self.require_mac,
+            "fold_constants": self.fold_constants,
+            "folding": self.folding.to_dict() if self.folding else None,
+            "opset_issue": self.opset_issue,
+            "notes": list(self.notes),
+            "partitions": [p.to_dict() for p in self.partitions],
+            "unsupported": [{"node": v.node, "name": v.name, "op": v.op, "domain": v.domain,
+                             "reason": v.reason} for v in self.unsupported],
+            "fallback": [{"node": v.node, "op": v.op, "reason": v.fallback_reason}
+                         for v in self.verdicts if v.supported and not v.in_tensorrt],
+            "nodes": [v.to_dict() for v in self.verdicts],
+        }
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def nodes_frame(self):
+        """One row per main-graph node: verdict, reason, partition."""
+        import pandas as pd
+
+        return pd.DataFrame([{
+            "node": v.node, "name": v.name, "op": v.op, "domain": v.domain, "supported": v.supported,
+            "in_tensorrt": v.in_tensorrt, "partition": v.partition, "reason": v.reason,
+            "fallback_reason": v.fallback_reason, "caveats": "; ".join(v.caveats), "source": self.source,
+        } for v in self.verdicts])
+
+    def partitions_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{
+            "partition": p.index, "runs_in": "TensorRT" if p.supported else "framework", "nodes": p.size,
+            "first": p.nodes[0] if p.nodes else "", "last": p.nodes[-1] if p.nodes else "",
+            "ops": ", ".join(f"{op}x{n}" if n > 1 else op for op, n in p.ops.items()),
+            "demoted": p.demoted or "",
+        } for p in self.partitions])
+
+    def unsupported_frame(self):
+        """Unsupported nodes grouped like ``polygraphy inspect capability``: operator, count, reason, nodes."""
+        import pandas as pd
+
+        rows: dict[tuple[str, str], list[str]] = {}
+        for v in self.unsupported:
+            op = v.op if v.domain in ("", "ai.onnx") else f"{v.domain}::{v.op}"
+            rows.setdefault((op, v.reason), []).append(v.node)
+        return pd.DataFrame([{"operator": op, "count": len(nodes), "reason": reason, "nodes": nodes}
+                             for (op, reason), nodes in rows.items()],
+                            columns=["operator", "count", "reason", "nodes"])
+
+    def summary(self, max_rows: int = 20) -> str:
+        """A readable report in the spirit of Torch-TensorRT's dry run."""
+        lines = [
+            f"TensorRT support for {self.model}",
+            f"  source: {self.source}",
+        ]
+        lines += [f"  note: {n}" for n in self.notes]
+        if self.opset_issue:
+            lines.append(f"  opset: {self.opset_issue}")
+        lines += [
+            f"  nodes: {self.nodes_total} total, {self.nodes_supported} supported "
+            f"({self._pct(self.nodes_supported)}), {self.nodes_in_tensorrt} in TensorRT engines "
+            f"({self._pct(self.nodes_in_tensorrt)})",
+            f"  partitions: {len(self.partitions)} ({self.engines} TensorRT engine"
+            f"{'s' if self.engines != 1 else ''}, {len(self.partitions) - self.engines} framework)"
+            f"  min_block_size={self.min_block_size}" + ("  require_mac" if self.require_mac else ""),
+        ]
+        if self.folding:
+            f = self.folding
+            lines.append(f"  constant folding ({f.tool}): {f.nodes_before} -> {f.nodes_after} nodes, "
+                         f"engines {f.engines_before} -> {f.engines_after}, coverage "
+                         f"{f.coverage_before:.1%} -> {f.coverage_after:.1%}")
+        lines.append("")
+        lines.append("  Partitions")
+        for p in self.partitions[:max_rows]:
+            where = "TensorRT " if p.supported else "framework"
+            span = p.nodes[0] if p.size == 1 else f"{p.nodes[0]} ... {p.nodes[-1]}"
+            extra = f"  <- {p.demoted}" if p.demoted else ""
+            lines.append(f"    #{p.index:<3} {where}  {p.size:>6} nodes  {span}{extra}")
+        if len(self.partitions) > max_rows:
+            lines.append(f"    ... {len(self.partitions) - max_rows} more")
+        unsupported = self.unsupported
+        if unsupported:
+            lines.append("")
+            lines.append(f"  Unsupported nodes ({len(unsupported)})")
+            for v in unsupported[:max_rows]:
+                lines.append(f"    {v.node} ({v.op}): {v.reason}")
+            if len(unsupported) > max_rows:
+                lines.append(f"    ... {len(unsupported) - max_rows} more")
+        return "\n".join(lines)
+
+    def _pct(self, n: int) -> str:
+        return f"{n / self.nodes_total:.1%}" if self.nodes_total else "n/a"
+
+    def __str__(self) -> str:
+        return self.summary()
