@@ -156,8 +156,18 @@ def _tensor_info(value_info: onnx.ValueInfoProto) -> TensorInfo:
         return TensorInfo(value_info.name)
     shape = None
     if tt.HasField("shape"):
-        shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim)
-    return TensorInfo(value_info.name, dtype_name(tt.elem_type), shape)
+        shape = tuple([_dim(d) for d in tt.shape.dim])
+    return TensorInfo(value_info.name, _DTYPE_NAMES.get(tt.elem_type) if tt.elem_type else None, shape)
+
+
+def _dim(d) -> int | str | None:
+    value = d.dim_value
+    if value:
+        return value
+    which = d.WhichOneof("value")
+    if which == "dim_value":
+        return 0
+    return d.dim_param or None
 
 
 def _initializer_info(t: onnx.TensorProto, base_dir: str | None, label: str,

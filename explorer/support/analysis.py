@@ -62,10 +62,7 @@ def _choose_source(model: Model, trt_version: str | None, use_parser: bool | Non
     """Pick the real parser or a support matrix, and say why in the report's notes."""
     notes: list[str] = []
     if use_parser is not False:
-        from ..backends import tensorrt as trt_backend
-
-        ok, why = trt_backend.available(require_gpu=False)
-        installed = trt_backend.installed_version() if ok else None
+        ok, why, installed = _parser_status()
         wanted_matches = trt_version is None or (installed is not None and _same_minor(trt_version, installed))
         if ok and wanted_matches:
             return _parser_judge, f"tensorrt-parser {installed}", installed, notes
@@ -85,6 +82,14 @@ def _choose_source(model: Model, trt_version: str | None, use_parser: bool | Non
 
     judge_with_matrix.matrix = matrix  # type: ignore[attr-defined]
     return judge_with_matrix, matrix.source_label, matrix.version, notes
+
+
+def _parser_status() -> tuple[bool, str, str | None]:
+    """(usable, why not, "major.minor") of the installed TensorRT's ONNX parser."""
+    from ..backends import tensorrt as trt_backend
+
+    ok, why = trt_backend.available()
+    return ok, why, trt_backend.installed_version() if ok else None
 
 
 def _same_minor(wanted: str, installed: str) -> bool:
@@ -172,19 +177,11 @@ def _partitions(model: Model, verdicts: list[NodeVerdict], min_block_size: int,
                 require_mac: bool) -> list[Partition]:
     graph = model.graph
     nodes = graph.nodes
-    producer = graph.producer
-    preds: list[list[int]] = []
+    position = {name: node.index for name, node in graph.producer.items()}
+    preds: list[list[int]] = [[position[name] for name in node.inputs if name in position] for node in nodes]
     for node in nodes:
-        names = node.inputs
         if node.subgraphs:
-            names = names + tuple(_implicit_inputs(node))
-        ps = set()
-        for name in names:
-            if name:
-                src = producer.get(name)
-                if src is not None:
-                    ps.add(src.index)
-        preds.append(list(ps))
+            preds[node.index] += [position[name] for name in _implicit_inputs(node) if name in position]
     ops = [n.op_type for n in nodes]
     groups, labels, demoted = partition_with_fallback(preds, [v.supported for v in verdicts], ops,
                                                       min_block_size=min_block_size, require_mac=require_mac)
