@@ -11,7 +11,9 @@ from onnx import TensorProto, helper
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_models"
-FIXTURES = Path(os.environ.get("EXPLORER_FIXTURES", REPO.parent / "shared" / "fixtures" / "trt"))
+# Real trtexec exports (A100, ResNet-18 fp32/fp16/QAT) copied from ../shared/fixtures/trt with their README.
+os.environ.setdefault("EXPLORER_FIXTURES", str(REPO / "tests" / "fixtures" / "trt"))
+FIXTURES = Path(os.environ["EXPLORER_FIXTURES"])
 
 
 def tiny_model(nodes, inputs, outputs, initializers=(), opset=17, functions=(), extra_opsets=()):
