@@ -112,14 +112,10 @@ def _run(model: Model, judge_graph, source: str, version: str, notes: list[str],
 
 
 def _matrix_verdicts(model: Model, matrix) -> list[NodeVerdict]:
-    from .rules import judge
+    from .rules import judge_graph
 
-    graph = model.graph
-    verdicts = []
-    for node in graph.nodes:
-        j = judge(node, graph, model, matrix)
-        verdicts.append(_verdict(node, j))
-    return verdicts
+    judgements = judge_graph(model, matrix)
+    return [_verdict(node, judgements[node.id]) for node in model.graph.nodes]
 
 
 def _verdict(node, j) -> NodeVerdict:
