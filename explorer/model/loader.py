@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+import gc
 from collections.abc import Mapping
+from contextlib import contextmanager
 from typing import Union
 
 import onnx
 from google.protobuf.message import DecodeError
 
 from ..errors import ExplorerWarning, ModelError
+from .isolation import ShapeInferenceCrashed, ShapeInferenceFailed, shape_inference_worker
 from .ir import ExternalData, FunctionInfo, Graph, InitializerInfo, Model, Node, TensorInfo
 
 ModelSource = Union[str, os.PathLike, bytes, bytearray, onnx.ModelProto]
@@ -68,8 +71,21 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
     model_warnings: list[str] = []
     base_dir = os.path.dirname(os.path.abspath(path)) if path else None
 
+    # Shape inference runs in a child process (it can crash on malformed models) while we build the IR.
+    pending = None
     if infer_shapes:
-        proto = _infer_shapes(proto, data, label, model_warnings)
+        pending = shape_inference_worker().submit(data if data is not None else proto.SerializeToString())
+    try:
+        with _gc_paused():
+            graph = _build_graph(proto.graph, label, base_dir, model_warnings, frozenset(), parent_id=None)
+            if pending is not None:
+                inferred, pending = _collect(pending, label, model_warnings), None
+                if inferred is not None:
+                    _attach_types(graph, inferred.graph)
+                    proto = inferred
+    finally:
+        if pending is not None:
+            pending.abandon()
 
     opsets = {imp.domain if imp.domain != "ai.onnx" else "": imp.version for imp in proto.opset_import}
     functions = {
@@ -78,7 +94,6 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
             op_types=tuple((n.domain, n.op_type) for n in f.node))
         for f in proto.functions
     }
-    graph = _build_graph(proto.graph, label, base_dir, model_warnings, frozenset(), parent_id=None)
     model = Model(graph=graph, opsets=opsets, ir_version=proto.ir_version,
                   producer=" ".join(p for p in (proto.producer_name, proto.producer_version) if p),
                   path=path, functions=functions, doc_string=proto.doc_string,
@@ -86,6 +101,18 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
     for message in model_warnings:
         warnings.warn(f"{label}: {message}", ExplorerWarning, stacklevel=2)
     return model
+
+
+@contextmanager
+def _gc_paused():
+    """Building 100k-node IRs makes the cyclic GC rescan everything again and again: pause it meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -133,19 +160,42 @@ def _check_basic_structure(proto: onnx.ModelProto, label: str) -> None:
                          hint="add an opset import (onnx.helper.make_opsetid('', 17))")
 
 
-def _infer_shapes(proto: onnx.ModelProto, data: bytes | None, label: str, notes: list[str]) -> onnx.ModelProto:
-    """ONNX shape inference; a model it rejects is still analysed with the types it declares."""
+def _collect(pending, label: str, notes: list[str]) -> onnx.ModelProto | None:
+    """The inferred model, or None (with a note) when ONNX could not infer it; a crash is an error."""
     try:
-        from onnx.onnx_cpp2py_export import shape_inference as c_shape_inference
-
-        raw = data if data is not None else proto.SerializeToString()
-        inferred = onnx.ModelProto()
-        inferred.ParseFromString(c_shape_inference.infer_shapes(raw, False, False, False))
-        return inferred
-    except Exception as exc:  # inference errors must not stop structural analysis
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raw = pending.result()
+    except ShapeInferenceCrashed as exc:
+        raise ModelError(f"{exc}; the model is malformed in a way ONNX's C++ code does not survive",
+                         file=label, hint="run onnx.checker.check_model(path, full_check=True) to locate it") from None
+    except ShapeInferenceFailed as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
         notes.append(f"shape inference failed, using declared types only: {first_line[:300]}")
-        return proto
+        return None
+    inferred = onnx.ModelProto()
+    inferred.ParseFromString(raw)
+    return inferred
+
+
+def _attach_types(graph: Graph, inferred: onnx.GraphProto) -> None:
+    """Give a graph (and its bodies) the value types shape inference found."""
+    graph.tensors.attach(inferred.value_info)
+    outputs = [_tensor_info(vi) for vi in inferred.output]
+    if [o.name for o in outputs] == [o.name for o in graph.outputs]:
+        graph.outputs = outputs
+        graph.tensors.add(outputs)
+    for node in graph.nodes:
+        if not node.subgraphs:
+            continue
+        if node.file_index >= len(inferred.node):
+            continue
+        for attr in inferred.node[node.file_index].attribute:
+            if attr.type == onnx.AttributeProto.GRAPH and attr.name in node.subgraphs:
+                _attach_types(node.subgraphs[attr.name], attr.g)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for k, body in enumerate(attr.graphs):
+                    key = f"{attr.name}[{k}]"
+                    if key in node.subgraphs:
+                        _attach_types(node.subgraphs[key], body)
 
 
 # ------------------------------------------------------------------------------------------- the graph
@@ -354,17 +404,35 @@ def _topological_order(rows: list[tuple], producer: dict[str, int], available: s
 
 
 class TensorTable(Mapping):
-    """Tensor name -> :class:`TensorInfo`, decoded from the value infos on first access (big graphs have
-    hundreds of thousands of values and most views touch few of them)."""
+    """Tensor name -> :class:`TensorInfo`. Element types are indexed eagerly (rules read them for every
+    node); shapes are decoded on first access (big graphs have hundreds of thousands of values)."""
 
     def __init__(self, value_info, inputs: list[TensorInfo], outputs: list[TensorInfo],
                  initializers: dict[str, InitializerInfo]) -> None:
-        self._raw = {vi.name: vi for vi in value_info}
+        self._raw: dict[str, onnx.ValueInfoProto] = {}
+        self._types: dict[str, str | None] = {}
         self._done: dict[str, TensorInfo] = {}
+        self.attach(value_info)
         for init in initializers.values():
             self._done[init.name] = TensorInfo(init.name, init.dtype, init.shape)
-        for info in inputs + outputs:
+            self._types[init.name] = init.dtype
+        self.add(inputs + outputs)
+
+    def attach(self, value_info) -> None:
+        """Take (more) value infos, e.g. those shape inference produced."""
+        raw, types, names = self._raw, self._types, _DTYPE_NAMES
+        for vi in value_info:
+            name = vi.name
+            raw[name] = vi
+            types[name] = names.get(vi.type.tensor_type.elem_type)
+            self._done.pop(name, None)
+
+    def add(self, infos: list[TensorInfo]) -> None:
+        for info in infos:
+            if info.dtype is None and info.name in self._types and self._types[info.name]:
+                continue  # a declared-untyped I/O does not hide what inference found
             self._done[info.name] = info
+            self._types[info.name] = info.dtype
 
     def __getitem__(self, name: str) -> TensorInfo:
         info = self._done.get(name)
@@ -380,23 +448,14 @@ class TensorTable(Mapping):
             return default
 
     def dtype(self, name: str) -> str | None:
-        """Just the element type: cheaper than decoding the shape."""
-        info = self._done.get(name)
-        if info is not None:
-            return info.dtype
-        raw = self._raw.get(name)
-        if raw is None or not raw.type.HasField("tensor_type"):
-            return None
-        return dtype_name(raw.type.tensor_type.elem_type)
+        """Just the element type: a dict lookup."""
+        return self._types.get(name)
 
     def __iter__(self):
-        yield from self._done
-        for name in self._raw:
-            if name not in self._done:
-                yield name
+        return iter(self._types)
 
     def __len__(self) -> int:
-        return len(set(self._raw) | set(self._done))
+        return len(self._types)
 
     def __contains__(self, name) -> bool:
-        return name in self._done or name in self._raw
+        return name in self._types

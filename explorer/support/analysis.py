@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..errors import ExplorerError
 from ..model import Model, load_model
-from ..model.loader import ModelSource
+from ..model.loader import ModelSource, _gc_paused
 from .partition import Partition, partition_with_fallback
 from .report import FoldingSummary, NodeVerdict, SupportReport
 
@@ -32,7 +32,11 @@ def analyze(model: Model | ModelSource, *, trt_version: str | None = None,
         raise ExplorerError(f"min_block_size must be at least 1, got {min_block_size}")
     if not isinstance(model, Model):
         model = load_model(model)
+    with _gc_paused():
+        return _analyze(model, trt_version, min_block_size, require_mac, fold_constants, use_parser)
 
+
+def _analyze(model: Model, trt_version, min_block_size, require_mac, fold_constants, use_parser) -> SupportReport:
     judge_graph, source, version, notes = _choose_source(model, trt_version, use_parser)
 
     folding = None
