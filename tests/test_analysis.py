@@ -143,3 +143,25 @@ def test_frames_have_one_row_per_node_and_partition():
     frame = report.unsupported_frame()
     assert list(frame.columns) == ["operator", "count", "reason", "nodes"]
     assert frame["count"].sum() == len(report.unsupported)
+
+
+def test_parser_verdicts_from_a_stand_in_capability_result():
+    """Stand-in for TensorRT's parser (cannot run here): a ParserCapability *value* shaped like what
+    `supports_model_v2` + `get_subgraph_nodes` + `get_error` return, fed through the real mapping code."""
+    from explorer.backends.tensorrt import ParserCapability, ParserIssue
+    from explorer.support.analysis import _partitions, verdicts_from_capability
+
+    model = explorer.load_model(SAMPLES / "unsupported_ops.onnx")
+    unique = next(n for n in model.nodes if n.op_type == "Unique")
+    others = [n.file_index for n in model.nodes if n is not unique]
+    capability = ParserCapability(
+        version="10.15.1", source_label="tensorrt-parser 10.15",
+        subgraphs=[(others, True), ([unique.file_index], False)],
+        errors=[ParserIssue(node_index=unique.file_index, node_name=unique.name, operator="Unique",
+                            description="No importer registered for op: Unique", code="UNSUPPORTED_NODE")])
+    verdicts = verdicts_from_capability(model, capability)
+    bad = [v for v in verdicts if not v.supported]
+    assert [v.node for v in bad] == [unique.id]
+    assert "No importer registered for op: Unique" in bad[0].reason and "UNSUPPORTED_NODE" in bad[0].reason
+    partitions = _partitions(model, verdicts, 1, False)
+    assert sum(1 for p in partitions if not p.supported) == 1

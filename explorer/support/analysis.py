@@ -69,7 +69,7 @@ def _choose_source(model: Model, trt_version: str | None, use_parser: bool | Non
         ok, why, installed = _parser_status()
         wanted_matches = trt_version is None or (installed is not None and _same_minor(trt_version, installed))
         if ok and wanted_matches:
-            return _parser_judge, f"tensorrt-parser {installed}", installed, notes
+            return _parser_judge, f"tensorrt-parser {installed}", installed, notes  # label: major.minor
         if use_parser:
             raise ExplorerError(f"the TensorRT parser was requested but cannot be used: {why}")
         if trt_version is None:
@@ -144,32 +144,28 @@ def _parser_judge(model: Model) -> list[NodeVerdict]:
     from ..backends import tensorrt as trt_backend
 
     data = model.proto.SerializeToString() if model.proto is not None else b""
-    capability = trt_backend.parser_capability(data, model.path)
-    by_file_index = {node.file_index: node for node in model.nodes}
+    return verdicts_from_capability(model, trt_backend.parser_capability(data, model.path))
+
+
+def verdicts_from_capability(model: Model, capability) -> list[NodeVerdict]:
+    """Turn the parser's answer (node indices of supported / unsupported subgraphs, errors) into verdicts."""
+    from ..backends.tensorrt import map_capability_to_model
+
+    mapped = map_capability_to_model(capability, model)
     supported: dict[str, bool] = {}
-    for indices, ok in capability.subgraphs:
-        for i in indices:
-            node = by_file_index.get(i)
-            if node is not None:
-                supported[node.id] = ok and supported.get(node.id, True)
-    reasons: dict[str, list[str]] = {}
-    for issue in capability.errors:
-        node = by_file_index.get(issue.node_index) if issue.node_index is not None else None
-        key = node.id if node is not None else None
-        if key is None:
-            key = next((n.id for n in model.nodes if n.name and n.name == issue.node_name), None)
-        if key is not None:
-            reasons.setdefault(key, []).append(
-                f"{issue.operator}: {issue.description}" if issue.operator else issue.description)
-            supported[key] = False
+    for ids, ok in mapped.subgraphs:
+        for node_id in ids:
+            supported[node_id] = supported.get(node_id, True) and ok
     verdicts = []
     for node in model.nodes:
-        ok = supported.get(node.id, True)
-        why = reasons.get(node.id, [])
-        if not ok and not why:
-            why = ["in a subgraph the TensorRT parser reports as unsupported"]
+        issues = mapped.issues.get(node.id, [])
+        ok = supported.get(node.id, True) and not issues
+        reasons = [f"{i.operator or node.op_type}: {i.description}" + (f" [{i.code}]" if i.code else "")
+                   for i in issues]
+        if not ok and not reasons:
+            reasons = ["in a subgraph TensorRT's parser reports as unsupported (it gave no error for this node)"]
         verdicts.append(NodeVerdict(node=node.id, name=node.name, op=node.op_type, domain=node.domain,
-                                    supported=ok, reasons=why))
+                                    supported=ok, reasons=reasons))
     return verdicts
 
 
