@@ -165,3 +165,16 @@ def test_parser_verdicts_from_a_stand_in_capability_result():
     assert "No importer registered for op: Unique" in bad[0].reason and "UNSUPPORTED_NODE" in bad[0].reason
     partitions = _partitions(model, verdicts, 1, False)
     assert sum(1 for p in partitions if not p.supported) == 1
+
+
+def test_opset_outside_the_range_is_reported_and_conversion_is_offered():
+    from explorer.model.transforms import convert_opset
+
+    proto = tiny_model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                       [("x", TensorProto.FLOAT, [1, 4])], [("y", TensorProto.FLOAT, [1, 4])], opset=7)
+    model = explorer.load_model(proto)
+    report = explorer.analyze(model, trt_version="10.15", use_parser=False)
+    assert report.opset_issue and "version_converter" in report.opset_issue and "7" in report.opset_issue
+    converted = convert_opset(model, 13)
+    assert converted.opset == 13
+    assert explorer.analyze(converted, trt_version="10.15", use_parser=False).opset_issue is None
