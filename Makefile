@@ -5,9 +5,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 
-.PHONY: setup run test test-fast bench samples clean browser
+.PHONY: setup run test test-fast bench samples clean browser toolchain wheels
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser toolchain wheels
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -24,6 +24,15 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	else echo "warning: /usr/bin/chromium missing and no apt-get; browser tests will fail"; fi
+
+# gcc builds the stand-in libnvinfer stubs for the TensorRT API conformance check.
+toolchain:
+	@command -v gcc >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gcc >/dev/null; }
+
+# The real TensorRT Python bindings (10.0, 10.16, 11.4) for the API conformance check, cached in .cache/wheels.
+wheels: $(STAMP)
+	$(PY) tests/trt_api/stubbed_env.py --download
 
 run: setup
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) notebooks/explorer.ipynb
