@@ -1,0 +1,169 @@
+"""``python -m explorer inspect``: one report of a built engine from what trtexec and TensorRT wrote.
+
+    python -m explorer inspect --graph E.graph.json --profile E.profile.json --times E.timing.json \\
+        --log build.log --model model.onnx [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import unicodedata
+
+NAME_WIDTH = 48
+TACTIC_WIDTH = 44
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="layers, latency, tactics and memory of a built engine (trtexec exports, logs)",
+                       description="Read trtexec's --exportLayerInfo / --exportProfile / --exportTimes JSON and a "
+                                   "verbose build log, map layers back to the ONNX model, and report layers, "
+                                   "latency, tactics and memory with the source of every figure.")
+    p.add_argument("--graph", metavar="G.json", help="trtexec --exportLayerInfo output (or engine inspector JSON)")
+    p.add_argument("--profile", metavar="P.json", help="trtexec --exportProfile output")
+    p.add_argument("--times", metavar="T.json", help="trtexec --exportTimes output")
+    p.add_argument("--log", metavar="B.log", help="verbose build log (trtexec --verbose)")
+    p.add_argument("--model", metavar="M.onnx", help="the ONNX model the engine was built from")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+
+
+def run(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ..engine import load_report
+    from . import print_json
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the loader's warnings become report notes
+        report = load_report(graph=args.graph, profile=args.profile, times=args.times, log=args.log,
+                             model=args.model)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(render(report))
+    return 0
+
+
+def render(report) -> str:
+    """The human-readable report: a layer table, then totals, memory, tactics and notes."""
+    lines: list[str] = []
+    prov = report.provenance
+    if report.layers:
+        lines.append(f"Engine: {len(report.layers)} layers ({prov.get('layers', 'unknown source')})")
+        lines.append("")
+        lines.extend(_layer_table(report))
+        lines.append("")
+    elif report.tactics:
+        lines.extend(_tactic_table(report))
+        lines.append("")
+    total = report.latency_ms_total
+    if total is not None:
+        rows = sum(1 for layer in report.layers if layer.latency is not None)
+        lines.append(f"Total latency   {total:.4f} ms per inference (sum of {rows} profile rows; "
+                     f"{prov.get('latency', '')})")
+    e2e = report.end_to_end
+    if e2e is not None:
+        lat, comp = e2e.latency, e2e.compute
+        qps = f"; {e2e.throughput_qps:.1f} inferences/s" if e2e.throughput_qps else ""
+        lines.append(f"End to end      {e2e.count} inferences: latency mean {lat.mean:.4f} ms, p50 {lat.p50:.4f}, "
+                     f"p90 {lat.p90:.4f}, p95 {lat.p95:.4f}, p99 {lat.p99:.4f} ms; GPU compute p50 "
+                     f"{comp.p50:.4f} ms{qps} ({e2e.source})")
+    lines.extend(_memory_lines(report))
+    if report.tactics:
+        layers = {t.layer for t in report.tactics}
+        chosen = sum(1 for t in report.tactics if t.chosen)
+        skipped = sum(1 for t in report.tactics if t.skipped_reason)
+        lines.append(f"Tactics         {len(report.tactics)} records for {len(layers)} layers: {chosen} chosen, "
+                     f"{skipped} skipped ({prov.get('tactics', '')})")
+    mapping = report.mapping
+    if mapping is not None and mapping.verified:
+        mapped = sum(1 for m in mapping.layers if m.nodes)
+        vanished = ", ".join(_clean(v) for v in mapping.vanished[:5]) + (" ..." if len(mapping.vanished) > 5 else "")
+        lines.append(f"ONNX mapping    {mapped} layers cover ONNX nodes; {len(mapping.vanished)} nodes in no layer"
+                     + (f" ({vanished})" if mapping.vanished else ""))
+    if report.notes:
+        lines.append("")
+        lines.extend(f"note: {_clean(note)}" for note in report.notes)
+    lines.append("")
+    lines.append("sources: " + "; ".join(report.sources))
+    return "\n".join(lines)
+
+
+def _layer_table(report) -> list[str]:
+    header = ["#", "Layer", "Type", "Precision", "Latency ms", "%", "Tactic"]
+    rows = []
+    for i, layer in enumerate(report.layers):
+        lat = layer.latency
+        rows.append([str(i), _cell(layer.name, NAME_WIDTH), _cell(layer.type or "-", 18), layer.precision or "-",
+                     f"{lat.average_ms:.4f}" if lat else "-",
+                     f"{lat.percentage:.1f}" if lat and lat.percentage is not None else "-",
+                     _cell(layer.tactic or "-", TACTIC_WIDTH)])
+    return _align(header, rows, right={0, 4, 5})
+
+
+def _tactic_table(report) -> list[str]:
+    """Without layer information: one row per layer with the chosen tactic and how many were timed."""
+    by_layer: dict[str, list] = {}
+    for record in report.tactics:
+        by_layer.setdefault(record.layer, []).append(record)
+    header = ["Layer", "Runner", "Chosen tactic", "Time ms", "Timed", "Skipped"]
+    rows = []
+    for name, records in by_layer.items():
+        chosen = next((r for r in records if r.chosen), None)
+        rows.append([_cell(name, NAME_WIDTH), _cell(chosen.runner if chosen and chosen.runner else "-", 20),
+                     _cell((chosen.tactic_name or chosen.tactic or "-") if chosen else "-", TACTIC_WIDTH),
+                     f"{chosen.time_ms:.4f}" if chosen and chosen.time_ms is not None else "-",
+                     str(sum(1 for r in records if r.time_ms is not None)),
+                     str(sum(1 for r in records if r.skipped_reason))])
+    return [f"Tactics per layer ({report.provenance.get('tactics', '')})", ""] + _align(header, rows, right={3, 4, 5})
+
+
+def _memory_lines(report) -> list[str]:
+    memory = report.memory
+    figures = memory.to_dict()
+    sources = figures["provenance"]
+    parts = []
+    for key, label in (("weights_bytes", "weights"), ("total_activation_bytes", "activations"),
+                       ("scratch_bytes", "scratch"), ("device_persistent_bytes", "device persistent"),
+                       ("host_persistent_bytes", "host persistent"), ("engine_size_bytes", "engine size")):
+        value = figures.get(key)
+        if value is not None:
+            parts.append((label, value, sources.get(key, "")))
+    lines = []
+    for n, (label, value, source) in enumerate(parts):
+        head = "Memory" if n == 0 else ""
+        lines.append(f"{head:<16}{label:<18} {_size(value):>11}  ({source})")
+    if memory.layers:
+        need = lambda m: (m.device_persistent or 0) + (m.scratch or 0)  # noqa: E731
+        top = [m for m in sorted(memory.layers, key=need, reverse=True)[:3] if need(m)]
+        shown = ", ".join(f"{_cell(m.layer, 40)} {_size(need(m))}" for m in top)
+        lines.append(f"{'':<16}{len(memory.layers)} layers with persistent/scratch figures"
+                     + (f"; largest device persistent + scratch: {shown}" if shown else ""))
+    return lines
+
+
+def _align(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    return [fmt(header)] + [fmt(r) for r in rows]
+
+
+def _clean(text: str) -> str:
+    """Names are data: control characters (and TensorRT's \\x1e/\\x1f separators) never reach the terminal."""
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else "?" for ch in str(text))
+
+
+def _cell(text: str, width: int) -> str:
+    text = _clean(text)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _size(value: int) -> str:
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{value} B"

@@ -1,0 +1,76 @@
+"""TensorRT's many spellings of a data type, reduced to one short name and an item size.
+
+TensorRT writes types as ``"Row major linear FP32"``, ``"Channel major FP16 format where channel % 8 == 0"``,
+``"Four wide channel vectorized row major Int8 format"`` (tensor formats), ``"Float"``/``"Half"``/``"Int8"``
+(weights), ``"kFLOAT"`` (API enums) or ``"FP32"`` (11.x I/O tensors). Everything downstream (precision
+column, activation and weight bytes) only needs the element type, so it is read once, here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+#: spelling (case-folded) -> canonical precision name
+_CANONICAL = {
+    "fp32": "FP32", "float": "FP32", "float32": "FP32", "kfloat": "FP32",
+    "fp16": "FP16", "half": "FP16", "float16": "FP16", "khalf": "FP16",
+    "bf16": "BF16", "bfloat16": "BF16", "kbf16": "BF16",
+    "fp8": "FP8", "kfp8": "FP8", "e4m3": "FP8",
+    "fp4": "FP4", "kfp4": "FP4",
+    "fp64": "FP64", "double": "FP64",
+    "int8": "INT8", "kint8": "INT8",
+    "uint8": "UINT8", "kuint8": "UINT8",
+    "int4": "INT4", "kint4": "INT4",
+    "int16": "INT16", "uint16": "UINT16",
+    "int32": "INT32", "kint32": "INT32", "uint32": "UINT32",
+    "int64": "INT64", "kint64": "INT64", "uint64": "UINT64",
+    "bool": "BOOL", "kbool": "BOOL",
+}
+
+#: bytes per element (sub-byte types count as fractions; totals are rounded up)
+ITEMSIZE = {
+    "FP32": 4, "FP16": 2, "BF16": 2, "FP8": 1, "FP4": 0.5, "FP64": 8,
+    "INT8": 1, "UINT8": 1, "INT4": 0.5, "INT16": 2, "UINT16": 2, "INT32": 4, "UINT32": 4,
+    "INT64": 8, "UINT64": 8, "BOOL": 1,
+}
+
+_TOKEN = re.compile(r"[A-Za-z]+[0-9]*")
+
+
+def canonical_dtype(text: str | None) -> str | None:
+    """``"Channel major FP16 format where channel % 8 == 0"`` -> ``"FP16"``; None when no type is named."""
+    if not text:
+        return None
+    direct = _CANONICAL.get(text.strip().lower())
+    if direct:
+        return direct
+    for token in _TOKEN.findall(text):
+        found = _CANONICAL.get(token.lower())
+        if found:
+            return found
+    return None
+
+
+def itemsize(dtype: str | None) -> float | None:
+    return ITEMSIZE.get(dtype) if dtype else None
+
+
+def nbytes(count: int | None, dtype: str | None) -> int | None:
+    """Bytes of ``count`` elements of ``dtype`` (rounded up for sub-byte types), None when unknown."""
+    size = itemsize(dtype)
+    if count is None or size is None:
+        return None
+    return int(math.ceil(count * size))
+
+
+def volume(shape) -> int | None:
+    """Element count of a fully known shape; None when a dimension is symbolic or negative (dynamic)."""
+    if shape is None:
+        return None
+    total = 1
+    for dim in shape:
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
+            return None
+        total *= dim
+    return total

@@ -1,0 +1,328 @@
+"""Which ONNX nodes each engine layer covers, and which engine layer(s) each ONNX node ended up in.
+
+TensorRT names a fused layer after what it fused:
+
+* ``a + b`` vertical fusion, ``a || b`` horizontal fusion;
+* ``PWN(PWN(x + y, z), w)`` / ``fusedPointwiseNode(...)`` fused pointwise nodes, nested;
+* ``{ForeignNode[first...last]}`` a Myelin region: every node from ``first`` to ``last`` in the model's
+  topological order;
+* ``Reformatting CopyNode for Input Tensor 0 to <layer>`` a format change TensorRT inserted (no ONNX node);
+* ``conv1.weight + QuantizeLinear_7 + Conv_9`` Q/DQ folding: ``conv1.weight`` is an initializer, a weight,
+  not a node;
+* ``(Unnamed Layer* 306) [Shuffle]``, ``reshape_after_Gemm_48``, ``unsqueeze_node_after_fc.bias``: layers
+  TensorRT made itself;
+* ``node_of_<tensor>``: the ONNX parser's name for an unnamed node (the one producing ``<tensor>``).
+
+10.x adds ``Metadata`` with the ONNX node names (``[ONNX Layer: /conv1/Conv]`` records separated by the
+ASCII unit/record separators); when present it is the authority. Names are matched against both
+``node.name`` and ``node.id`` of the loaded model; results use node ids.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+_REFORMAT = re.compile(r"^Reformatting CopyNode for (?:Input|Output) Tensor \d+ to (?P<target>.*)$", re.S)
+_FOREIGN = re.compile(r"^\{ForeignNode\[(?P<body>.*)\]\}$", re.S)
+_PWN = re.compile(r"^(?:PWN|fusedPointwiseNode)\((?P<body>.*)\)$", re.S)
+_NODE_OF = re.compile(r"^node_of_(?P<tensor>.+)$", re.S)
+_METADATA_ENTRY = re.compile(r"\[ONNX Layer: (?P<name>.*?)\](?=[\x1e\x1f]|$|\[ONNX Layer: )", re.S)
+_SEPARATORS = (" + ", " || ")
+#: parts of names TensorRT invents (no ONNX node behind them)
+_SYNTHETIC = re.compile(
+    r"\(Unnamed Layer\* ?\d+\)"
+    r"|^(?:reshape|unsqueeze_node|unsqueeze|squeeze|copied_squeeze|shuffle|transpose|cast|reformat)_(?:after|before|between)_"
+    r"|^Reformatted (?:Input|Output) Tensor "
+    r"|^__my[le]"
+    r"|^(?:Optimizer|Reformat(?:ting)?) ")
+
+
+@dataclass
+class LayerMapping:
+    """What one engine layer covers."""
+
+    layer: str
+    nodes: list[str] = field(default_factory=list)  # ONNX node ids (names when no model was given)
+    weights: list[str] = field(default_factory=list)  # initializers / constant tensors folded in
+    internal: list[str] = field(default_factory=list)  # parts TensorRT made itself
+    unknown: list[str] = field(default_factory=list)  # parts matching nothing in the model
+    via: str = "name"  # "metadata" | "name" | "reformat"
+    reformat_of: str | None = None  # the layer a reformat serves
+
+
+@dataclass
+class EngineMapping:
+    """Both directions of the layer <-> ONNX node mapping, and the nodes that vanished."""
+
+    layers: list[LayerMapping]
+    node_to_layers: dict[str, list[str]]
+    vanished: list[str]  # ONNX node ids in no layer (constant-folded, no-ops, absorbed Q/DQ)
+    verified: bool  # True when names were checked against a model
+    source: str = ""
+
+    def nodes_of(self, layer: str) -> list[str]:
+        for item in self.layers:
+            if item.layer == layer:
+                return list(item.nodes)
+        raise KeyError(layer)
+
+    def layers_of(self, node: str) -> list[str]:
+        return list(self.node_to_layers.get(node, []))
+
+    @property
+    def unknown_names(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for item in self.layers:
+            for name in item.unknown:
+                seen.setdefault(name)
+        return list(seen)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layers": [asdict(item) for item in self.layers],
+            "node_to_layers": {k: list(v) for k, v in self.node_to_layers.items()},
+            "vanished": list(self.vanished),
+            "unknown": self.unknown_names,
+            "verified": self.verified,
+            "source": self.source,
+        }
+
+
+def split_fused_name(name: str) -> list[str]:
+    """Split on top-level `` + `` and `` || `` (not inside ``()``, ``[]``, ``{}``)."""
+    return _split(name, _SEPARATORS)
+
+
+def parse_metadata(metadata: str | None) -> list[str]:
+    """ONNX node names from a 10.x ``Metadata`` string (``[ONNX Layer: a]\\x1f[ONNX Layer: b]``)."""
+    if not metadata:
+        return []
+    names = [m["name"] for m in _METADATA_ENTRY.finditer(metadata)]
+    if names:
+        return names
+    # no "[ONNX Layer: ...]" markup: separator-delimited plain names
+    return [part.strip() for part in re.split(r"[\x1e\x1f]", metadata) if part.strip()]
+
+
+class NameResolver:
+    """Resolves the parts of layer names against one model (or, without a model, by shape alone)."""
+
+    def __init__(self, model=None) -> None:
+        self.model = model
+        self.by_name: dict[str, list[str]] = {}
+        self.ids: set[str] = set()
+        self.order: dict[str, int] = {}
+        self.weights: set[str] = set()
+        self.producer: dict[str, str] = {}
+        if model is not None:
+            graph = model.graph
+            for index, node in enumerate(graph.nodes):
+                self.ids.add(node.id)
+                self.order[node.id] = index
+                if node.name:
+                    self.by_name.setdefault(node.name, []).append(node.id)
+                for out in node.outputs:
+                    if out:
+                        self.producer[out] = node.id
+            self.weights = set(graph.initializers)
+            self.weights.update(out for node in graph.nodes if node.op_type == "Constant" for out in node.outputs)
+
+    def node_ids(self, token: str) -> list[str] | None:
+        if self.model is None:
+            return None
+        if token in self.by_name:
+            return list(self.by_name[token])
+        if token in self.ids:
+            return [token]
+        return None
+
+    def map_layer(self, name: str, metadata: str | None = None) -> LayerMapping:
+        reformat = _REFORMAT.match(name)
+        if reformat:
+            return LayerMapping(layer=name, internal=[name], via="reformat", reformat_of=reformat["target"])
+        result = LayerMapping(layer=name)
+        self._walk(name, result)
+        if metadata:
+            result.via = "metadata"
+            from_metadata: list[str] = []
+            for onnx_name in parse_metadata(metadata):
+                ids = self.node_ids(onnx_name)
+                if ids is None and self.model is None:
+                    ids = [onnx_name]
+                if ids is None:
+                    produced = _NODE_OF.match(onnx_name)
+                    ids = [self.producer[produced["tensor"]]] if produced and produced["tensor"] in self.producer else None
+                if ids is None:
+                    if onnx_name not in result.unknown:
+                        result.unknown.append(onnx_name)
+                    continue
+                from_metadata.extend(i for i in ids if i not in from_metadata)
+            if from_metadata:
+                result.nodes = from_metadata
+                # names the metadata explains are not unknown
+                result.unknown = [u for u in result.unknown if u not in from_metadata]
+        result.nodes = self._in_order(_unique(result.nodes))
+        result.weights = _unique(result.weights)
+        return result
+
+    def _walk(self, text: str, out: LayerMapping) -> None:
+        text = text.strip()
+        if not text:
+            return
+        ids = self.node_ids(text)
+        if ids is not None:  # a real node name, even if it contains " + "
+            out.nodes.extend(ids)
+            return
+        if self.model is not None and text in self.weights:
+            out.weights.append(text)
+            return
+        spans = _split_spans(text, _SEPARATORS)
+        if len(spans) > 1:
+            self._walk_parts(text, spans, out)
+            return
+        pointwise = _PWN.match(text)
+        if pointwise:
+            for part in _split(pointwise["body"], (", ", " + ", " || ")):
+                self._walk(part, out)
+            return
+        foreign = _FOREIGN.match(text)
+        if foreign:
+            out.nodes.extend(self._foreign_range(foreign["body"], out))
+            return
+        if _SYNTHETIC.search(text):
+            out.internal.append(text)
+            return
+        produced = _NODE_OF.match(text)
+        if produced and produced["tensor"] in self.producer:
+            out.nodes.append(self.producer[produced["tensor"]])
+            return
+        if self.model is None:
+            if text.endswith((".weight", ".bias")) or text.startswith("onnx::"):
+                out.weights.append(text)
+            else:
+                out.nodes.append(text)
+            return
+        out.unknown.append(text)
+
+    def _walk_parts(self, text: str, spans: list[tuple[int, int]], out: LayerMapping) -> None:
+        """Walk the parts of a fused name; with a model, adjacent parts that together form a known node or
+        weight name (a name containing " + ") are taken whole, longest first."""
+        i, n = 0, len(spans)
+        while i < n:
+            if self.model is not None:
+                for j in range(n, i + 1, -1):
+                    joined = text[spans[i][0]:spans[j - 1][1]]
+                    if self.node_ids(joined) is not None or joined in self.weights:
+                        self._walk(joined, out)
+                        i = j
+                        break
+                else:
+                    self._walk(text[spans[i][0]:spans[i][1]], out)
+                    i += 1
+            else:
+                self._walk(text[spans[i][0]:spans[i][1]], out)
+                i += 1
+
+    def _foreign_range(self, body: str, out: LayerMapping) -> list[str]:
+        """``first...last`` -> the nodes between them in topological order (inclusive)."""
+        if "..." not in body:
+            ids = self.node_ids(body) if self.model is not None else [body]
+            if ids is None:
+                out.unknown.append(body)
+                return []
+            return ids
+        if self.model is None:
+            first, _, last = body.partition("...")
+            return [first, last]
+        # node names may contain "..." themselves: try every split until both ends are known nodes
+        for match in re.finditer(r"\.\.\.", body):
+            first, last = body[:match.start()], body[match.end():]
+            a, b = self.node_ids(first), self.node_ids(last)
+            if a and b:
+                lo, hi = sorted((min(self.order[i] for i in a), max(self.order[i] for i in b)))
+                return [node.id for node in self.model.graph.nodes[lo:hi + 1]]
+        out.unknown.append(body)
+        return []
+
+    def _in_order(self, ids: list[str]) -> list[str]:
+        if not self.order:
+            return ids
+        return sorted(ids, key=lambda i: self.order.get(i, len(self.order)))
+
+
+def map_layers(layers: Iterable[Any], model=None, *, source: str = "") -> EngineMapping:
+    """Map engine layers (an EngineReport, Layer objects, or names) to ONNX nodes of ``model``.
+
+    Without a model the names are only parsed (``verified=False``): parts are reported as written.
+    """
+    if hasattr(layers, "layers") and not isinstance(layers, (list, tuple)):
+        layers = layers.layers
+    resolver = NameResolver(model)
+    results: list[LayerMapping] = []
+    node_to_layers: dict[str, list[str]] = {}
+    for item in layers:
+        if isinstance(item, str):
+            name, metadata = item, None
+        elif isinstance(item, dict):
+            name, metadata = str(item.get("Name", "")), item.get("Metadata")
+        else:
+            name, metadata = item.name, getattr(item, "metadata", None)
+        mapped = resolver.map_layer(name, metadata)
+        results.append(mapped)
+        for node in mapped.nodes:
+            node_to_layers.setdefault(node, []).append(name)
+    vanished = []
+    if model is not None:
+        vanished = [node.id for node in model.graph.nodes if node.id not in node_to_layers]
+    label = source or ("layer names and metadata checked against the ONNX model" if model is not None
+                       else "layer names only (no ONNX model to check against)")
+    return EngineMapping(layers=results, node_to_layers=node_to_layers, vanished=vanished,
+                         verified=model is not None, source=label)
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = {")", "]", "}"}
+
+
+def _split_spans(text: str, separators: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(start, end) of the parts between separators at bracket depth 0 (empty parts dropped)."""
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            for sep in separators:
+                if text.startswith(sep, i):
+                    spans.append((start, i))
+                    i += len(sep)
+                    start = i
+                    break
+            else:
+                i += 1
+                continue
+            continue
+        i += 1
+    spans.append((start, n))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _split(text: str, separators: tuple[str, ...]) -> list[str]:
+    """Split on separators at bracket depth 0 (an unclosed bracket keeps the rest of the name whole)."""
+    return [text[a:b].strip() for a, b in _split_spans(text, separators)]
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+__all__ = ["EngineMapping", "LayerMapping", "NameResolver", "map_layers", "parse_metadata", "split_fused_name"]

@@ -1,0 +1,474 @@
+"""Predict TensorRT's layer fusions from an ONNX model, before any build.
+
+The rules are TensorRT's documented fusion patterns (developer guide, "Types of Fusions"), applied in the
+order the builder effectively applies them:
+
+1. constant folding: Constant nodes and nodes computed from constants only become weights (no layer);
+2. multi-node patterns: multi-head attention (MatMul -> [scale/mask] -> Softmax -> MatMul), LayerNorm and
+   RMSNorm reductions, and single-input pointwise regions (GELU erf/tanh, SiLU/Swish, Mish, bias+act...);
+3. convolution / deconvolution / MatMul / Gemm with everything TensorRT folds into them: weight Q/DQ
+   (``conv1.weight + QuantizeLinear_7 + Conv_9``), the activation DequantizeLinear, a constant Pad, then
+   the epilogue: BatchNorm / constant scale / bias, a residual Add whose other input is already computed
+   (so the sum fuses into the convolution that runs *last*), an activation or pointwise unit, and an output
+   QuantizeLinear when the layer's output goes nowhere else;
+4. what is left: activation QuantizeLinear nodes become their own Reformat-like layers (FP -> INT8),
+   Transpose/Reshape chains merge (Shuffle + Shuffle), Softmax takes a following Log or TopK, pointwise
+   chains merge (PWN), everything else stays a single layer.
+
+Every node of the main graph ends in exactly one :class:`FusionGroup`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CONV_OPS = {"Conv": "convolution", "ConvTranspose": "deconvolution", "MatMul": "matmul", "Gemm": "matmul",
+            "ConvInteger": "convolution", "MatMulInteger": "matmul", "QLinearConv": "convolution",
+            "QLinearMatMul": "matmul"}
+ACTIVATIONS = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Softsign", "HardSigmoid",
+               "HardSwish", "ThresholdedRelu", "Gelu", "Mish", "Celu", "PRelu"}
+BINARY_POINTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod", "Equal", "Greater", "Less",
+                    "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "BitShift"}
+UNARY_POINTWISE = {"Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal", "Ceil", "Floor", "Erf", "Sin", "Cos", "Tan",
+                   "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Not", "Sign", "Round", "Cast",
+                   "IsNaN", "IsInf"}
+POINTWISE = BINARY_POINTWISE | UNARY_POINTWISE | ACTIVATIONS
+SHUFFLES = {"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}
+QDQ = {"QuantizeLinear", "DequantizeLinear"}
+#: ops never folded even when their inputs are constant (Q/DQ fold into their consumer instead)
+NOT_FOLDED = QDQ | {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"}
+
+
+@dataclass
+class FusionGroup:
+    """Nodes TensorRT is expected to run as one layer, with the rule that put them together."""
+
+    kind: str  # convolution, matmul, attention, normalization, pointwise, shuffle, quantize, constant, single...
+    rule: str
+    nodes: list[str]  # ONNX node ids, topological order
+    weights: list[str] = field(default_factory=list)  # initializers folded into the layer
+
+    @property
+    def name(self) -> str:
+        """A TensorRT-style name: the nodes joined with `` + ``."""
+        return " + ".join(self.nodes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "rule": self.rule, "nodes": list(self.nodes), "weights": list(self.weights)}
+
+
+@dataclass
+class _Unit:
+    """A multi-node pattern found before the convolution pass (may later join a convolution's group)."""
+
+    kind: str
+    label: str
+    nodes: list[Any]
+    root: str | None = None  # the one non-constant input of a pointwise unit
+    output: str | None = None
+
+
+class _Predictor:
+    def __init__(self, model) -> None:
+        self.graph = model.graph
+        self.nodes = self.graph.nodes
+        self.index = {node.id: i for i, node in enumerate(self.nodes)}
+        self.producer = self.graph.producer
+        self.consumers = self.graph.consumers
+        self.outputs = self.graph.output_names
+        self.initializers = self.graph.initializers
+        self.const = self._constant_tensors()
+        self.group_of: dict[str, int] = {}
+        self.groups: list[tuple[str, list[str], list[Any]]] = []  # kind, rule parts, nodes
+        self.unit_of: dict[str, _Unit] = {}
+
+    # -- graph facts --------------------------------------------------------------------------------------
+    def _constant_tensors(self) -> set[str]:
+        const = set(self.initializers)
+        for node in self.nodes:
+            if node.op_type in NOT_FOLDED or node.subgraphs:
+                continue
+            inputs = [t for t in node.inputs if t]
+            if node.op_type == "Constant" or (inputs and all(t in const for t in inputs)):
+                const.update(t for t in node.outputs if t)
+        return const
+
+    def is_const_node(self, node) -> bool:
+        outs = [t for t in node.outputs if t]
+        return node.op_type not in NOT_FOLDED and bool(outs) and all(t in self.const for t in outs)
+
+    def free(self, node) -> bool:
+        return node.id not in self.group_of
+
+    def only_consumer(self, tensor: str):
+        """The single node reading ``tensor``, or None (several readers, or a graph output)."""
+        readers = self.consumers.get(tensor, [])
+        if len(readers) != 1 or tensor in self.outputs:
+            return None
+        return readers[0]
+
+    def non_const_inputs(self, node) -> list[str]:
+        return [t for t in node.inputs if t and t not in self.const]
+
+    def claim(self, kind: str, rules: list[str], nodes: list[Any]) -> None:
+        number = len(self.groups)
+        self.groups.append((kind, rules, nodes))
+        for node in nodes:
+            self.group_of[node.id] = number
+
+    # -- the passes -------------------------------------------------------------------------------------
+    def run(self) -> list[FusionGroup]:
+        for node in self.nodes:
+            if self.is_const_node(node):
+                self.claim("constant", ["constant folding: computed at build time, becomes weights"], [node])
+        self.find_attention()
+        self.find_layernorm()
+        self.find_rmsnorm()
+        self.find_pointwise_units()
+        for node in self.nodes:
+            if node.op_type in CONV_OPS and self.free(node) and node.id not in self.unit_of:
+                self.fuse_convolution(node)
+        self.claim_units()
+        self.leftover_quantize()
+        self.softmax_tails()
+        self.chains(SHUFFLES, "shuffle", "Shuffle + Shuffle (Transpose/Reshape/Flatten/Squeeze/Unsqueeze chain)")
+        self.chains(POINTWISE, "pointwise", "pointwise chain (PWN: elementwise/unary/activations)")
+        for node in self.nodes:
+            if self.free(node):
+                self.claim("single", [f"{node.op_type}: no fusion rule applies"], [node])
+        return self.result()
+
+    def result(self) -> list[FusionGroup]:
+        out = []
+        for kind, rules, nodes in self.groups:
+            ordered = sorted(nodes, key=lambda n: self.index[n.id])
+            weights: list[str] = []
+            for node in ordered:
+                for t in node.inputs:
+                    if t in self.initializers and t not in weights:
+                        weights.append(t)
+            out.append(FusionGroup(kind=kind, rule=" + ".join(dict.fromkeys(rules)),
+                                   nodes=[n.id for n in ordered], weights=weights))
+        out.sort(key=lambda g: self.index[g.nodes[0]])
+        return out
+
+    # -- multi-node patterns ----------------------------------------------------------------------------
+    def _add_unit(self, unit: _Unit) -> None:
+        for node in unit.nodes:
+            self.unit_of[node.id] = unit
+
+    def _available(self, node) -> bool:
+        return node is not None and self.free(node) and node.id not in self.unit_of
+
+    def find_attention(self) -> None:
+        """MatMul(Q, K^T) -> [Div/Mul scale, Add mask, Cast] -> Softmax -> MatMul(., V)."""
+        for softmax in self.nodes:
+            if softmax.op_type != "Softmax" or not self._available(softmax):
+                continue
+            chain = []
+            tensor = softmax.inputs[0]
+            first = None
+            for _ in range(4):
+                node = self.producer.get(tensor)
+                if not self._available(node) or self.only_consumer(tensor) is None:
+                    break
+                if node.op_type == "MatMul":
+                    first = node
+                    break
+                if node.op_type not in ("Div", "Mul", "Add", "Sub", "Cast", "Where"):
+                    break
+                chain.append(node)
+                tensor = self.non_const_inputs(node)[0] if self.non_const_inputs(node) else ""
+            second = self.only_consumer(softmax.outputs[0])
+            if first is None or not self._available(second) or second.op_type != "MatMul":
+                continue
+            nodes = [first, *chain, softmax, second]
+            self._add_unit(_Unit("attention", "multi-head attention: MatMul -> scale -> Softmax -> MatMul", nodes))
+
+    def find_layernorm(self) -> None:
+        """ReduceMean -> Sub -> Pow(2) -> ReduceMean -> Add(eps) -> Sqrt -> Div [-> Mul(gamma) -> Add(beta)]."""
+        for mean in self.nodes:
+            if mean.op_type != "ReduceMean" or not self._available(mean):
+                continue
+            x = mean.inputs[0]
+            sub = self._reader(mean.outputs[0], "Sub", lambda n: n.inputs[0] == x)
+            if sub is None:
+                continue
+            square = self._reader(sub.outputs[0], "Pow", lambda n: n.inputs[1] in self.const) or \
+                self._reader(sub.outputs[0], "Mul", lambda n: n.inputs[0] == n.inputs[1])
+            var = square and self._reader(square.outputs[0], "ReduceMean")
+            eps = var and self._reader(var.outputs[0], "Add", lambda n: any(t in self.const for t in n.inputs))
+            sqrt = eps and self._reader(eps.outputs[0], "Sqrt")
+            div = sqrt and self._reader(sqrt.outputs[0], "Div", lambda n: n.inputs[0] == sub.outputs[0])
+            if div is None:
+                continue
+            nodes = [mean, sub, square, var, eps, sqrt, div]
+            nodes += self._affine_tail(div.outputs[0])
+            self._add_unit(_Unit("normalization", "LayerNorm pattern -> one normalization layer", nodes))
+
+    def find_rmsnorm(self) -> None:
+        """Pow(x, 2) -> ReduceMean -> Add(eps) -> Sqrt -> Div(x, .) | Reciprocal -> Mul(x, .) [-> Mul(gamma)]."""
+        for mean in self.nodes:
+            if mean.op_type != "ReduceMean" or not self._available(mean):
+                continue
+            square = self.producer.get(mean.inputs[0])
+            if not self._available(square) or self.only_consumer(mean.inputs[0]) is None:
+                continue
+            if not ((square.op_type == "Pow" and square.inputs[1] in self.const)
+                    or (square.op_type == "Mul" and square.inputs[0] == square.inputs[1])):
+                continue
+            x = square.inputs[0]
+            eps = self._reader(mean.outputs[0], "Add", lambda n: any(t in self.const for t in n.inputs))
+            sqrt = eps and self._reader(eps.outputs[0], "Sqrt")
+            if sqrt is None:
+                continue
+            tail = self._reader(sqrt.outputs[0], "Div", lambda n: n.inputs[0] == x)
+            nodes = [square, mean, eps, sqrt]
+            if tail is None:
+                recip = self._reader(sqrt.outputs[0], "Reciprocal")
+                tail = recip and self._reader(recip.outputs[0], "Mul", lambda n: x in n.inputs)
+                if tail is None:
+                    continue
+                nodes.append(recip)
+            nodes.append(tail)
+            nodes += self._affine_tail(tail.outputs[0], bias=False)
+            self._add_unit(_Unit("normalization", "RMSNorm pattern -> one normalization layer", nodes))
+
+    def _reader(self, tensor: str, op: str, test=lambda n: True):
+        for node in self.consumers.get(tensor, []):
+            if node.op_type == op and self._available(node) and test(node):
+                return node
+        return None
+
+    def _affine_tail(self, tensor: str, bias: bool = True) -> list[Any]:
+        tail = []
+        for op in (("Mul", "Add") if bias else ("Mul",)):
+            node = self.only_consumer(tensor)
+            if not self._available(node) or node.op_type != op or len(self.non_const_inputs(node)) != 1:
+                break
+            tail.append(node)
+            tensor = node.outputs[0]
+        return tail
+
+    def find_pointwise_units(self) -> None:
+        """Pointwise regions with one non-constant input and one output (GELU, SiLU, bias + ReLU, ...)."""
+        roots = [t.name for t in self.graph.inputs if t.name not in self.initializers]
+        roots += [out for node in self.nodes for out in node.outputs if out]
+        for root in roots:
+            if root in self.const:
+                continue
+            readers = self.consumers.get(root, [])
+            if not readers or not all(n.op_type in POINTWISE and self._available(n) for n in readers):
+                continue
+            region: dict[str, Any] = {}
+            produced = {root}
+            grew = True
+            while grew:
+                grew = False
+                for tensor in list(produced):
+                    for node in self.consumers.get(tensor, []):
+                        if node.id in region or node.op_type not in POINTWISE or not self._available(node):
+                            continue
+                        if all(not t or t in produced or t in self.const for t in node.inputs):
+                            region[node.id] = node
+                            produced.update(t for t in node.outputs if t)
+                            grew = True
+            if len(region) < 2 or not all(n.id in region for n in readers):
+                continue
+            escaping = [t for t in produced - {root}
+                        if t in self.outputs or any(n.id not in region for n in self.consumers.get(t, []))]
+            if len(escaping) != 1:
+                continue
+            nodes = sorted(region.values(), key=lambda n: self.index[n.id])
+            self._add_unit(_Unit("pointwise", self._pointwise_label(nodes), nodes, root=root, output=escaping[0]))
+
+    def _pointwise_label(self, nodes: list[Any]) -> str:
+        """Name a pointwise unit by what it computes (GELU, SiLU...) or by its epilogue parts (bias + Relu)."""
+        named = _pattern_name(nodes)
+        if named:
+            return named
+        parts = []
+        activations = 0
+        for node in nodes:
+            constants = [t for t in node.inputs if t and t in self.const]
+            if node.op_type in ACTIVATIONS and len(self.non_const_inputs(node)) == 1:
+                parts.append(node.op_type)
+                activations += 1
+            elif node.op_type in ("Add", "Sub") and len(constants) == 1 and len(node.inputs) == 2:
+                parts.append("bias")
+            elif node.op_type in ("Mul", "Div") and len(constants) == 1 and len(node.inputs) == 2:
+                parts.append("scale")
+            else:
+                parts = []
+                break
+        if parts and activations <= 1 and (not activations or parts[-1] not in ("bias", "scale")):
+            return " + ".join(parts)
+        return "pointwise unit (" + ", ".join(n.op_type for n in nodes) + ")"
+
+    def claim_units(self) -> None:
+        """Units no convolution absorbed become layers of their own."""
+        seen = set()
+        for unit in self.unit_of.values():
+            if id(unit) in seen or not all(self.free(n) for n in unit.nodes):
+                continue
+            seen.add(id(unit))
+            self.claim(unit.kind, [unit.label], unit.nodes)
+
+    # -- convolution-like layers ------------------------------------------------------------------------
+    def fuse_convolution(self, conv) -> None:
+        nodes = [conv]
+        before: list[str] = []
+        after: list[str] = []
+        taken = {conv.id}
+
+        def take(node, rule: str, where: list[str]) -> None:
+            nodes.append(node)
+            taken.add(node.id)
+            where.append(rule)
+
+        for position, tensor in enumerate(conv.inputs):
+            node = self.producer.get(tensor)
+            if node is None or not self.free(node) or node.id in taken or node.id in self.unit_of:
+                continue
+            if node.op_type == "DequantizeLinear":
+                source = self.producer.get(node.inputs[0])
+                if node.inputs[0] in self.const:
+                    take(node, "weight DequantizeLinear folded", before)
+                elif source is not None and source.op_type == "QuantizeLinear" and source.inputs[0] in self.const \
+                        and self.free(source):
+                    take(source, "weight Q/DQ folded", before)
+                    take(node, "weight Q/DQ folded", before)
+                else:
+                    take(node, "input DequantizeLinear absorbed (INT8 input)", before)
+            elif node.op_type == "Pad" and position == 0 and conv.op_type == "Conv" \
+                    and self.only_consumer(tensor) is conv and node.attr("mode", "constant") == "constant":
+                take(node, "Pad", before)  # reads "Pad + Conv + ..."
+
+        label = {"Conv": "Conv", "ConvTranspose": "Deconv", "Gemm": "Gemm", "MatMul": "MatMul"}.get(
+            conv.op_type, conv.op_type)
+        current = conv.outputs[0]
+        residual = activated = False
+        while True:
+            readers = self.consumers.get(current, [])
+            unit = self.unit_of.get(readers[0].id) if readers and current not in self.outputs else None
+            if unit is not None and unit.root == current and all(self.unit_of.get(n.id) is unit for n in readers):
+                # a pointwise unit reading this output (it may read it several times: x * sigmoid(x))
+                if activated or unit.kind != "pointwise" or not all(self.free(n) for n in unit.nodes):
+                    break
+                for member in unit.nodes:
+                    nodes.append(member)
+                    taken.add(member.id)
+                after.append(unit.label)
+                activated = True
+                current = unit.output
+                continue
+            node = self.only_consumer(current)
+            if node is None or node.id in taken or not self.free(node) or node.id in self.unit_of:
+                break
+            op = node.op_type
+            others = [t for t in node.inputs if t and t != current]
+            if op == "BatchNormalization" and not (residual or activated):
+                take(node, "BatchNorm folded (scale)", after)
+            elif op in ("Add", "Sub", "Mul", "Div") and len(others) == 1 and others[0] in self.const \
+                    and not (residual or activated):
+                take(node, "bias" if op in ("Add", "Sub") else "scale", after)
+            elif op == "Add" and len(others) == 1 and not (residual or activated) and self._computed_before(others[0], conv):
+                take(node, "residual Add", after)
+                dq = self.producer.get(others[0])
+                if dq is not None and dq.op_type == "DequantizeLinear" and self.free(dq) and \
+                        self.only_consumer(others[0]) is node and dq.id not in self.unit_of:
+                    take(dq, "residual DequantizeLinear absorbed", after)
+                residual = True
+            elif op in ACTIVATIONS and not activated and len(self.non_const_inputs(node)) == 1:
+                take(node, op, after)
+                activated = True
+            elif op == "QuantizeLinear" and all(t in self.const for t in node.inputs[1:] if t):
+                take(node, "output QuantizeLinear (INT8 output)", after)
+                break
+            else:
+                break
+            current = node.outputs[0]
+        self.claim(CONV_OPS[conv.op_type], before + [label] + after, nodes)
+
+    def _computed_before(self, tensor: str, conv) -> bool:
+        """The residual operand must exist before the convolution runs: TensorRT adds it in the epilogue."""
+        node = self.producer.get(tensor)
+        return node is None or self.index[node.id] < self.index[conv.id]
+
+    # -- what is left -----------------------------------------------------------------------------------
+    def leftover_quantize(self) -> None:
+        for node in self.nodes:
+            if not self.free(node):
+                continue
+            if node.op_type in QDQ and node.inputs and node.inputs[0] in self.const:
+                self.claim("constant", ["Q/DQ of a constant with no convolution/MatMul reader: folded into "
+                                        "the constant at build time"], [node])
+            elif node.op_type == "QuantizeLinear":
+                self.claim("quantize", ["activation QuantizeLinear not fused into its producer -> "
+                                        "Reformat layer (to INT8)"], [node])
+            elif node.op_type == "DequantizeLinear":
+                self.claim("dequantize", ["DequantizeLinear with no convolution/MatMul to fold into "
+                                          "(Q/DQ propagation may remove it)"], [node])
+
+    def softmax_tails(self) -> None:
+        for node in self.nodes:
+            if node.op_type != "Softmax" or not self.free(node):
+                continue
+            tail = self.only_consumer(node.outputs[0])
+            if tail is not None and tail.op_type in ("Log", "TopK") and self.free(tail):
+                self.claim("softmax", [f"Softmax + {tail.op_type}"], [node, tail])
+
+    def chains(self, ops: set[str], kind: str, rule: str) -> None:
+        """Union free nodes of ``ops`` linked by a tensor with exactly one reader."""
+        parent: dict[str, str] = {}
+
+        def find(i: str) -> str:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        members = [n for n in self.nodes if n.op_type in ops and self.free(n)]
+        for n in members:
+            parent[n.id] = n.id
+        for n in members:
+            for out in n.outputs:
+                reader = self.only_consumer(out) if out else None
+                if reader is not None and reader.id in parent:
+                    parent[find(reader.id)] = find(n.id)
+        buckets: dict[str, list[Any]] = {}
+        for n in members:
+            buckets.setdefault(find(n.id), []).append(n)
+        for bucket in buckets.values():
+            if len(bucket) > 1:
+                self.claim(kind, [rule], bucket)
+
+
+def _pattern_name(nodes: list[Any]) -> str | None:
+    ops = {n.op_type for n in nodes}
+    if "Erf" in ops:
+        return "GELU (erf) pointwise unit"
+    if "Tanh" in ops and ("Pow" in ops or len([n for n in nodes if n.op_type == "Mul"]) >= 3):
+        return "GELU (tanh) pointwise unit"
+    if "Softplus" in ops and "Tanh" in ops:
+        return "Mish pointwise unit"
+    for sig in (n for n in nodes if n.op_type == "Sigmoid"):
+        if any(m.op_type == "Mul" and set(m.inputs) == {sig.inputs[0], sig.outputs[0]} for m in nodes):
+            return "SiLU/Swish pointwise unit"
+    return None
+
+
+def predict_fusions(model) -> list[FusionGroup]:
+    """Groups of ONNX nodes TensorRT is expected to fuse, by its documented rules (a prediction: no build).
+
+    ``model``: a loaded :class:`explorer.Model`, a path, bytes or a ModelProto. Every node of the main
+    graph appears in exactly one group; groups are in topological order of their first node.
+    """
+    from ..model import Model, load_model
+
+    loaded = model if isinstance(model, Model) else load_model(model)
+    return _Predictor(loaded).run()
+
+
+__all__ = ["FusionGroup", "predict_fusions"]

@@ -1,0 +1,101 @@
+"""The joined EngineReport: JSON, DataFrames, provenance of every figure, public constructors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES
+
+from explorer.engine import (EngineReport, LatencyStats, Layer, LayerMemory, MemoryReport, TacticRecord, TensorDesc,
+                             load_report)
+from explorer.errors import ArtifactError
+
+LOGS = Path(__file__).parent / "data" / "logs"
+
+
+@pytest.fixture
+def full_report(fixtures_dir):
+    model = SAMPLES / "resnet18.onnx"
+    return load_report(graph=fixtures_dir / "a100_resnet_fp32.graph.json",
+                       profile=fixtures_dir / "a100_resnet_fp32.profile.json",
+                       times=fixtures_dir / "a100_resnet_fp32.timing.json",
+                       log=LOGS / "trt8.log",
+                       model=model if model.exists() else None)
+
+
+def test_to_dict_is_json_with_the_promised_keys(full_report):
+    data = json.loads(json.dumps(full_report.to_dict()))
+    assert {"layers", "latency_ms_total", "tactics", "memory", "end_to_end", "sources", "provenance", "notes"} <= set(data)
+    layer = data["layers"][0]
+    assert {"name", "type", "precision", "latency_ms", "onnx_nodes", "tactic"} <= set(layer)
+    assert layer["name"] == "Conv_0 + Relu_1" and layer["latency_ms"] == 0.52224
+    assert layer["tactic"] == "ampere_scudnn_128x64_relu_xregs_large_nn_v1"
+    assert data["latency_ms_total"] == pytest.approx(sum(l["latency_ms"] for l in data["layers"]))
+    tactic = data["tactics"][0]
+    assert {"layer", "tactic", "time_ms", "chosen", "skipped_reason", "runner", "source"} <= set(tactic)
+    memory = data["memory"]
+    assert {"total_activation_bytes", "weights_bytes", "layers", "provenance"} <= set(memory)
+    assert data["end_to_end"]["count"] == 1600
+
+
+def test_every_figure_carries_its_source(full_report):
+    report = full_report
+    for layer in report.layers:
+        assert layer.latency.source == "trtexec --exportProfile a100_resnet_fp32.profile.json"
+    assert all(t.source == "TensorRT build log trt8.log" for t in report.tactics)
+    assert report.end_to_end.source == "trtexec --exportTimes a100_resnet_fp32.timing.json"
+    prov = report.provenance
+    assert prov["layers"] == "trtexec --exportLayerInfo a100_resnet_fp32.graph.json"
+    assert prov["latency"] == "trtexec --exportProfile a100_resnet_fp32.profile.json"
+    assert prov["tactics"] == "TensorRT build log trt8.log"
+    assert prov["end_to_end"] == "trtexec --exportTimes a100_resnet_fp32.timing.json"
+    assert "onnx_nodes" in prov
+    memory = report.memory.to_dict()
+    for key in ("weights_bytes", "total_activation_bytes", "activation_tensors_bytes", "scratch_bytes",
+                "host_persistent_bytes", "device_persistent_bytes", "engine_size_bytes"):
+        assert memory[key] is not None
+        assert memory["provenance"][key], key
+    # the engine's activation memory is the log's figure only when the log has it; here it is computed
+    assert memory["provenance"]["total_activation_bytes"].startswith("computed: shape x dtype")
+
+
+def test_frames(full_report):
+    layers = full_report.layers_frame()
+    assert len(layers) == 32 and list(layers.columns[:4]) == ["name", "type", "precision", "latency_ms"]
+    assert layers["latency_ms"].sum() == pytest.approx(full_report.latency_ms_total)
+    tactics = full_report.tactics_frame()
+    assert len(tactics) == len(full_report.tactics) and "chosen" in tactics.columns
+    assert tactics["chosen"].sum() == 3
+    memory = full_report.memory_frame()
+    assert len(memory) == 32
+    assert memory["weights_bytes"].sum() == full_report.memory.weights_bytes
+
+
+def test_report_from_public_constructors():
+    """What a build backend (engine inspector, ONNX Runtime profiler) will do: build the report directly."""
+    layer = Layer(name="conv", type="CaskConvolution", precision="FP16",
+                  outputs=[TensorDesc("y", (1, 8, 4, 4), dtype="FP16")], weights_bytes=256,
+                  latency=LatencyStats(time_ms=0.5, average_ms=0.5, source="ONNX Runtime profiler"))
+    memory = MemoryReport.from_layers([layer], "engine inspector")
+    memory.layers.append(LayerMemory("conv", host_persistent=10, device_persistent=0, scratch=64, source="log"))
+    report = EngineReport(layers=[layer], memory=memory, sources=["ONNX Runtime profiler"],
+                          tactics=[TacticRecord(layer="conv", tactic="0x1", time_ms=0.5, chosen=True, source="cache")])
+    data = report.to_dict()
+    assert data["latency_ms_total"] == 0.5
+    assert data["memory"]["total_activation_bytes"] == 256 and data["memory"]["weights_bytes"] == 256
+    assert data["memory"]["layers"] == [{"layer": "conv", "host_persistent": 10, "device_persistent": 0, "scratch": 64}]
+    assert data["memory"]["scratch_bytes"] == 64  # from the per-layer figures when no total is reported
+
+
+def test_nothing_to_read():
+    with pytest.raises(ArtifactError, match="nothing to read"):
+        load_report()
+
+
+def test_times_only(fixtures_dir):
+    report = load_report(times=fixtures_dir / "a100_resnet_qat.timing.json")
+    assert report.layers == [] and report.latency_ms_total is None
+    assert report.end_to_end.count == 3614
+    assert report.to_dict()["mapping"]["layers"] == []
