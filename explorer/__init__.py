@@ -15,14 +15,33 @@ from .model import Model, load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["ArtifactError", "BuildError", "ExplorerError", "ExplorerWarning", "Model", "ModelError",
-           "analyze", "load_model", "__version__"]
+__all__ = ["ArtifactError", "BuildError", "EngineReport", "Explorer", "ExplorerError", "ExplorerWarning", "Model",
+           "ModelError", "SupportReport", "analyze", "build", "load_model", "load_report", "predict_fusions",
+           "start_build", "__version__"]
+
+# Heavier layers are imported on first use so `import explorer` stays cheap (no pandas, plotly, onnxruntime).
+_LAZY = {
+    "analyze": ("explorer.support", "analyze"),
+    "SupportReport": ("explorer.support", "SupportReport"),
+    "load_report": ("explorer.engine", "load_report"),
+    "EngineReport": ("explorer.engine", "EngineReport"),
+    "predict_fusions": ("explorer.fusions", "predict_fusions"),
+    "build": ("explorer.backends.build", "build"),
+    "start_build": ("explorer.backends.build", "start_build"),
+    "Explorer": ("explorer.widgets", "Explorer"),
+}
 
 
 def __getattr__(name: str):
-    # Heavier layers are imported on first use so `import explorer` stays cheap.
-    if name == "analyze":
-        from .support import analyze
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+    import importlib
 
-        return analyze
-    raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
