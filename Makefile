@@ -35,7 +35,8 @@ wheels: $(STAMP)
 	$(PY) tests/trt_api/stubbed_env.py --download
 
 run: setup
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) notebooks/explorer.ipynb
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/explorer.ipynb
 
 test: setup
 	$(PY) -m pytest -q -ra
