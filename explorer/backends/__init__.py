@@ -1,0 +1,30 @@
+"""Engine builders behind one interface: TensorRT when it can run here, ONNX Runtime everywhere.
+
+* :func:`build` / :func:`start_build` (:mod:`explorer.backends.build`) - build and profile a model in a
+  worker process; an :class:`~explorer.engine.report.EngineReport` (a :class:`BuildReport`) comes back;
+* :mod:`explorer.backends.onnxruntime` - ONNX Runtime: its optimized graph (real fusions), its profiler
+  (real per-node timings), provider placement; the only module that imports ``onnxruntime``;
+* :mod:`explorer.backends.tensorrt` - TensorRT's parser and builder; the only module that imports ``tensorrt``;
+* :mod:`explorer.backends.precision` - fp16 / bf16 conversion of ONNX models.
+
+Nothing heavy is imported here: the names below load their module on first use.
+"""
+
+from __future__ import annotations
+
+_LAZY = {
+    "build": "build", "start_build": "build", "BuildJob": "build", "BuildReport": "build",
+    "BuildCancelled": "build", "BuildSettings": "build", "normalize_shapes": "build", "parse_shape": "build",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'explorer.backends' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return getattr(module, name)

@@ -1,0 +1,1049 @@
+"""Build an engine - TensorRT when it can run here, ONNX Runtime otherwise - in a worker process.
+
+    import explorer
+    report = explorer.build("model.onnx", precision="fp16", runs=50)       # blocks; an EngineReport
+    job = explorer.start_build("model.onnx", backend="onnxruntime")        # returns at once
+    job.add_progress_callback(lambda phase, step, total: print(phase, step, total))
+    job.cancel()                                                           # really stops the worker
+    job.result()                                                           # report, or raises BuildError
+
+Why a worker process: a TensorRT build can take minutes, use all host memory or crash (a segfault in a
+plugin, the OOM killer); none of that may take the caller - a Jupyter kernel - with it. The worker is
+``python -m explorer.backends.build --worker``: the parent writes one JSON request (model path + settings)
+on its stdin and reads JSON lines (progress, then a result or an error) from a private copy of its stdout;
+anything native code prints goes to the worker's stderr, which becomes :attr:`BuildJob.log`. Cancelling
+writes ``cancel`` to the worker's stdin (checked between phases and runs, and TensorRT's progress monitor
+stops the build); a worker that does not stop within :data:`CANCEL_GRACE_S` is terminated, then killed.
+The worker returns plain dicts; the :class:`BuildReport` is made here, in the caller's process.
+
+``backend="auto"`` takes TensorRT when :func:`explorer.backends.tensorrt.available` says it can build
+here (the import works and a GPU is visible), else ONNX Runtime; the report says which and why
+(:attr:`BuildReport.backend_reason`, its notes, and ``settings["backend_reason"]``). The availability
+check runs in the worker too, so the caller never loads CUDA.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from ..engine.report import (EngineReport, LatencyStats, LatencySummary, Layer, MemoryReport, Percentiles,
+                             TacticRecord, TensorDesc)
+from ..errors import BuildError, ExplorerError
+
+BACKENDS = ("auto", "tensorrt", "onnxruntime")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+
+#: seconds a cancelled worker gets to stop by itself before it is terminated (then killed as long again)
+CANCEL_GRACE_S = 2.0
+#: lines of the worker's stderr kept in :attr:`BuildJob.log`
+LOG_LINES = 5000
+#: the worker reports progress at most this often within a phase (its first and last steps always)
+PROGRESS_INTERVAL_S = 0.05
+
+ProgressCallback = Callable[[str, int, int], None]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+try:  # one cancellation class for the package: TensorRT's own, when its module imports
+    from .tensorrt import BuildCancelled as _CancelledBase
+except Exception:  # pragma: no cover - the colleague module is optional
+    _CancelledBase = BuildError
+
+
+class BuildCancelled(_CancelledBase):
+    """The build was cancelled (``job.cancel()``, the ``cancel`` event, or Ctrl-C)."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------------------
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class BuildSettings:
+    """What to build, validated; plain data that crosses to the worker as JSON.
+
+    ``shapes``: input name -> (min, opt, max) shapes (one optimization profile). ONNX Runtime runs the opt
+    shape; TensorRT builds for the whole range. ``workspace`` in bytes; ``timing_cache`` a file path
+    (TensorRT). ``providers``: ONNX Runtime execution providers (default: TensorRT, CUDA when present, then
+    CPU). ``seed``: of the random inputs.
+    """
+
+    backend: str = "auto"
+    precision: str = "fp32"
+    opt_level: int = 3
+    workspace: int | None = None
+    shapes: dict[str, tuple[Shape, Shape, Shape]] = field(default_factory=dict)
+    timing_cache: str | None = None
+    runs: int = 20
+    warmup: int = 5
+    providers: list[str] | None = None
+    seed: int = 0
+
+    @classmethod
+    def make(cls, backend: str = "auto", precision: str = "fp32", opt_level: int = 3, workspace: int | None = None,
+             shapes: Mapping[str, Any] | None = None, timing_cache: str | os.PathLike | None = None, runs: int = 20,
+             warmup: int = 5, providers: Sequence[str] | None = None, seed: int = 0) -> "BuildSettings":
+        """Check and normalise user input; raises :class:`BuildError` saying what is wrong."""
+        backend = str(backend).lower()
+        if backend not in BACKENDS:
+            raise BuildError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        precision = str(precision).lower()
+        if precision not in PRECISIONS:
+            raise BuildError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        level = _int_setting("opt_level", opt_level, 0, 5)
+        runs = _int_setting("runs", runs, 1, 10_000_000)
+        warmup = _int_setting("warmup", warmup, 0, 10_000_000)
+        if workspace is not None:
+            workspace = _int_setting("workspace", workspace, 1, None)
+        if timing_cache is not None:
+            timing_cache = os.fspath(timing_cache)
+        return cls(backend=backend, precision=precision, opt_level=level, workspace=workspace,
+                   shapes=normalize_shapes(shapes), timing_cache=timing_cache, runs=runs, warmup=warmup,
+                   providers=list(providers) if providers else None, seed=int(seed))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["shapes"] = {k: [list(s) for s in v] for k, v in self.shapes.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "BuildSettings":
+        values = dict(data)
+        values["shapes"] = {k: tuple(tuple(int(d) for d in s) for s in v) for k, v in (data.get("shapes") or {}).items()}
+        return cls(**values)
+
+
+def _int_setting(name: str, value: Any, low: int, high: int | None) -> int:
+    try:
+        number = int(value)
+        if number != value and not isinstance(value, str):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise BuildError(f"{name} must be an integer, got {value!r}") from None
+    if number < low or (high is not None and number > high):
+        bounds = f"{low}..{high}" if high is not None else f">= {low}"
+        raise BuildError(f"{name} must be {bounds}, got {number}")
+    return number
+
+
+def parse_shape(text: str) -> Shape:
+    """``"1x3x224x224"`` -> (1, 3, 224, 224); ``""`` -> () (a scalar)."""
+    text = str(text).strip()
+    if not text:
+        return ()
+    dims = []
+    for part in text.lower().split("x"):
+        part = part.strip()
+        try:
+            dims.append(int(part))
+        except ValueError:
+            raise BuildError(f"bad shape {text!r}: {part!r} is not an integer (write dimensions like 1x3x224x224)"
+                             ) from None
+    return tuple(dims)
+
+
+def normalize_shapes(shapes: Mapping[str, Any] | None) -> dict[str, tuple[Shape, Shape, Shape]]:
+    """``{input: shape}`` or ``{input: (min, opt, max)}``, each shape a tuple of ints or ``"1x3x224x224"``
+    -> ``{input: (min, opt, max)}``; checks dimensions are >= 0, ranks agree and min <= opt <= max."""
+    if not shapes:
+        return {}
+    if not isinstance(shapes, Mapping):
+        raise BuildError(f"shapes must be a dict {{input name: shape}}, got {type(shapes).__name__}")
+    out: dict[str, tuple[Shape, Shape, Shape]] = {}
+    for name, value in shapes.items():
+        triple = _as_triple(name, value)
+        for shape in triple:
+            bad = [d for d in shape if d < 0]
+            if bad:
+                raise BuildError(f"shape of input {name!r} has a negative dimension ({bad[0]}): "
+                                 f"{'x'.join(str(d) for d in shape)}", hint="dimensions are sizes: 0 or more")
+        lo, opt, hi = triple
+        if not len(lo) == len(opt) == len(hi):
+            raise BuildError(f"min, opt and max shapes of input {name!r} have different ranks: {lo}, {opt}, {hi}")
+        if any(not a <= b <= c for a, b, c in zip(lo, opt, hi)):
+            raise BuildError(f"shapes of input {name!r} must satisfy min <= opt <= max in every dimension, "
+                             f"got {lo}, {opt}, {hi}")
+        out[str(name)] = triple
+    return out
+
+
+def _as_triple(name: str, value: Any) -> tuple[Shape, Shape, Shape]:
+    if isinstance(value, str):
+        parts = [p for p in value.split(",")]
+        if len(parts) == 3:
+            return tuple(parse_shape(p) for p in parts)  # type: ignore[return-value]
+        if len(parts) == 1:
+            shape = parse_shape(value)
+            return shape, shape, shape
+        raise BuildError(f"shape of input {name!r}: give one shape or three (min,opt,max), got {value!r}")
+    if isinstance(value, Mapping):
+        try:
+            return tuple(_one_shape(name, value[k]) for k in ("min", "opt", "max"))  # type: ignore[return-value]
+        except KeyError:
+            raise BuildError(f"shape of input {name!r}: a dict needs 'min', 'opt' and 'max'") from None
+    if isinstance(value, (list, tuple)):
+        if len(value) == 3 and all(isinstance(v, (list, tuple, str)) for v in value):
+            return tuple(_one_shape(name, v) for v in value)  # type: ignore[return-value]
+        shape = _one_shape(name, value)
+        return shape, shape, shape
+    raise BuildError(f"shape of input {name!r} must be a tuple of ints, '1x3x224x224' or (min, opt, max), "
+                     f"got {value!r}")
+
+
+def _one_shape(name: str, value: Any) -> Shape:
+    if isinstance(value, str):
+        return parse_shape(value)
+    try:
+        dims = tuple(int(d) for d in value)
+    except (TypeError, ValueError):
+        raise BuildError(f"shape of input {name!r} must contain integers, got {value!r}") from None
+    if any(isinstance(d, float) and not float(d).is_integer() for d in value):
+        raise BuildError(f"shape of input {name!r} must contain integers, got {value!r}")
+    return dims
+
+
+# --------------------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------------------
+
+@dataclass
+class ProfiledLatency(LatencyStats):
+    """A layer's latency over many runs, with its spread (``average_ms`` is the mean)."""
+
+    p10_ms: float | None = None
+    p90_ms: float | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+
+
+@dataclass
+class BuildReport(EngineReport):
+    """An :class:`EngineReport` from :func:`build`, plus how it was built.
+
+    ``backend``: "tensorrt" or "onnxruntime"; ``backend_reason``: why (auto's choice); ``settings``: the
+    resolved settings (precision and the tool that converted the model, optimization level and what it
+    means for the backend, providers, runs, warm-up, input shapes); ``fusions``: layers that cover several
+    ONNX nodes (kind "fusion"), one node split into several layers ("expansion") or run by another kernel
+    ("substitution"); ``vanished``: ONNX nodes in no layer, with why (constant-folded, Constant nodes,
+    removed); ``timings``: where the build's wall time went (seconds).
+    """
+
+    backend: str = ""
+    backend_reason: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    fusions: list[dict[str, Any]] = field(default_factory=list)
+    vanished: list[dict[str, Any]] = field(default_factory=list)  # ONNX nodes in no layer, grouped, with why
+    timings: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def end_to_end_median_ms(self) -> float | None:
+        return self.end_to_end.latency.p50 if self.end_to_end is not None else None
+
+    @property
+    def sum_of_layer_medians_ms(self) -> float | None:
+        values = [l.latency.median_ms for l in self.layers if l.latency is not None and l.latency.median_ms is not None]
+        return sum(values) if values else None
+
+    def fusions_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{**f, "onnx_nodes": list(f.get("onnx_nodes", []))} for f in self.fusions],
+                            columns=["layer", "type", "kind", "pattern", "onnx_nodes", "onnx_ops"])
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["backend"] = self.backend
+        data["backend_reason"] = self.backend_reason
+        data["settings"] = dict(self.settings)
+        data["fusions"] = [dict(f) for f in self.fusions]
+        data["vanished"] = [dict(v) for v in self.vanished]
+        data["timings"] = dict(self.timings)
+        data["artifacts"] = dict(self.artifacts)
+        return data
+
+
+_DTYPE_WORDS = {"float": "FP32", "float32": "FP32", "float16": "FP16", "bfloat16": "BF16", "double": "FP64",
+                "int8": "INT8", "uint8": "UINT8", "int16": "INT16", "uint16": "UINT16", "int32": "INT32",
+                "uint32": "UINT32", "int64": "INT64", "uint64": "UINT64", "bool": "BOOL",
+                "float8e4m3fn": "FP8", "int4": "INT4", "uint4": "UINT4"}
+
+
+def _dtype(text: str | None) -> str | None:
+    if not text:
+        return None
+    return _DTYPE_WORDS.get(str(text).lower(), str(text).upper())
+
+
+def _precision_of(tensors: list[TensorDesc]) -> str | None:
+    kinds = {t.dtype for t in tensors if t.dtype}
+    if not kinds:
+        return None
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def report_from_onnxruntime(result: Mapping[str, Any]) -> BuildReport:
+    """A :class:`BuildReport` from what the ONNX Runtime worker returned (plain dicts)."""
+    version = result.get("onnxruntime_version", "?")
+    settings = dict(result.get("settings") or {})
+    runs = settings.get("runs")
+    providers = settings.get("providers") or []
+    source = (f"ONNX Runtime {version} profiler ({', '.join(providers)}), median of {runs} runs after "
+              f"{settings.get('warmup')} warm-up")
+    layers: list[Layer] = []
+    tactics: list[TacticRecord] = []
+    activations: dict[str, int] = {}
+    weights: dict[str, int] = {}
+    total_median = sum((l["latency"] or {}).get("median_ms", 0.0) for l in result.get("layers", [])) or None
+    for item in result.get("layers", []):
+        outputs = [TensorDesc(name=o["name"], shape=tuple(o["shape"]) if o.get("shape") is not None else None,
+                              dtype=_dtype(o.get("dtype")), location="Host" if _on_host(item) else "Device")
+                   for o in item.get("outputs", [])]
+        inputs = [TensorDesc(name=i["name"], shape=tuple(i["shape"]) if i.get("shape") is not None else None,
+                             dtype=_dtype(i.get("dtype"))) for i in item.get("inputs", [])]
+        stats = item.get("latency")
+        latency = None
+        if stats:
+            latency = ProfiledLatency(
+                time_ms=stats["total_ms"], average_ms=stats["mean_ms"], median_ms=stats["median_ms"],
+                percentage=(100.0 * stats["median_ms"] / total_median) if total_median else None,
+                count=stats["count"], source=source, p10_ms=stats["p10_ms"], p90_ms=stats["p90_ms"],
+                min_ms=stats["min_ms"], max_ms=stats["max_ms"])
+        origin = item.get("origin")
+        layer_origin = None
+        if item.get("type") in ("QuantizeLinear", "DequantizeLinear"):
+            layer_origin = "QDQ"
+        elif origin in ("inserted", "conversion"):
+            layer_origin = "REFORMAT"  # layout / precision glue the model did not have (ONNX Runtime's or the converter's)
+        layer = Layer(name=item["name"], type=item.get("type"), precision=_precision_of(outputs), inputs=inputs,
+                      outputs=outputs, tactic_name=item.get("provider"), origin=layer_origin, latency=latency,
+                      onnx_nodes=list(item.get("onnx_nodes") or []), weights_bytes=item.get("weights_bytes"),
+                      raw={k: item.get(k) for k in ("domain", "origin", "inserted_by", "parameter_bytes",
+                                                     "activation_bytes", "output_bytes")})
+        layers.append(layer)
+        if item.get("provider"):
+            tactics.append(TacticRecord(layer=item["name"], tactic=item["provider"],
+                                        time_ms=stats["median_ms"] if stats else None, chosen=True,
+                                        runner=item.get("type"), source=f"ONNX Runtime {version} node placement"))
+        if item.get("weights_bytes"):
+            weights[item["name"]] = int(item["weights_bytes"])
+        for tensor in outputs:
+            size = tensor.nbytes
+            if size is not None and tensor.name not in activations:
+                activations[tensor.name] = size
+
+    mem = result.get("memory") or {}
+    totals: dict[str, int] = {}
+    provenance = {"weights": "computed: initializers each layer reads in ONNX Runtime's optimized graph "
+                             "(shape x dtype, each counted once)",
+                  "activations": f"computed: output shapes x types from {source} (no reuse: an upper bound)"}
+    if mem.get("weights_bytes") is not None:
+        totals["weights_bytes"] = int(mem["weights_bytes"])
+        provenance["weights_bytes"] = "initializers of ONNX Runtime's optimized graph (shape x dtype)"
+    if mem.get("arena_peak_bytes") is not None:
+        totals["peak_cpu_bytes"] = int(mem["arena_peak_bytes"])
+        provenance["peak_cpu_bytes"] = (f"ONNX Runtime {version} profiler: peak bytes in use in the CPU arena "
+                                        "during a run (activations with reuse, plus inputs and outputs)")
+    if mem.get("model_weights_bytes") is not None:
+        totals["model_weights_bytes"] = int(mem["model_weights_bytes"])
+        provenance["model_weights_bytes"] = "initializers of the model given to ONNX Runtime (after conversion)"
+    memory = MemoryReport(weights=weights, activations=activations, engine_totals=totals, provenance=provenance)
+
+    latency = result.get("latency") or {}
+    end_to_end = None
+    e2e_values = latency.get("end_to_end_ms") or []
+    if e2e_values:
+        pct = Percentiles.of(e2e_values)
+        end_to_end = LatencySummary(
+            count=len(e2e_values), latency=pct, compute=pct,
+            throughput_qps=1000.0 * len(e2e_values) / sum(e2e_values) if sum(e2e_values) > 0 else None,
+            source=f"ONNX Runtime {version} session.run wall time, profiler off, {len(e2e_values)} runs after "
+                   f"{settings.get('warmup')} warm-up (host compute: latency = compute)")
+
+    notes = list(result.get("notes") or [])
+    reason = result.get("backend_reason", "")
+    if reason:
+        notes.insert(0, f"backend: ONNX Runtime ({reason})")
+    level = settings.get("ort_graph_optimization_level")
+    if level == "ORT_ENABLE_ALL" and any((l.raw.get("domain") or "").endswith("nchwc") for l in layers):
+        notes.append("ORT_ENABLE_ALL made NCHWc layout nodes (com.microsoft.nchwc): they are specific to this "
+                     "CPU's vector width")
+
+    from ..engine.mapping import EngineMapping, LayerMapping
+
+    node_to_layers: dict[str, list[str]] = {}
+    layer_maps = []
+    for layer, item in zip(layers, result.get("layers", [])):
+        for node in layer.onnx_nodes:
+            node_to_layers.setdefault(node, []).append(layer.name)
+        layer_maps.append(LayerMapping(layer=layer.name, nodes=list(layer.onnx_nodes),
+                                       internal=[] if layer.onnx_nodes else [layer.name],
+                                       via="onnxruntime graph"))
+    vanished = []
+    for group in result.get("vanished", []):
+        vanished.extend(n for n in group["onnx_nodes"] if n not in node_to_layers)
+    mapping = EngineMapping(layers=layer_maps, node_to_layers=node_to_layers, vanished=vanished, verified=True,
+                            source="ONNX Runtime's optimized graph compared with the ONNX model (names and "
+                                   "tensor connectivity)")
+    report = BuildReport(
+        layers=layers, tactics=tactics, memory=memory, end_to_end=end_to_end,
+        sources=[source, f"ONNX Runtime {version} optimized graph ({level})"],
+        provenance={"backend": f"ONNX Runtime ({reason})" if reason else "ONNX Runtime",
+                    "layers": f"ONNX Runtime {version} optimized graph ({level})", "latency": source,
+                    "tactics": f"ONNX Runtime {version} node placement (execution provider per node)",
+                    "onnx_nodes": mapping.source},
+        notes=notes, mapping=mapping, backend="onnxruntime", backend_reason=reason,
+        settings={**settings, "backend": "onnxruntime", "backend_reason": reason},
+        fusions=list(result.get("fusions") or []),
+        vanished=[{"onnx_nodes": [n for n in g["onnx_nodes"] if n not in node_to_layers], "reason": g["reason"]}
+                  for g in result.get("vanished", []) if any(n not in node_to_layers for n in g["onnx_nodes"])],
+        timings={"worker_s": result.get("timings_s", {})},
+        raw=dict(result))
+    return report
+
+
+def _on_host(item: Mapping[str, Any]) -> bool:
+    return (item.get("provider") or "CPUExecutionProvider") == "CPUExecutionProvider"
+
+
+def report_from_tensorrt(result: Mapping[str, Any], model_path: str | None = None) -> BuildReport:
+    """A :class:`BuildReport` from what :func:`explorer.backends.tensorrt.build_engine` returned: the
+    engine inspector's layer JSON, the per-layer profile and the verbose build log, read by the
+    :mod:`explorer.engine.readers` and mapped back to the ONNX model."""
+    from ..engine import attach_mapping
+    from ..engine.readers import read_build_log, read_layer_info, read_profile
+
+    version = result.get("tensorrt_version", "?")
+    parts = []
+    if result.get("layer_info") is not None:
+        parts.append(read_layer_info(result["layer_info"], origin_label=f"TensorRT {version} engine inspector"))
+    if result.get("profile"):
+        parts.append(read_profile(result["profile"], origin_label=f"TensorRT {version} IProfiler "
+                                                                   f"({result.get('settings', {}).get('runs')} runs)"))
+    log_path = result.get("log_path")
+    if log_path and os.path.isfile(log_path) and os.path.getsize(log_path) > 0:
+        try:
+            parts.append(read_build_log(log_path, origin_label=f"TensorRT {version} verbose build log"))
+        except ExplorerError as exc:
+            parts.append(EngineReport(notes=[f"the build log could not be read: {exc}"]))
+    merged = EngineReport.merge(*parts) if parts else EngineReport()
+    if model_path:
+        try:  # the user's model: converters and quantizers keep its node names, which layer names carry
+            attach_mapping(merged, model_path)
+        except ExplorerError as exc:
+            merged.notes.append(f"layers not mapped to ONNX nodes: {exc}")
+
+    mem = result.get("memory") or {}
+    totals = dict(merged.memory.engine_totals)
+    if mem.get("engine_size") is not None:
+        totals["engine_size_bytes"] = int(mem["engine_size"])
+    if mem.get("device_memory") is not None:
+        totals.setdefault("activation_bytes", int(mem["device_memory"]))
+        merged.memory.provenance.setdefault("activation_bytes", f"TensorRT {version} engine.device_memory_size_v2 "
+                                                                "(activations + scratch)")
+    if mem.get("total_weights") is not None:
+        totals["weights_bytes"] = int(mem["total_weights"])
+        merged.memory.provenance["weights_bytes"] = f"TensorRT {version} EngineStat.TOTAL_WEIGHTS_SIZE"
+    merged.memory.engine_totals = totals
+
+    latency = result.get("latency_ms")
+    if latency and merged.end_to_end is None:
+        stats = Percentiles(mean=latency["mean"], min=latency["min"], max=latency["max"], p50=latency["median"],
+                            p90=latency.get("p90", latency["max"]), p95=latency.get("p95", latency["max"]),
+                            p99=latency.get("p99", latency["max"]))
+        merged.end_to_end = LatencySummary(count=int(latency["runs"]), latency=stats, compute=stats,
+                                           source=f"TensorRT {version} via Polygraphy TrtRunner "
+                                                  f"({latency.get('includes', '')})")
+    settings = dict(result.get("settings") or {})
+    reason = result.get("backend_reason", "")
+    notes = list(merged.notes)
+    if reason:
+        notes.insert(0, f"backend: TensorRT ({reason})")
+    notes.extend(n for n in result.get("notes") or [] if n not in notes)
+    fusions = []
+    for layer in merged.layers:
+        if len(layer.onnx_nodes) > 1:
+            fusions.append({"layer": layer.name, "type": layer.type, "kind": "fusion",
+                            "onnx_nodes": list(layer.onnx_nodes), "onnx_ops": [], "pattern": layer.name})
+    return BuildReport(
+        layers=merged.layers, tactics=merged.tactics, memory=merged.memory, end_to_end=merged.end_to_end,
+        io_tensors=merged.io_tensors, sources=merged.sources, provenance=merged.provenance, notes=notes,
+        mapping=merged.mapping, backend="tensorrt", backend_reason=reason,
+        settings={**settings, "backend": "tensorrt", "backend_reason": reason,
+                  "tensorrt_version": version, "strongly_typed": result.get("strongly_typed"),
+                  "conversion": result.get("conversion")},
+        fusions=fusions, timings={"worker_s": {"build": result.get("build_seconds"),
+                                               "total": result.get("total_seconds")}},
+        artifacts={k: result.get(k) for k in ("engine_path", "layer_info_path", "profile_path", "log_path",
+                                              "built_model_path") if result.get(k)},
+        raw=dict(result))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------------
+
+def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level: int = 3,
+          workspace: int | None = None, shapes: Mapping[str, Any] | None = None,
+          timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
+          on_progress: ProgressCallback | None = None, cancel: Any = None, *,
+          providers: Sequence[str] | None = None, seed: int = 0) -> BuildReport:
+    """Build and profile ``model`` (a path, bytes, ``onnx.ModelProto`` or :class:`explorer.Model`) in a
+    worker process; returns a :class:`BuildReport` (an :class:`~explorer.engine.report.EngineReport`).
+
+    ``backend``: "auto" (TensorRT when it can build here, else ONNX Runtime), "tensorrt", "onnxruntime".
+    ``precision``: "fp32", "fp16", "bf16" (converted model) or "int8" (Q/DQ: the model's own, else
+    ``quantize_static`` with random calibration - for exploring, not accuracy). ``opt_level``: 0-5
+    (TensorRT's builder optimization level; for ONNX Runtime 0 / 1 / 2 / 3+ = DISABLE_ALL / BASIC / EXTENDED
+    / ALL). ``shapes``: ``{input: shape}`` or ``{input: (min, opt, max)}``. ``runs`` timed runs after
+    ``warmup`` untimed ones. ``on_progress(phase, step, total)``; ``cancel``: a ``threading.Event`` (or
+    anything with ``is_set()``) that stops the build. Raises :class:`BuildError` (``BuildCancelled`` when
+    cancelled) carrying the backend's own message.
+    """
+    job = start_build(model, backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
+                      shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup, on_progress=on_progress,
+                      cancel=cancel, providers=providers, seed=seed)
+    return job.result()
+
+
+def start_build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level: int = 3,
+                workspace: int | None = None, shapes: Mapping[str, Any] | None = None,
+                timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
+                on_progress: ProgressCallback | None = None, cancel: Any = None, *,
+                providers: Sequence[str] | None = None, seed: int = 0) -> "BuildJob":
+    """Start :func:`build` and return at once with a :class:`BuildJob` (for widgets and notebooks).
+
+    Bad settings raise :class:`BuildError` here, before any process starts.
+    """
+    settings = BuildSettings.make(backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
+                                  shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup,
+                                  providers=providers, seed=seed)
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise BuildError(f"cancel must be a threading.Event (or have is_set()), got {type(cancel).__name__}")
+    model_path, temp_dir = _model_file(model)
+    job = BuildJob(model_path, settings, cancel=cancel, temp_dir=temp_dir)
+    if on_progress is not None:
+        job.add_progress_callback(on_progress)
+    job._start()
+    return job
+
+
+def _model_file(model: Any) -> tuple[str, str | None]:
+    """A path the worker can read: the model's own file, else a temporary copy (returned for cleanup)."""
+    import onnx
+
+    from ..model import Model
+
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if not os.path.exists(path):
+            raise BuildError("model file not found", file=path)
+        if os.path.isdir(path):
+            raise BuildError("is a directory, not an ONNX file", file=path)
+        return os.path.abspath(path), None
+    if isinstance(model, Model):
+        if model.path and os.path.isfile(model.path):
+            return os.path.abspath(model.path), None
+        if model.proto is None:
+            raise BuildError("this Model has neither a file nor its ModelProto; load it with explorer.load_model")
+        proto = model.proto
+        data = None
+    elif isinstance(model, onnx.ModelProto):
+        proto, data = model, None
+    elif isinstance(model, (bytes, bytearray, memoryview)):
+        proto, data = None, bytes(model)
+    else:
+        raise BuildError(f"cannot build from {type(model).__name__}; give a path, bytes, onnx.ModelProto or "
+                         "explorer.Model")
+    temp_dir = tempfile.mkdtemp(prefix="explorer-model-")
+    path = os.path.join(temp_dir, "model.onnx")
+    if data is not None:
+        with open(path, "wb") as f:
+            f.write(data)
+    elif proto.ByteSize() < 1_800_000_000:
+        with open(path, "wb") as f:
+            f.write(proto.SerializeToString())
+    else:
+        onnx.save_model(proto, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="model.onnx.data")
+    return path, temp_dir
+
+
+class BuildJob:
+    """A build running in a worker process, watched by a background thread of the caller.
+
+    ``job.progress`` is the latest ``(phase, step, total)``; ``job.log`` the worker's log lines so far;
+    ``job.cancel()`` stops it; ``job.result(timeout)`` waits and returns the :class:`BuildReport` or raises
+    the :class:`BuildError`. Progress callbacks run on the watcher thread.
+    """
+
+    def __init__(self, model_path: str, settings: BuildSettings, *, cancel: Any = None,
+                 temp_dir: str | None = None) -> None:
+        self.model_path = model_path
+        self.settings = settings
+        self.progress: tuple[str, int, int] | None = None
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.started_at: float | None = None
+        self.timings: dict[str, float] = {}
+        self._external_cancel = cancel
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._callbacks: list[ProgressCallback] = []
+        self._log: deque[str] = deque(maxlen=LOG_LINES)
+        self._lock = threading.Lock()
+        self._result: BuildReport | None = None
+        self._error: BaseException | None = None
+        self._temp_dir = temp_dir
+        self._process: subprocess.Popen | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- public -----------------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Ask the build to stop; the worker is terminated if it does not stop within CANCEL_GRACE_S."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set() or self._external_cancelled()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self, timeout: float | None = None) -> BuildReport:
+        """The report; raises the build's BuildError, or TimeoutError when ``timeout`` passes first."""
+        try:
+            finished = self._done.wait(timeout)
+        except KeyboardInterrupt:
+            self.cancel()
+            self._done.wait(2 * CANCEL_GRACE_S + 2)
+            raise
+        if not finished:
+            raise TimeoutError(f"the build is still running after {timeout} s")
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def exception(self) -> BaseException | None:
+        """The error the build ended with (None while running or after success)."""
+        return self._error
+
+    def add_progress_callback(self, fn: ProgressCallback) -> None:
+        with self._lock:
+            self._callbacks.append(fn)
+
+    @property
+    def log(self) -> list[str]:
+        with self._lock:
+            return list(self._log)
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else ("cancelling" if self.cancelled else "running")
+        return f"<BuildJob {os.path.basename(self.model_path)} {self.settings.backend} {state} progress={self.progress}>"
+
+    # -- the watcher thread ---------------------------------------------------------------------------------
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="explorer-build", daemon=True)
+        self._thread.start()
+
+    def _external_cancelled(self) -> bool:
+        event = self._external_cancel
+        if event is None:
+            return False
+        try:
+            return bool(event.is_set())
+        except Exception:
+            return False
+
+    def _run(self) -> None:
+        t0 = time.perf_counter()
+        self.started_at = time.time()
+        workdir = None
+        try:
+            workdir = tempfile.mkdtemp(prefix="explorer-build-")
+            outcome = self._talk_to_worker(workdir)
+            t_report = time.perf_counter()
+            self._result = self._make_report(outcome)
+            self.timings["report_s"] = time.perf_counter() - t_report
+            self.timings["wall_s"] = time.perf_counter() - t0
+            self._result.timings.update({k: round(v, 6) for k, v in self.timings.items()})
+        except BaseException as exc:  # delivered by result()
+            if not isinstance(exc, ExplorerError):
+                exc = BuildError(f"the build failed: {type(exc).__name__}: {exc}")
+            self._error = exc
+        finally:
+            for folder in (workdir, self._temp_dir):
+                if folder:
+                    shutil.rmtree(folder, ignore_errors=True)
+            self._done.set()
+
+    def _talk_to_worker(self, workdir: str) -> dict[str, Any]:
+        request = {"model": self.model_path, "settings": self.settings.to_dict(), "workdir": workdir}
+        t_spawn = time.perf_counter()
+        process = _spawn_worker()
+        self._process = process
+        self.pid = process.pid
+        messages: list[dict[str, Any]] = []
+
+        def read_protocol() -> None:
+            assert process.stdout is not None
+            for raw in process.stdout:
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    self._append_log(raw.decode("utf-8", "replace").rstrip("\n"))
+                    continue
+                if message.get("type") == "progress":
+                    self._deliver_progress(message["phase"], int(message["step"]), int(message["total"]))
+                else:
+                    messages.append(message)
+
+        def read_log() -> None:
+            assert process.stderr is not None
+            for raw in process.stderr:
+                self._append_log(raw.decode("utf-8", "replace").rstrip("\n"))
+
+        readers = [threading.Thread(target=read_protocol, daemon=True, name="explorer-build-protocol"),
+                   threading.Thread(target=read_log, daemon=True, name="explorer-build-log")]
+        for reader in readers:
+            reader.start()
+        try:
+            assert process.stdin is not None
+            process.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+            process.stdin.flush()
+        except OSError:
+            pass  # the worker died at once: its exit code says why, below
+
+        cancel_sent_at: float | None = None
+        terminated_at: float | None = None
+        while process.poll() is None:
+            if self.cancelled:
+                now = time.monotonic()
+                if cancel_sent_at is None:
+                    cancel_sent_at = now
+                    self._send(process, "cancel")
+                elif terminated_at is None and now - cancel_sent_at > CANCEL_GRACE_S:
+                    terminated_at = now
+                    self._append_log("[explorer] the worker did not stop after the cancel request: terminating it")
+                    _signal(process, signal.SIGTERM)
+                elif terminated_at is not None and now - terminated_at > CANCEL_GRACE_S:
+                    self._append_log("[explorer] the worker ignored SIGTERM: killing it")
+                    _signal(process, getattr(signal, "SIGKILL", signal.SIGTERM))
+            try:
+                process.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        self.returncode = process.returncode
+        for reader in readers:
+            reader.join(timeout=60)  # the worker is gone: its pipes drain to their end
+        try:
+            if process.stdin:
+                process.stdin.close()
+        except OSError:
+            pass
+        self.timings["worker_process_s"] = time.perf_counter() - t_spawn
+
+        final = next((m for m in reversed(messages) if m.get("type") in ("result", "error", "cancelled")), None)
+        if self.cancelled or (final is not None and final["type"] == "cancelled"):
+            raise BuildCancelled("build cancelled", file=self.model_path)
+        if final is not None and final["type"] == "result":
+            return final
+        if final is not None and final["type"] == "error":
+            raise BuildError(final.get("problem") or "the build failed", file=final.get("file"),
+                             where=final.get("where"), hint=final.get("hint"))
+        raise BuildError(_crash_message(process.returncode, self.log), file=self.model_path,
+                         hint="see job.log for the worker's last words")
+
+    def _send(self, process: subprocess.Popen, line: str) -> None:
+        try:
+            assert process.stdin is not None
+            process.stdin.write((line + "\n").encode("utf-8"))
+            process.stdin.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _append_log(self, line: str) -> None:
+        line = _ANSI.sub("", line)  # ONNX Runtime colours its log lines
+        with self._lock:
+            self._log.append(line)
+
+    def _deliver_progress(self, phase: str, step: int, total: int) -> None:
+        self.progress = (phase, step, total)
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for fn in callbacks:
+            try:
+                fn(phase, step, total)
+            except Exception as exc:  # a broken callback must not break the build
+                self._append_log(f"[explorer] progress callback failed: {type(exc).__name__}: {exc}")
+
+    def _make_report(self, outcome: dict[str, Any]) -> BuildReport:
+        result = outcome["result"]
+        try:
+            if result.get("backend") == "tensorrt":
+                return report_from_tensorrt(result, self.model_path)
+            return report_from_onnxruntime(result)
+        except ExplorerError:
+            raise
+        except Exception as exc:
+            raise BuildError(f"the build finished but its report could not be made: {type(exc).__name__}: {exc}"
+                             ) from exc
+
+
+# --------------------------------------------------------------------------------------------------------
+# Worker processes: one per build
+# --------------------------------------------------------------------------------------------------------
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _spawn_worker() -> subprocess.Popen:
+    """A new worker for one build (never reused: a build may leave a process in any state)."""
+    try:
+        return subprocess.Popen([sys.executable, "-m", "explorer.backends.build", "--worker"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=_worker_env(), start_new_session=True)
+    except OSError as exc:
+        raise BuildError(f"could not start the build worker ({sys.executable}): {exc}") from None
+
+
+def _signal(process: subprocess.Popen, sig: int) -> None:
+    killpg = getattr(os, "killpg", None)
+    try:
+        if killpg is None:  # no process groups (Windows): the worker alone
+            process.kill() if sig == getattr(signal, "SIGKILL", None) else process.terminate()
+        else:
+            killpg(process.pid, sig)  # the worker leads its own session: its children go too
+    except (ProcessLookupError, PermissionError, OSError):
+        try:
+            process.send_signal(sig)
+        except (ProcessLookupError, OSError):
+            pass
+
+
+def _crash_message(returncode: int | None, log: list[str]) -> str:
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        why = {"SIGKILL": " (killed: out of memory - the OOM killer - or by another process)",
+               "SIGSEGV": " (a segmentation fault in native code)", "SIGABRT": " (native code aborted)",
+               "SIGBUS": " (a bus error in native code)"}.get(name, "")
+        text = f"the build worker was killed by {name}{why}, exit code {returncode}"
+    else:
+        text = f"the build worker exited with code {returncode} without a result"
+    last = [line for line in log if line.strip()][-3:]
+    if last:
+        text += "; its last words: " + " | ".join(line.strip()[:300] for line in last)
+    return text
+
+
+# --------------------------------------------------------------------------------------------------------
+# The worker (python -m explorer.backends.build --worker)
+# --------------------------------------------------------------------------------------------------------
+
+def _worker_main() -> int:
+    # The protocol gets a private copy of stdout; fd 1 itself goes to stderr, so whatever native code
+    # prints (ONNX Runtime, TensorRT, CUDA) lands in the log instead of corrupting the protocol.
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    send_lock = threading.Lock()
+
+    def send(message: dict[str, Any]) -> None:
+        text = json.dumps(message, default=_json_default)
+        with send_lock:
+            protocol.write(text + "\n")
+            protocol.flush()
+
+    line = sys.stdin.readline()
+    if not line:
+        return 2
+    request = json.loads(line)
+    cancel = threading.Event()
+    session_options: list[Any] = []
+
+    def watch_stdin() -> None:
+        for command in sys.stdin:
+            if command.strip() == "cancel":
+                break
+        # "cancel", or EOF: the parent is gone; either way stop
+        cancel.set()
+        for so in list(session_options):
+            try:
+                so.set_load_cancellation_flag(True)  # stops ONNX Runtime while it optimizes a big graph
+            except Exception:
+                pass
+        time.sleep(30)
+        os._exit(3)  # still here long after the request: do not linger as an orphan
+
+    threading.Thread(target=watch_stdin, daemon=True, name="explorer-worker-stdin").start()
+
+    last = {"phase": None, "at": 0.0}
+
+    def progress(phase: str, step: int, total: int) -> None:
+        # at most ~20 messages a second within a phase (plus its first and last step): a message per run
+        # of a microsecond model would load the CPUs the timed runs are measured on
+        now = time.monotonic()
+        if phase == last["phase"] and 0 < step < total and now - last["at"] < PROGRESS_INTERVAL_S:
+            return
+        last["phase"], last["at"] = phase, now
+        send({"type": "progress", "phase": str(phase), "step": int(step), "total": int(total)})
+
+    def remember(so: Any) -> None:
+        session_options.append(so)
+        if cancel.is_set():
+            try:
+                so.set_load_cancellation_flag(True)
+            except Exception:
+                pass
+
+    try:
+        result = _worker_build(request, progress, cancel, remember)
+        send({"type": "result", "result": result})
+    except BaseException as exc:
+        from .onnxruntime import Cancelled
+
+        cancelled_types = (Cancelled, BuildCancelled) + ((_CancelledBase,) if _CancelledBase is not BuildError else ())
+        if isinstance(exc, cancelled_types) or (cancel.is_set() and isinstance(exc, BuildError)):
+            send({"type": "cancelled"})
+        elif isinstance(exc, ExplorerError):
+            send({"type": "error", "problem": exc.problem, "file": exc.file, "where": exc.where, "hint": exc.hint,
+                  "class": type(exc).__name__})
+        else:
+            import traceback
+
+            traceback.print_exc()
+            send({"type": "error", "problem": f"{type(exc).__name__}: {exc}", "class": type(exc).__name__})
+    protocol.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown (ONNX Runtime / CUDA destructors): the result is out
+
+
+def _json_default(value: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _worker_build(request: Mapping[str, Any], progress: ProgressCallback, cancel: threading.Event,
+                  remember: Callable[[Any], None]) -> dict[str, Any]:
+    settings = BuildSettings.from_dict(request["settings"])
+    model_path = request["model"]
+    workdir = request["workdir"]
+    backend, reason = _choose_backend(settings.backend)
+    if backend == "tensorrt":
+        result = _build_tensorrt(model_path, settings, workdir, progress, cancel)
+    else:
+        from . import onnxruntime as ort_backend
+
+        options = settings.to_dict()
+        result = ort_backend.build(model_path, options, workdir=workdir, on_progress=progress,
+                                   cancelled=cancel.is_set, on_session_created=remember)
+    result["backend"] = backend
+    result["backend_reason"] = reason
+    return result
+
+
+def _choose_backend(requested: str) -> tuple[str, str]:
+    """(backend, why) - checked in the worker, so the caller's process never initialises CUDA."""
+    if requested == "onnxruntime":
+        return "onnxruntime", "requested"
+    try:
+        from . import tensorrt as trt_backend
+
+        ok, why = trt_backend.available()
+    except Exception as exc:
+        ok, why = False, f"explorer.backends.tensorrt could not be used: {type(exc).__name__}: {exc}"
+    if requested == "tensorrt":
+        if not ok:
+            raise BuildError(f"TensorRT is not available here: {why}",
+                             hint="build with backend='onnxruntime' (or 'auto'), or import trtexec's exports")
+        return "tensorrt", f"requested ({why})"
+    if ok:
+        return "tensorrt", f"auto: {why}"
+    return "onnxruntime", f"auto: TensorRT not available ({why})"
+
+
+def _build_tensorrt(model_path: str, settings: BuildSettings, workdir: str, progress: ProgressCallback,
+                    cancel: threading.Event) -> dict[str, Any]:
+    """TensorRT in this worker. Its files (engine, layer JSON, profile, log) go to a folder that outlives the
+    build (an engine is worth keeping); int8 without Q/DQ is quantized first, like the ONNX Runtime path."""
+    from . import tensorrt as trt_backend
+
+    out_dir = tempfile.mkdtemp(prefix="explorer-trt-")
+    build_path = model_path
+    notes: list[str] = []
+    if settings.precision == "int8":
+        build_path, note = _quantized_copy(model_path, settings, out_dir, progress)
+        if note:
+            notes.append(note)
+    trt_settings = trt_backend.TensorRTBuildSettings(
+        precision=settings.precision, opt_level=settings.opt_level, workspace=settings.workspace,
+        shapes=dict(settings.shapes), timing_cache=settings.timing_cache, runs=settings.runs,
+        warmup=settings.warmup, output_dir=out_dir)
+    result = trt_backend.build_engine(build_path, trt_settings, on_progress=progress, cancel_event=cancel,
+                                      log_path=os.path.join(out_dir, "build.log"))
+    result.setdefault("notes", []).extend(notes)
+    result["output_dir"] = out_dir
+    return result
+
+
+def _quantized_copy(model_path: str, settings: BuildSettings, out_dir: str,
+                    progress: ProgressCallback) -> tuple[str, str | None]:
+    import onnx
+
+    from . import onnxruntime as ort_backend
+
+    proto = onnx.load(model_path)
+    if ort_backend.has_qdq(proto):
+        return model_path, None
+    progress("convert", 0, 1)
+    shapes, _ = ort_backend.resolve_input_shapes(proto, settings.shapes)
+    calibration = [ort_backend.random_inputs(proto, shapes, settings.seed + 1 + i)
+                   for i in range(ort_backend.CALIBRATION_BATCHES)]
+    quantized, info = ort_backend.quantize_int8(proto, calibration, workdir=out_dir)
+    path = os.path.join(out_dir, "model.int8.onnx")
+    onnx.save_model(quantized, path)
+    progress("convert", 1, 1)
+    return path, f"int8: the model had no Q/DQ nodes; {info['tool']} added them. {info['note']}"
+
+
+if __name__ == "__main__":
+    if "--worker" in sys.argv[1:]:
+        sys.exit(_worker_main())
+    print("usage: python -m explorer.backends.build --worker   (started by explorer.build; not for people)",
+          file=sys.stderr)
+    sys.exit(2)

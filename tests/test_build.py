@@ -1,0 +1,305 @@
+"""explorer.build / start_build: builds in a worker process, progress, cancel, crashes, errors, the CLI.
+
+Everything runs for real: ONNX Runtime in the worker on the sample models, real cancellation, a worker
+really killed by a signal, the real TensorRT availability check (TensorRT cannot be installed here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import onnx
+import pytest
+
+from conftest import SAMPLES
+from explorer.backends.build import (BuildCancelled, BuildJob, BuildReport, build, normalize_shapes,
+                                     report_from_tensorrt, start_build)
+from explorer.cli import main
+from explorer.engine.report import EngineReport
+from explorer.errors import BuildError
+
+FAST = {"backend": "onnxruntime", "runs": 3, "warmup": 1}
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------ builds
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet18_qat", "transformer_encoder", "dynamic_shapes", "int8_qdq",
+                                  "int8_qdq_asymmetric_uint8", "hostile_names", "control_flow"])
+def test_every_runnable_sample_builds_with_onnxruntime(name):
+    report = build(SAMPLES / f"{name}.onnx", **FAST)
+    assert isinstance(report, BuildReport) and isinstance(report, EngineReport)
+    assert report.backend == "onnxruntime" and report.layers
+    for layer in report.layers:
+        assert layer.latency is not None and layer.latency.median_ms > 0, layer.name
+        assert layer.tactic == "CPUExecutionProvider"
+    assert report.end_to_end is not None and report.end_to_end.latency.p50 > 0
+    assert report.memory.weights_bytes is not None and report.memory.total_activation_bytes > 0
+    assert report.mapping is not None and report.mapping.verified
+    if name == "resnet18_qat":  # the weights' Cast + QuantizeLinear are folded into int8 initializers
+        folded = [v for v in report.vanished if v["reason"] == "constant-folded by ONNX Runtime"]
+        assert folded and "QuantizeLinear_7" in folded[0]["onnx_nodes"]
+    data = report.to_dict()
+    json.dumps(data)  # plain JSON all the way down
+    assert {"layers", "latency_ms_total", "tactics", "memory", "backend", "settings", "fusions"} <= set(data)
+
+
+def test_resnet18_build_reports_fusions_settings_and_provenance():
+    report = build(str(SAMPLES / "resnet18.onnx"), opt_level=2, **FAST)
+    assert report.layer("Conv_0").type == "FusedConv"
+    assert report.layer("Conv_0").onnx_nodes == ["Conv_0", "Relu_1"]
+    assert report.mapping.layers_of("Relu_1") == ["Conv_0"]
+    assert {f["pattern"] for f in report.fusions} == {"Conv + Relu -> FusedConv"}
+    s = report.settings
+    assert s["precision"] == "fp32" and s["opt_level"] == 2 and s["ort_graph_optimization_level"] == "ORT_ENABLE_EXTENDED"
+    assert s["runs"] == 3 and s["warmup"] == 1 and s["providers"] == ["CPUExecutionProvider"]
+    assert s["backend"] == "onnxruntime" and s["backend_reason"] == "requested"
+    assert any("ONNX Runtime" in src and "profiler" in src for src in report.sources)
+    assert "ONNX Runtime" in report.provenance["latency"]
+    assert report.layer("Conv_0").latency.p10_ms <= report.layer("Conv_0").latency.p90_ms
+    frame = report.layers_frame()
+    assert len(frame) == len(report.layers) and frame["latency_ms"].notna().all()
+    timings = report.timings
+    assert timings["wall_s"] >= timings["worker_process_s"] > 0 and "profile" in timings["worker_s"]
+
+
+def test_auto_backend_records_why_it_chose_onnxruntime():
+    from explorer.backends import tensorrt
+
+    ok, why = tensorrt.available()
+    if ok:
+        pytest.skip("TensorRT can build here: auto picks it")
+    report = build(SAMPLES / "int8_qdq.onnx", runs=2, warmup=0)
+    assert report.backend == "onnxruntime"
+    assert report.backend_reason.startswith("auto: TensorRT not available") and why in report.backend_reason
+    assert report.settings["backend_reason"] == report.backend_reason
+    assert any(note.startswith("backend: ONNX Runtime (auto") for note in report.notes)
+
+
+def test_tensorrt_backend_without_tensorrt_real_availability_check():
+    from explorer.backends import tensorrt
+
+    ok, why = tensorrt.available()
+    if ok:
+        pytest.skip("TensorRT is available here")
+    with pytest.raises(BuildError) as info:
+        build(SAMPLES / "int8_qdq.onnx", backend="tensorrt", runs=1, warmup=0)
+    assert not isinstance(info.value, BuildCancelled)
+    assert "TensorRT is not available here" in str(info.value) and why in str(info.value)
+    assert "onnxruntime" in (info.value.hint or "")
+
+
+def test_model_as_bytes_proto_and_loaded_model():
+    from explorer import load_model
+
+    path = SAMPLES / "int8_qdq.onnx"
+    for source in (path.read_bytes(), onnx.load(path), load_model(path)):
+        report = build(source, **FAST)
+        assert any(layer.type == "QLinearConv" for layer in report.layers)
+    model = load_model(path.read_bytes())  # a Model without a file: written to a temporary file
+    assert model.path is None
+    assert build(model, **FAST).layers
+
+
+def test_progress_phases_log_and_nonblocking_handle():
+    seen: list[tuple[str, int, int]] = []
+    job = start_build(SAMPLES / "resnet18.onnx", precision="fp16", on_progress=lambda *a: seen.append(a), **FAST)
+    assert isinstance(job, BuildJob)
+    extra: list[tuple] = []
+    job.add_progress_callback(lambda *a: extra.append(a))
+    report = job.result(timeout=60)
+    assert job.done() and job.exception() is None and job.returncode == 0
+    phases = [p for p, _, _ in seen]
+    order = ["load", "convert", "optimize", "warmup", "profile", "report"]
+    assert [p for p in order if p in phases] == order
+    assert sorted(set(phases), key=phases.index) == order
+    assert ("profile", 6, 6) in seen  # 3 runs without the profiler + 3 with it
+    assert job.progress == ("report", 1, 1) and extra
+    assert any("NchwcTransformer" in line for line in job.log)  # ONNX Runtime's own warning, from the worker
+    assert report.settings["precision"] == "fp16" and report.settings["conversion_tool"]  # the converter used
+    # the CPU provider runs most fp16 layers in fp32 between casts: the report says so, layer by layer
+    assert any("still compute in fp32" in note for note in report.notes)
+    assert {layer.precision for layer in report.layers} & {"FP32", "FP16"}
+
+
+def test_int8_build_quantizes_with_qdq_and_says_calibration_is_random():
+    report = build(SAMPLES / "resnet18.onnx", precision="int8", opt_level=2, **FAST)
+    assert "quantize_static" in report.settings["conversion_tool"]
+    assert any("random calibration" in note for note in report.notes)
+    assert any(layer.type == "QLinearConv" for layer in report.layers)
+    assert any(layer.origin == "QDQ" for layer in report.layers)
+    assert report.layer("Conv_0").precision in ("INT8", "UINT8")
+
+
+# ------------------------------------------------------------------------------- cancel and crashes
+
+def test_cancel_event_stops_the_build_and_the_worker():
+    cancel = threading.Event()
+    set_at: list[float] = []
+
+    def on_progress(phase, step, total):
+        if phase == "profile" and not cancel.is_set():
+            set_at.append(time.monotonic())
+            threading.Thread(target=cancel.set).start()  # from another thread, as a Cancel button would
+
+    job = start_build(SAMPLES / "resnet18.onnx", backend="onnxruntime", runs=1000, warmup=1, cancel=cancel,
+                      on_progress=on_progress)
+    with pytest.raises(BuildCancelled) as info:
+        job.result(timeout=60)
+    elapsed = time.monotonic() - set_at[0]
+    assert elapsed < 5, f"took {elapsed:.1f} s to stop"
+    assert isinstance(info.value, BuildError) and "cancelled" in str(info.value)
+    assert job.progress[0] == "profile" and job.progress[1] < 2000
+    assert job.returncode is not None and _gone(job.pid)
+
+
+def test_job_cancel_method():
+    job = start_build(SAMPLES / "resnet18.onnx", backend="onnxruntime", runs=1000, warmup=1)
+    deadline = time.monotonic() + 30
+    while (job.progress is None or job.progress[0] != "profile") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job.cancel()
+    with pytest.raises(BuildCancelled):
+        job.result(timeout=30)
+    assert _gone(job.pid)
+
+
+def test_cancel_escalates_to_terminate_then_kill_when_the_worker_hangs(monkeypatch):
+    import explorer.backends.build as build_module
+
+    monkeypatch.setattr(build_module, "CANCEL_GRACE_S", 0.5)
+    job = start_build(SAMPLES / "resnet18.onnx", backend="onnxruntime", runs=1000, warmup=1)
+    deadline = time.monotonic() + 30
+    while (job.progress is None or job.progress[0] != "profile") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(job.pid, signal.SIGSTOP)  # a worker stuck in native code: it cannot see the cancel request
+    started = time.monotonic()
+    job.cancel()
+    with pytest.raises(BuildCancelled):
+        job.result(timeout=30)
+    assert time.monotonic() - started < 10
+    assert job.returncode == -signal.SIGKILL and _gone(job.pid)
+    assert any("did not stop after the cancel request" in line for line in job.log)
+    assert any("killing it" in line for line in job.log)
+
+
+def test_worker_killed_by_a_signal_becomes_a_build_error():
+    job = start_build(SAMPLES / "resnet18.onnx", backend="onnxruntime", runs=1000, warmup=1)
+    deadline = time.monotonic() + 30
+    while (job.progress is None or job.progress[0] != "profile") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(job.pid, signal.SIGKILL)
+    with pytest.raises(BuildError) as info:
+        job.result(timeout=30)
+    assert not isinstance(info.value, BuildCancelled)
+    assert "killed by SIGKILL" in str(info.value) and "exit code -9" in str(info.value)
+    assert job.returncode == -signal.SIGKILL
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+def test_unsupported_custom_op_comes_back_with_onnxruntimes_message():
+    with pytest.raises(BuildError) as info:
+        build(SAMPLES / "unsupported_ops.onnx", **FAST)
+    text = str(info.value)
+    assert "com.example:MyPlugin(-1) is not a registered function/op" in text  # ONNX Runtime's words
+    assert "custom operator" in (info.value.hint or "")
+
+
+def test_impossible_shapes():
+    with pytest.raises(BuildError, match="negative dimension"):  # refused before any process starts
+        start_build(SAMPLES / "dynamic_shapes.onnx", shapes={"images": "0x-1"}, **FAST)
+    with pytest.raises(BuildError, match="Invalid rank for input: images Got: 2 Expected: 4"):
+        build(SAMPLES / "dynamic_shapes.onnx", shapes={"images": "0x1"}, **FAST)
+    with pytest.raises(BuildError, match="no input named"):
+        build(SAMPLES / "dynamic_shapes.onnx", shapes={"pixels": "1x3x8x8"}, **FAST)
+
+
+def test_bad_settings_are_refused_at_once():
+    path = SAMPLES / "int8_qdq.onnx"
+    for kwargs, words in [({"backend": "tvm"}, "unknown backend"), ({"precision": "fp64"}, "unknown precision"),
+                          ({"opt_level": 9}, "opt_level must be 0..5"), ({"runs": 0}, "runs must be"),
+                          ({"cancel": "yes"}, "cancel must be")]:
+        with pytest.raises(BuildError, match=words):
+            start_build(path, **kwargs)
+    with pytest.raises(BuildError, match="not found"):
+        start_build(SAMPLES / "no_such_model.onnx")
+    assert normalize_shapes({"x": (1, 3), "y": ("1x2", "2x2", "4x2"), "z": "1x1,2x2,3x3"}) == {
+        "x": ((1, 3), (1, 3), (1, 3)), "y": ((1, 2), (2, 2), (4, 2)), "z": ((1, 1), (2, 2), (3, 3))}
+    with pytest.raises(BuildError, match="min <= opt <= max"):
+        normalize_shapes({"x": ((2,), (1,), (3,))})
+
+
+# ------------------------------------------------------------------------------------- TensorRT results
+
+def test_tensorrt_result_becomes_a_report(fixtures_dir):
+    """The parent-side reading of build_engine's dict, on real trtexec artifacts of an A100 fp32 build."""
+    result = {
+        "backend": "tensorrt", "backend_reason": "requested (TensorRT 10.x)", "tensorrt_version": "10.x",
+        "layer_info": json.loads((fixtures_dir / "a100_resnet_fp32.graph.json").read_text()),
+        "profile": json.loads((fixtures_dir / "a100_resnet_fp32.profile.json").read_text()),
+        "memory": {"engine_size": 123, "device_memory": 456, "total_weights": None},
+        "latency_ms": {"runs": 10, "mean": 1.0, "median": 0.9, "min": 0.8, "max": 1.5, "includes": "copies"},
+        "settings": {"precision": "fp32", "opt_level": 3, "runs": 10, "warmup": 3}, "notes": ["a note"],
+        "engine_path": "/tmp/x.engine",
+    }
+    report = report_from_tensorrt(result, str(SAMPLES / "resnet18.onnx"))
+    assert report.backend == "tensorrt" and report.layers
+    assert any(layer.latency is not None for layer in report.layers)
+    fused = [layer for layer in report.layers if layer.onnx_nodes[:2] == ["Conv_0", "Relu_1"]]
+    assert fused, [layer.onnx_nodes for layer in report.layers[:3]]
+    assert report.fusions and report.memory.engine_totals["engine_size_bytes"] == 123
+    assert report.end_to_end.latency.p50 == 0.9 and "a note" in report.notes
+    assert report.artifacts["engine_path"] == "/tmp/x.engine"
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+def test_cli_build_json(capsys):
+    code = main(["build", str(SAMPLES / "resnet18.onnx"), "--backend", "onnxruntime", "--runs", "3",
+                 "--warmup", "1", "--opt-level", "2", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    data = json.loads(out)
+    assert {"layers", "latency_ms_total", "tactics", "memory", "backend", "settings"} <= set(data)
+    assert data["backend"] == "onnxruntime" and data["settings"]["opt_level"] == 2
+    layer = data["layers"][0]
+    assert {"name", "type", "precision", "latency_ms", "onnx_nodes", "tactic"} <= set(layer)
+    assert layer["type"] == "FusedConv" and layer["onnx_nodes"] == ["Conv_0", "Relu_1"]
+    assert {"layer", "tactic", "time_ms", "chosen"} <= set(data["tactics"][0])
+    assert {"total_activation_bytes", "weights_bytes", "layers"} <= set(data["memory"])
+    assert data["latency_ms_total"] > 0
+    # progress on stderr, one line per phase (stderr is not a terminal here)
+    assert [line.split("] ", 1)[1].split(" (")[0] for line in err.splitlines() if line.startswith("[")] == [
+        "load", "convert", "optimize", "warmup", "profile", "report"]
+
+
+def test_cli_build_text_and_bad_input(capsys):
+    assert main(["build", str(SAMPLES / "hostile_names.onnx"), "--runs", "2", "--warmup", "0",
+                 "--shape", "<img src=x onerror=alert(1)>:1x4"]) == 0
+    out, _ = capsys.readouterr()
+    assert "backend      onnxruntime" in out and "latency      median" in out
+
+    for argv, words in [
+        (["--shape", "images:0x-1"], "negative dimension"),
+        (["--shape", "images"], "write INPUT:DIMS"),
+        (["--shape", "images:1xbig"], "is not an integer"),
+    ]:
+        assert main(["build", str(SAMPLES / "dynamic_shapes.onnx"), *argv]) == 2
+        _, err = capsys.readouterr()
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and words in errors[0], err
+    assert main(["build", str(SAMPLES / "unsupported_ops.onnx"), "--runs", "1"]) == 2
+    _, err = capsys.readouterr()
+    assert "error: " in err and "is not a registered function/op" in err
