@@ -46,6 +46,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/analyze.py
+	$(PY) bench/fusions.py
+	$(PY) bench/logs.py
+	$(PY) bench/build.py
+	$(PY) bench/browser.py --netron
 
 samples: $(STAMP)
 	$(PY) sample_models/make_samples.py

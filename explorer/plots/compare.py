@@ -1,0 +1,133 @@
+"""Two builds side by side: per-layer latency and its difference, precision and tactic changes, totals."""
+
+from __future__ import annotations
+
+from ._data import compare_rows, engine_source, has_latency, memory_totals
+from ._util import fit_title, empty_figure, esc, fmt_bytes, fmt_ms, shorten, titled
+
+
+def compare_frame(a, b, label_a: str = "a", label_b: str = "b"):
+    """One row per layer (matched by name, then by ONNX nodes): latency, precision and tactic of both."""
+    import pandas as pd
+
+    rows = compare_rows(a, b)
+    names = {"latency_a_ms": f"latency_ms [{label_a}]", "latency_b_ms": f"latency_ms [{label_b}]",
+             "precision_a": f"precision [{label_a}]", "precision_b": f"precision [{label_b}]",
+             "tactic_a": f"tactic [{label_a}]", "tactic_b": f"tactic [{label_b}]",
+             "layer_b": f"layer [{label_b}]"}
+    columns = ["layer", "layer_b", "type", "latency_a_ms", "latency_b_ms", "diff_ms", "precision_a",
+               "precision_b", "tactic_a", "tactic_b", "in", "precision_changed", "tactic_changed"]
+    return pd.DataFrame(rows, columns=columns).rename(columns=names)
+
+
+def compare_latency_figure(a, b, *, label_a: str = "a", label_b: str = "b", height: int = 620, top: int = 80):
+    """Top: latency per layer of both builds; bottom: the difference (b - a), red where b is slower."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    title = f"Per-layer latency: {label_a} vs {label_b}"
+    if not has_latency(a) or not has_latency(b):
+        missing = label_a if not has_latency(a) else label_b
+        return empty_figure(f"{missing} has no per-layer latency (layer information only), so there is nothing "
+                            "to compare per layer.", title=title)
+    rows = compare_rows(a, b)
+    rows = [r for r in rows if r["latency_a_ms"] is not None or r["latency_b_ms"] is not None]
+    if len(rows) > top:
+        rows = sorted(rows, key=lambda r: -max(r["latency_a_ms"] or 0, r["latency_b_ms"] or 0))[:top]
+    labels = []
+    seen: dict[str, int] = {}
+    for r in rows:
+        short = shorten(r["layer"], 38)
+        n = seen.get(short, 0)
+        seen[short] = n + 1
+        labels.append(esc(short if n == 0 else f"{short} #{n + 1}"))
+
+    def hover(r) -> str:
+        lines = [f"<b>{esc(shorten(r['layer'], 200))}</b>",
+                 f"{esc(label_a)}: {esc(fmt_ms(r['latency_a_ms']))} {esc(r['precision_a'] or '')}",
+                 f"{esc(label_b)}: {esc(fmt_ms(r['latency_b_ms']))} {esc(r['precision_b'] or '')}"]
+        if r["diff_ms"] is not None:
+            lines.append(f"difference: {r['diff_ms'] * 1000:+.2f} µs")
+        if r["precision_changed"]:
+            lines.append("precision changed")
+        if r["tactic_changed"]:
+            lines.append(f"tactic changed: {esc(shorten(r['tactic_a'] or '', 60))} → "
+                         f"{esc(shorten(r['tactic_b'] or '', 60))}")
+        if r["in"] != "both":
+            lines.append(f"only in {esc(label_a if r['in'] == 'a only' else label_b)}")
+        return "<br>".join(lines)
+
+    hov = [hover(r) for r in rows]
+    names = [r["layer"] for r in rows]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.6, 0.4])
+    fig.add_bar(x=labels, y=[r["latency_a_ms"] for r in rows], name=esc(label_a), marker_color="#1f77b4",
+                hovertext=hov, hoverinfo="text", customdata=names, row=1, col=1)
+    fig.add_bar(x=labels, y=[r["latency_b_ms"] for r in rows], name=esc(label_b), marker_color="#ff7f0e",
+                hovertext=hov, hoverinfo="text", customdata=names, row=1, col=1)
+    diffs = [r["diff_ms"] if r["diff_ms"] is not None else 0.0 for r in rows]
+    fig.add_bar(x=labels, y=diffs, name=f"{esc(label_b)} − {esc(label_a)}",
+                marker_color=["#d62728" if d > 0 else "#2ca02c" for d in diffs],
+                marker_line=dict(color=["#000" if (r["precision_changed"] or r["tactic_changed"]) else "rgba(0,0,0,0)"
+                                        for r in rows], width=1.5),
+                hovertext=hov, hoverinfo="text", customdata=names, row=2, col=1)
+    total_a = sum(r["latency_a_ms"] or 0 for r in compare_rows(a, b))
+    total_b = sum(r["latency_b_ms"] or 0 for r in compare_rows(a, b))
+    changed_p = sum(1 for r in rows if r["precision_changed"])
+    changed_t = sum(1 for r in rows if r["tactic_changed"])
+    source = f"{label_a}: {engine_source(a, 'latency')} | {label_b}: {engine_source(b, 'latency')}"
+    fig.update_layout(
+        title=titled(f"{title}: total {fmt_ms(total_a)} → {fmt_ms(total_b)} "
+                     f"({(total_b - total_a) / total_a * 100 if total_a else 0:+.1f}%), {changed_p} precision and "
+                     f"{changed_t} tactic changes (outlined)", source),
+        barmode="group", height=height, template="plotly_white", margin=dict(l=60, r=20, t=80, b=150),
+        meta={"kind": "compare_latency", "source": source})
+    fig.update_yaxes(title_text="ms", row=1, col=1)
+    fig.update_yaxes(title_text="Δ ms", row=2, col=1)
+    fig.update_xaxes(tickangle=-60, tickfont=dict(size=9), row=2, col=1)
+    return fit_title(fig)
+
+
+def compare_totals(a, b, label_a: str = "a", label_b: str = "b") -> list[dict]:
+    """Totals side by side: latency (sum of layers, end to end), memory by kind, layer counts."""
+    def e2e(r):
+        s = getattr(r, "end_to_end", None)
+        return s.latency.mean if s is not None else None
+
+    out = [
+        {"what": "layers", label_a: len(a.layers), label_b: len(b.layers), "unit": ""},
+        {"what": "latency, sum of layers", label_a: a.latency_ms_total, label_b: b.latency_ms_total, "unit": "ms"},
+        {"what": "latency, end to end (mean)", label_a: e2e(a), label_b: e2e(b), "unit": "ms"},
+    ]
+    ma = {r["category"]: r["bytes"] for r in memory_totals(a)}
+    mb = {r["category"]: r["bytes"] for r in memory_totals(b)}
+    for cat in list(dict.fromkeys([*ma, *mb])):
+        if cat == "workspace limit":
+            continue
+        if ma.get(cat) is None and mb.get(cat) is None:
+            continue
+        out.append({"what": cat, label_a: ma.get(cat), label_b: mb.get(cat), "unit": "bytes"})
+    return out
+
+
+def compare_totals_figure(a, b, *, label_a: str = "a", label_b: str = "b", height: int = 360):
+    """Grouped bars of the totals (latency in ms on the left, memory in MiB on the right panel)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rows = compare_totals(a, b, label_a, label_b)
+    lat = [r for r in rows if r["unit"] == "ms"]
+    mem = [r for r in rows if r["unit"] == "bytes"]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("latency (ms)", "memory (MiB)"), column_widths=[0.4, 0.6])
+    for label, color in ((label_a, "#1f77b4"), (label_b, "#ff7f0e")):
+        fig.add_bar(x=[esc(r["what"]) for r in lat], y=[r[label] for r in lat], name=esc(label), marker_color=color,
+                    hovertext=[f"{esc(label)}: {esc(fmt_ms(r[label]))}" for r in lat], hoverinfo="text",
+                    legendgroup=label, row=1, col=1)
+        fig.add_bar(x=[esc(r["what"]) for r in mem], y=[(r[label] or 0) / 2**20 for r in mem], name=esc(label),
+                    marker_color=color, showlegend=False, legendgroup=label,
+                    hovertext=[f"{esc(label)}: {esc(fmt_bytes(r[label]))}" for r in mem], hoverinfo="text",
+                    row=1, col=2)
+    source = f"{label_a}: {engine_source(a)} | {label_b}: {engine_source(b)}"
+    fig.update_layout(title=titled(f"Totals: {label_a} vs {label_b}", source), barmode="group", height=height,
+                      template="plotly_white", margin=dict(l=50, r=20, t=90, b=90),
+                      meta={"kind": "compare_totals", "source": source})
+    return fit_title(fig)

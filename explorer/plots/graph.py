@@ -1,0 +1,380 @@
+"""The model graph as a plotly figure, with an overlay: partitions, predicted fusions or engine layers.
+
+Big graphs are drawn collapsed by name scope (:mod:`explorer.plots.graph_layout`), with WebGL traces, so
+the figure holds a few hundred points whatever the model size; clicking a scope box expands it (the
+widget does that, :class:`GraphView` keeps the state).
+
+The figure always has the same traces, in this order, so a widget can update it in place:
+``edges``, ``nodes`` (one point per visible item), ``labels`` (text, only for small views), ``selection``
+(rings around selected items), then one legend-only trace per overlay category.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ._util import (DEMOTED_AMBER, EDGE_GREY, FALLBACK_RED, HIGHLIGHT, MIXED_PURPLE, NEUTRAL_GREY, PALETTE,
+                    TRT_GREEN, esc, fmt_ms, op_summary, shorten, wrap)
+from .graph_layout import GROUP, LEAF, GraphView, ScopeTree
+
+#: draw text labels next to the points only below this many visible items
+LABEL_LIMIT = 160
+#: how many layers of a tall graph the initial y range shows (double-click resets to all)
+INITIAL_LAYERS = 32
+
+TRACE_EDGES, TRACE_NODES, TRACE_LABELS, TRACE_SELECTION = 0, 1, 2, 3
+
+
+@dataclass
+class Overlay:
+    """Per-node data drawn on the graph: a category (colour and legend entry) and hover lines."""
+
+    title: str
+    source: str | None
+    categories: list[tuple[str, str]]  # (label, colour); index = category number
+    node_category: np.ndarray  # per node position in the ScopeTree; -1 = no category
+    node_color: list[str] | None = None  # optional per-node colour (e.g. one colour per fusion group)
+    describe: Callable[[str], list[str]] | None = None  # node id -> extra hover lines (plain text)
+    mixed_label: str = "scope with mixed nodes"
+    mixed_color: str = MIXED_PURPLE
+    none_label: str = "no data"
+    none_color: str = NEUTRAL_GREY
+    notes: list[str] = field(default_factory=list)
+
+
+def _tree_of(model_or_tree) -> ScopeTree:
+    if isinstance(model_or_tree, ScopeTree):
+        return model_or_tree
+    if isinstance(model_or_tree, GraphView):
+        return model_or_tree.tree
+    return ScopeTree(model_or_tree)
+
+
+# ---------------------------------------------------------------------------------------------- overlays
+
+def plain_overlay(tree: ScopeTree) -> Overlay:
+    return Overlay(title="Graph", source=f"ONNX model {tree.model.name}", categories=[("node", "#4c78a8")],
+                   node_category=np.zeros(tree.n, dtype=np.int64))
+
+
+def partition_overlay(tree: ScopeTree, report) -> Overlay:
+    """Nodes coloured by where they run: TensorRT engines (alternating greens per engine), framework."""
+    cats = np.full(tree.n, -1, dtype=np.int64)
+    colors = [NEUTRAL_GREY] * tree.n
+    verdicts = {}
+    index_of = tree.index_of
+    trt_shades = (TRT_GREEN, "#74c476")
+    for v in report.verdicts:
+        i = index_of.get(v.node)
+        if i is None:
+            continue
+        verdicts[v.node] = v
+        if v.in_tensorrt:
+            cats[i] = 0
+            colors[i] = trt_shades[(v.partition or 0) % 2]
+        elif not v.supported:
+            cats[i] = 1
+            colors[i] = FALLBACK_RED
+        else:
+            cats[i] = 2
+            colors[i] = DEMOTED_AMBER
+    partitions = {p.index: p for p in report.partitions}
+
+    def describe(node_id: str) -> list[str]:
+        v = verdicts.get(node_id)
+        if v is None:
+            return ["not analysed"]
+        lines = []
+        if v.in_tensorrt:
+            lines.append(f"runs in TensorRT engine (partition #{v.partition})")
+        elif not v.supported:
+            lines.append(f"UNSUPPORTED: {v.reason or 'no reason given'}")
+            lines.append(f"runs in the framework (partition #{v.partition})")
+        else:
+            lines.append(f"supported, but sent back to the framework: {v.fallback_reason or ''}")
+            lines.append(f"partition #{v.partition}")
+        p = partitions.get(v.partition)
+        if p is not None:
+            lines.append(f"partition size: {p.size} nodes")
+        for c in v.caveats[:3]:
+            lines.append(f"caveat: {c}")
+        return lines
+
+    return Overlay(
+        title="Partitions", source=report.source,
+        categories=[("TensorRT engine (shades alternate per engine)", TRT_GREEN),
+                    ("framework: unsupported", FALLBACK_RED),
+                    (f"framework: supported, sent back (min_block_size={report.min_block_size})", DEMOTED_AMBER)],
+        node_category=cats, node_color=colors, describe=describe,
+        mixed_label="scope with TensorRT and framework nodes")
+
+
+def fusion_overlay(tree: ScopeTree, groups: Sequence, *, source: str = "predicted from TensorRT's documented fusion patterns") -> Overlay:
+    """Predicted fusion groups: every group its own colour; unfused nodes grey."""
+    cats = np.full(tree.n, 1, dtype=np.int64)
+    colors = [NEUTRAL_GREY] * tree.n
+    member: dict[str, tuple[int, object]] = {}
+    groups = [g for g in groups if len(_group_nodes(g)) > 1]  # single-node "groups" are not fusions
+    for g_index, group in enumerate(groups):
+        color = PALETTE[g_index % len(PALETTE)]
+        for nid in _group_nodes(group):
+            i = tree.index_of.get(nid)
+            if i is None:
+                continue
+            cats[i] = 0
+            colors[i] = color
+            member[nid] = (g_index, group)
+
+    def describe(node_id: str) -> list[str]:
+        found = member.get(node_id)
+        if found is None:
+            return ["no predicted fusion: a layer of its own"]
+        g_index, group = found
+        nodes = _group_nodes(group)
+        kind = getattr(group, "kind", "") or ""
+        rule = getattr(group, "rule", "") or ""
+        lines = [f"predicted fusion #{g_index}: {kind}"]
+        if rule and rule != kind:
+            lines.append(f"rule: {rule}")
+        lines.append(f"with: {shorten(' + '.join(nodes), 160)}")
+        return lines
+
+    return Overlay(title="Predicted fusions", source=source,
+                   categories=[(f"in a predicted fusion ({len(groups)} groups, one colour each)", PALETTE[0]),
+                               ("not fused", NEUTRAL_GREY)],
+                   node_category=cats, node_color=colors, describe=describe,
+                   mixed_label="scope with fused and unfused nodes")
+
+
+def engine_overlay(tree: ScopeTree, engine_report, *, source: str | None = None) -> Overlay:
+    """ONNX nodes coloured by the engine layer they ended up in (fused layers share a colour)."""
+    from ._data import engine_source, layer_records
+
+    layers = layer_records(engine_report)
+    cats = np.full(tree.n, 2, dtype=np.int64)
+    colors = [NEUTRAL_GREY] * tree.n
+    owner: dict[str, list] = {}
+    fused_index = 0
+    for layer in layers:
+        nodes = [n for n in layer.onnx_nodes if n in tree.index_of]
+        if not nodes:
+            continue
+        if len(nodes) > 1:
+            color = PALETTE[fused_index % len(PALETTE)]
+            fused_index += 1
+            cat = 0
+        else:
+            color = "#4c78a8"
+            cat = 1
+        for nid in nodes:
+            i = tree.index_of[nid]
+            if cats[i] == 2 or cat == 0:
+                cats[i] = cat
+                colors[i] = color
+            owner.setdefault(nid, []).append(layer)
+
+    def describe(node_id: str) -> list[str]:
+        found = owner.get(node_id)
+        if not found:
+            return ["not in any engine layer (folded, removed or not mapped)"]
+        lines = []
+        for layer in found[:3]:
+            lines.append(f"engine layer: {shorten(layer.name, 120)}")
+            detail = [layer.type or "", layer.precision or ""]
+            if layer.latency_ms is not None:
+                detail.append(fmt_ms(layer.latency_ms))
+            if layer.tactic:
+                detail.append(f"tactic {shorten(layer.tactic, 60)}")
+            lines.append("  " + ", ".join(d for d in detail if d))
+            if len(layer.onnx_nodes) > 1:
+                lines.append(f"  fused with {len(layer.onnx_nodes) - 1} other node(s)")
+        return lines
+
+    return Overlay(title="Engine layers", source=source or engine_source(engine_report),
+                   categories=[(f"fused into one engine layer ({fused_index} fused layers)", PALETTE[0]),
+                               ("an engine layer of its own", "#4c78a8"),
+                               ("not in the engine (folded or removed)", NEUTRAL_GREY)],
+                   node_category=cats, node_color=colors, describe=describe,
+                   mixed_label="scope with fused and unfused nodes")
+
+
+def _group_nodes(group) -> list[str]:
+    nodes = getattr(group, "nodes", None)
+    if nodes is None and isinstance(group, dict):
+        nodes = group.get("nodes", [])
+    return [getattr(n, "id", n) for n in (nodes or [])]
+
+
+# ---------------------------------------------------------------------------------------------- figure
+
+def graph_figure(model_or_view, overlay: Overlay | None = None, *, selected: Iterable[str] = (),
+                 title: str | None = None, height: int | None = None, budget: int | None = None):
+    """The graph (collapsed by scope) with an overlay, as a ``go.Figure``.
+
+    ``model_or_view``: a Model, a :class:`ScopeTree` or a :class:`GraphView` (keeps expanded scopes).
+    ``selected``: node ids to ring. Point ``k`` of the ``nodes`` trace is ``view.items[k]``
+    (``view.key(k)`` is ``n:<node id>`` or ``g:<group id>``), so clicks can be mapped back.
+    """
+    import plotly.graph_objects as go
+
+    view = model_or_view if isinstance(model_or_view, GraphView) else \
+        GraphView(_tree_of(model_or_view), **({"budget": budget} if budget else {}))
+    view.compute()
+    tree = view.tree
+    overlay = overlay or plain_overlay(tree)
+    data = graph_traces(view, overlay, selected=selected)
+    fig = go.Figure(data=[go.Scattergl(**data["edges"]), go.Scattergl(**data["nodes"]),
+                          go.Scatter(**data["labels"]), go.Scattergl(**data["selection"])]
+                    + [go.Scatter(**leg) for leg in data["legend"]])
+    fig.update_layout(graph_layout_dict(view, overlay, title=title, height=height))
+    return fig
+
+
+def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] = ()) -> dict:
+    """The trace dictionaries of :func:`graph_figure` (a widget uses them to update in place)."""
+    view.compute()
+    tree = view.tree
+    n_items = len(view.items)
+    ex, ey = view.edge_coordinates()
+    colors: list[str] = []
+    symbols: list[str] = []
+    sizes: list[float] = []
+    hover: list[str] = []
+    labels: list[str] = []
+    cat_labels = [c[0] for c in overlay.categories]
+    for k, item in enumerate(view.items):
+        if item.kind == LEAF:
+            i = item.ref
+            c = int(overlay.node_category[i])
+            color = overlay.node_color[i] if overlay.node_color else (
+                overlay.categories[c][1] if c >= 0 else overlay.none_color)
+            colors.append(color)
+            symbols.append("circle")
+            sizes.append(11)
+            hover.append(_leaf_hover(tree, i, overlay))
+            labels.append("\u2002" + esc(shorten(tree.ops[i], 24)))
+        else:
+            g = tree.groups[item.ref]
+            members = tree.members(item.ref)
+            cats = overlay.node_category[members]
+            valid = cats[cats >= 0]
+            counts = np.bincount(valid, minlength=len(overlay.categories)) if len(valid) else np.zeros(
+                len(overlay.categories), dtype=np.int64)
+            present = np.flatnonzero(counts)
+            if len(present) == 1:
+                color = overlay.categories[int(present[0])][1]
+            elif len(present) == 0:
+                color = overlay.none_color
+            else:
+                color = overlay.mixed_color
+            colors.append(color)
+            symbols.append("square")
+            sizes.append(float(min(22, 13 + 1.5 * np.log2(max(1, len(members))))))
+            ops = Counter(tree.ops[j] for j in members.tolist())
+            lines = [f"<b>{esc(g.path, 200)}</b>",
+                     f"scope: {len(members)} nodes (click to expand)",
+                     f"ops: {esc(op_summary(ops), 300)}"]
+            for ci in present.tolist():
+                lines.append(f"{esc(cat_labels[ci], 120)}: {int(counts[ci])}")
+            hover.append("<br>".join(lines))
+            labels.append("\u2003" + esc(shorten(g.label, 26)) + f" ({len(members)})")
+    sel_items = _selected_items(view, selected)
+    data = {
+        "edges": dict(x=ex, y=ey, mode="lines", line=dict(color=EDGE_GREY, width=1), hoverinfo="skip",
+                      showlegend=False, name="edges"),
+        "nodes": dict(x=view.x, y=view.y, mode="markers", name="nodes", showlegend=False,
+                      marker=dict(color=colors, symbol=symbols, size=sizes, line=dict(color="#333", width=0.6)),
+                      hovertext=hover, hoverinfo="text"),
+        "labels": dict(x=view.x if n_items <= LABEL_LIMIT else [], y=view.y if n_items <= LABEL_LIMIT else [],
+                       text=labels if n_items <= LABEL_LIMIT else [], mode="text", textposition="middle right",
+                       textfont=dict(size=10, color="#333"), hoverinfo="skip", showlegend=False, name="labels"),
+        "selection": dict(x=view.x[sel_items] if sel_items else [], y=view.y[sel_items] if sel_items else [],
+                          mode="markers", name="selected", showlegend=False, hoverinfo="skip",
+                          marker=dict(symbol="circle-open", size=26, color=HIGHLIGHT, line=dict(width=3))),
+        "legend": [dict(x=[None], y=[None], mode="markers", name=esc(label, 120),
+                        marker=dict(color=color, size=10, symbol="circle"), showlegend=True, hoverinfo="skip")
+                   for label, color in overlay.categories]
+        + [dict(x=[None], y=[None], mode="markers", name=esc(overlay.mixed_label, 120),
+                marker=dict(color=overlay.mixed_color, size=10, symbol="square"), showlegend=True,
+                hoverinfo="skip"),
+           dict(x=[None], y=[None], mode="markers", name="collapsed scope (click to expand)",
+                marker=dict(color="#ffffff", size=12, symbol="square", line=dict(color="#333", width=1)),
+                showlegend=True, hoverinfo="skip")],
+    }
+    return data
+
+
+def _selected_items(view: GraphView, selected: Iterable[str]) -> list[int]:
+    out = []
+    for nid in selected or ():
+        k = view.item_for_node(nid)
+        if k is not None and k >= 0 and k not in out:
+            out.append(k)
+    return out
+
+
+def _leaf_hover(tree: ScopeTree, i: int, overlay: Overlay) -> str:
+    nid = tree.node_ids[i]
+    name = tree.names[i]
+    lines = [f"<b>{esc(name, 200)}</b>", f"op: {esc(tree.ops[i], 80)}"]
+    if nid != name:
+        lines.append(f"id: {esc(nid, 200)}")
+    if overlay.describe is not None:
+        try:
+            lines.extend(esc(line, 300) for line in overlay.describe(nid))
+        except Exception as exc:  # an overlay must never break the figure
+            lines.append(esc(f"(details unavailable: {exc})"))
+    return "<br>".join(lines)
+
+
+def graph_layout_dict(view: GraphView, overlay: Overlay, *, title: str | None = None, height: int | None = None) -> dict:
+    view.compute()
+    n_layers = max(1, view.num_layers)
+    yrange = None
+    if n_layers > INITIAL_LAYERS:
+        yrange = [-(INITIAL_LAYERS - 0.5), 0.8]
+    if height is None:  # about 26 px per layer, within reason; taller graphs start at the top, pan down
+        height = int(min(900, max(420, 26 * min(n_layers, INITIAL_LAYERS) + 160)))
+    width_extent = max(1, view.max_width)
+    shown = len(view.items)
+    subtitle = f"{view.tree.n} nodes, {shown} items shown"
+    collapsed = sum(1 for it in view.items if it.kind == GROUP)
+    if collapsed:
+        subtitle += f" ({collapsed} collapsed scopes; click a box to expand)"
+    head = title or overlay.title
+    source_lines = wrap("source: " + (overlay.source or "unknown"), 110, 3)
+    return dict(
+        title=dict(text=f"{esc(head, None)} <span style='font-size:12px;color:#666'>{esc(subtitle, None)}</span>"
+                   "<br><sup>" + "<br>".join(esc(line, None) for line in source_lines) + "</sup>",
+                   x=0.01, xanchor="left"),
+        height=height, template="plotly_white", hovermode="closest", dragmode="pan",
+        clickmode="event", uirevision=None,
+        margin=dict(l=10, r=10, t=50 + 16 * len(source_lines), b=10),
+        xaxis=dict(visible=False, range=[-(width_extent / 2) - 1.5, width_extent / 2 + 3.5]),
+        yaxis=dict(visible=False, range=yrange, autorange=yrange is None),
+        legend=dict(orientation="h", yanchor="top", y=-0.01, x=0, font=dict(size=11)),
+        meta={"kind": "graph", "overlay": overlay.title, "source": overlay.source, "items": shown,
+              "nodes": view.tree.n},
+    )
+
+
+def partitions_figure(model, report, *, view: GraphView | None = None, selected: Iterable[str] = (), **kw):
+    """The partition view: supported / unsupported partitions on the (collapsed) graph."""
+    view = view or GraphView(ScopeTree(model))
+    return graph_figure(view, partition_overlay(view.tree, report), selected=selected, **kw)
+
+
+def fusions_figure(model, groups, *, view: GraphView | None = None, selected: Iterable[str] = (), **kw):
+    """Predicted fusion groups on the graph (before any build)."""
+    view = view or GraphView(ScopeTree(model))
+    return graph_figure(view, fusion_overlay(view.tree, groups), selected=selected, **kw)
+
+
+def engine_fusions_figure(model, engine_report, *, view: GraphView | None = None, selected: Iterable[str] = (), **kw):
+    """Real fusions on the graph: ONNX nodes coloured by the engine layer that runs them."""
+    view = view or GraphView(ScopeTree(model))
+    return graph_figure(view, engine_overlay(view.tree, engine_report), selected=selected, **kw)

@@ -1,0 +1,140 @@
+"""Per-layer latency of one engine: bars in execution order, a treemap by layer type, the precision split."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ._data import engine_source, has_latency, layer_records, unique_labels
+from ._util import fit_title, PALETTE, PRECISION_COLORS, empty_figure, esc, fmt_ms, shorten, titled
+
+NO_LATENCY = ("No per-layer latency in this source (layer information only): import a trtexec --exportProfile "
+              "JSON or run a build to see where time goes.")
+
+
+def _precision_key(p: str | None) -> str:
+    return (p or "UNKNOWN").upper()
+
+
+def _layer_hover(layer, extra: list[str] | None = None) -> str:
+    lines = [f"<b>{esc(layer.name, 240)}</b>", f"type: {esc(layer.type or 'n/a')}",
+             f"precision: {esc(layer.precision or 'n/a')}", f"latency: {esc(fmt_ms(layer.latency_ms))}"]
+    lat = getattr(layer, "latency", None)
+    if lat is not None and getattr(lat, "percentage", None) is not None:
+        lines.append(f"share: {lat.percentage:.1f}%")
+    if layer.tactic:
+        lines.append(f"tactic: {esc(shorten(layer.tactic, 100))}")
+    nodes = list(getattr(layer, "onnx_nodes", []) or [])
+    if nodes:
+        lines.append(f"ONNX nodes: {esc(shorten(', '.join(nodes), 160))}")
+    lines.extend(extra or [])
+    return "<br>".join(lines)
+
+
+def latency_bar(report, *, title: str = "Per-layer latency", sort: str = "execution", color_by: str = "precision",
+                top: int | None = None, height: int = 460, selected: str | None = None):
+    """Latency per engine layer as bars (execution order, or ``sort="latency"``), coloured by precision/type.
+
+    Point ``k`` of every trace carries the layer name in ``customdata`` so a widget can map clicks.
+    """
+    import plotly.graph_objects as go
+
+    source = engine_source(report, "latency")
+    layers = [layer for layer in layer_records(report)]
+    if not layers:
+        return empty_figure("This report has no layers.", title=title, source=source)
+    if not has_latency(report):
+        return empty_figure(NO_LATENCY, title=title, source=engine_source(report, "layers"))
+    order = list(range(len(layers)))
+    if sort == "latency":
+        order.sort(key=lambda i: -(layers[i].latency_ms or 0.0))
+    if top:
+        order = order[:top]
+    labels = unique_labels([layers[i].name for i in order], 40)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for pos, i in enumerate(order):
+        key = _precision_key(layers[i].precision) if color_by == "precision" else (layers[i].type or "n/a")
+        groups[key].append(pos)
+    fig = go.Figure()
+    for g_index, (key, positions) in enumerate(sorted(groups.items())):
+        color = PRECISION_COLORS.get(key) if color_by == "precision" else None
+        fig.add_bar(
+            x=[esc(labels[p]) for p in positions], y=[layers[order[p]].latency_ms or 0.0 for p in positions],
+            name=esc(key), marker_color=color or PALETTE[g_index % len(PALETTE)],
+            hovertext=[_layer_hover(layers[order[p]]) for p in positions], hoverinfo="text",
+            customdata=[layers[order[p]].name for p in positions])
+    total = sum(layer.latency_ms or 0.0 for layer in layers)
+    fig.update_layout(
+        title=titled(f"{title} (sum {fmt_ms(total)} per inference)", source), height=height,
+        template="plotly_white", barmode="overlay", bargap=0.15,
+        xaxis=dict(categoryorder="array", categoryarray=[esc(lab) for lab in labels], tickangle=-60,
+                   tickfont=dict(size=9), showticklabels=len(labels) <= 80),
+        yaxis=dict(title="ms per inference"), legend=dict(title=color_by),
+        margin=dict(l=60, r=20, t=70, b=140), meta={"kind": "latency_bar", "source": source})
+    if selected:
+        for pos, i in enumerate(order):
+            if layers[i].name == selected:
+                fig.add_annotation(x=esc(labels[pos]), y=layers[i].latency_ms or 0.0, text="selected",
+                                   showarrow=True, arrowhead=2, ax=0, ay=-30, font=dict(color="#1f77ff"))
+    return fit_title(fig)
+
+
+def latency_treemap(report, *, title: str = "Latency by layer type", height: int = 460):
+    """Treemap: engine time by layer type, then by layer."""
+    import plotly.graph_objects as go
+
+    source = engine_source(report, "latency")
+    layers = layer_records(report)
+    if not has_latency(report):
+        return empty_figure(NO_LATENCY, title=title, source=engine_source(report, "layers"))
+    ids, labels, parents, values, hover, custom = [], [], [], [], [], []
+    by_type: dict[str, list] = defaultdict(list)
+    for k, layer in enumerate(layers):
+        by_type[layer.type or "n/a"].append((k, layer))
+    for t, members in sorted(by_type.items(), key=lambda kv: -sum(m[1].latency_ms or 0 for m in kv[1])):
+        tid = f"type:{t}"
+        total = sum(layer.latency_ms or 0.0 for _, layer in members)
+        ids.append(tid)
+        labels.append(esc(t))
+        parents.append("")
+        values.append(total)
+        hover.append(f"<b>{esc(t)}</b><br>{len(members)} layers<br>{esc(fmt_ms(total))}")
+        custom.append("")
+        for k, layer in members:
+            ids.append(f"layer:{k}")
+            labels.append(esc(shorten(layer.name, 40)))
+            parents.append(tid)
+            values.append(layer.latency_ms or 0.0)
+            hover.append(_layer_hover(layer))
+            custom.append(layer.name)
+    fig = go.Figure(go.Treemap(ids=ids, labels=labels, parents=parents, values=values, branchvalues="total",
+                               hovertext=hover, hoverinfo="text", customdata=custom, textinfo="label+percent root"))
+    fig.update_layout(title=titled(title, source), height=height, margin=dict(l=10, r=10, t=70, b=10),
+                      meta={"kind": "latency_treemap", "source": source})
+    return fit_title(fig)
+
+
+def precision_pie(report, *, title: str = "Precision split", height: int = 360):
+    """Share of engine time (or of layers, without latency) by output precision."""
+    import plotly.graph_objects as go
+
+    layers = layer_records(report)
+    timed = has_latency(report)
+    source = engine_source(report, "latency" if timed else "layers")
+    if not layers:
+        return empty_figure("This report has no layers.", title=title, source=source)
+    totals: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for layer in layers:
+        key = _precision_key(layer.precision)
+        totals[key] += (layer.latency_ms or 0.0) if timed else 1.0
+        counts[key] += 1
+    keys = sorted(totals, key=lambda k: -totals[k])
+    fig = go.Figure(go.Pie(
+        labels=[esc(k) for k in keys], values=[totals[k] for k in keys], sort=False, hole=0.35,
+        marker=dict(colors=[PRECISION_COLORS.get(k, "#999") for k in keys]),
+        hovertext=[f"{esc(k)}: {counts[k]} layers" + (f", {esc(fmt_ms(totals[k]))}" if timed else "")
+                   for k in keys], hoverinfo="text+percent"))
+    what = "engine time" if timed else "layers (no latency in this source)"
+    fig.update_layout(title=titled(f"{title}: share of {what}", source), height=height,
+                      margin=dict(l=10, r=10, t=70, b=10), meta={"kind": "precision_pie", "source": source})
+    return fit_title(fig)

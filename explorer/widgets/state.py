@@ -1,0 +1,568 @@
+"""The app's state as plain Python: the model, its analysis, builds and imports, the selection.
+
+No ipywidgets here. The widget layout (:mod:`explorer.widgets.app`) listens to this object's events and
+draws; tests drive it directly. Every action that takes user input catches the explorer's errors (and, at
+this boundary, any other exception) and records a message instead of raising: bad input never loses what
+the user already had, never leaves a traceback, never kills the kernel.
+
+Events (``state.on(event, callback)``; callbacks get the state): ``model``, ``analysis``, ``fusions``,
+``builds``, ``current``, ``job``, ``selection``, ``message``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import ExplorerError
+
+SAMPLES_ENV = "EXPLORER_SAMPLES"
+FIXTURES_ENV = "EXPLORER_FIXTURES"
+
+
+def repo_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def samples_dir() -> str | None:
+    """Where the bundled sample models are: ``$EXPLORER_SAMPLES`` or ``<repo>/sample_models``."""
+    for candidate in (os.environ.get(SAMPLES_ENV), os.path.join(repo_root(), "sample_models")):
+        if candidate and os.path.isdir(candidate):
+            return candidate
+    return None
+
+
+def fixtures_dir() -> str | None:
+    """The real TensorRT fixtures: ``$EXPLORER_FIXTURES``, else the repo's copy ``tests/fixtures/trt``."""
+    for candidate in (os.environ.get(FIXTURES_ENV), os.path.join(repo_root(), "tests", "fixtures", "trt"),
+                      os.path.join(repo_root(), "..", "shared", "fixtures", "trt")):
+        if candidate and os.path.isdir(candidate):
+            return os.path.abspath(candidate)
+    return None
+
+
+def sample_models() -> list[str]:
+    folder = samples_dir()
+    if not folder:
+        return []
+    return sorted(f for f in os.listdir(folder) if f.endswith(".onnx"))
+
+
+def fixture_sets() -> dict[str, dict[str, str]]:
+    """Fixture name (``a100_resnet_fp16``) -> {"graph": path, "profile": ..., "times": ..., "log": ...}."""
+    folder = fixtures_dir()
+    out: dict[str, dict[str, str]] = {}
+    if not folder:
+        return out
+    kinds = {".graph.json": "graph", ".profile.json": "profile", ".timing.json": "times", ".log": "log",
+             ".build.log": "log"}
+    for f in sorted(os.listdir(folder)):
+        for suffix, kind in kinds.items():
+            if f.endswith(suffix) and not f.endswith(".build.metadata.json"):
+                out.setdefault(f[: -len(suffix)], {})[kind] = os.path.join(folder, f)
+                break
+    return out
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line for the user: the explorer's own message, or the type and text of anything else."""
+    if isinstance(exc, ExplorerError):
+        return " ".join(str(exc).split())
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"unexpected {type(exc).__name__}: {text}"
+
+
+@dataclass
+class Build:
+    """One engine report the app knows: from a build here, or imported trtexec files."""
+
+    name: str
+    report: Any  # explorer.engine.report.EngineReport
+    kind: str  # "build" | "import"
+    source: str  # what made it: "ONNX Runtime profiler", "TensorRT engine inspector", "imported trtexec files"
+    backend: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    log: str = ""
+    created: float = field(default_factory=time.time)
+
+
+@dataclass
+class JobStatus:
+    state: str = "idle"  # idle | running | done | failed | cancelled
+    phase: str = ""
+    step: int = 0
+    total: int = 0
+    message: str = ""
+    log: str = ""
+    started: float | None = None
+    finished: float | None = None
+
+
+@dataclass
+class Selection:
+    node: str | None = None  # ONNX node id
+    layer: str | None = None  # engine layer name (in the current build)
+    origin: str = ""  # which view made the selection
+
+
+class ExplorerState:
+    """Model, analysis options and results, builds, the running job and the selection."""
+
+    def __init__(self) -> None:
+        self.model = None
+        self.model_label: str | None = None
+        self.model_path: str | None = None  # a file on disk (uploads are written to a temp file)
+        self.options: dict[str, Any] = {"trt_version": None, "min_block_size": 1, "fold_constants": False}
+        self.support = None
+        self._fusions = None
+        self._fusions_error: str | None = None
+        self.builds: dict[str, Build] = {}
+        self.current: str | None = None
+        self.job = None
+        self.job_status = JobStatus()
+        self._job_thread: threading.Thread | None = None
+        self._build_counter = 0
+        self.selection = Selection()
+        self.messages: dict[str, tuple[str, str]] = {}  # area -> (level, text)
+        self._listeners: dict[str, list[Callable]] = defaultdict(list)
+        self._lock = threading.RLock()
+        self._tmpdir: tempfile.TemporaryDirectory | None = None
+
+    # ------------------------------------------------------------------ events and messages
+    def on(self, event: str, callback: Callable) -> None:
+        self._listeners[event].append(callback)
+
+    def emit(self, event: str) -> None:
+        for callback in list(self._listeners.get(event, [])):
+            try:
+                callback(self)
+            except Exception:  # a broken view must not break the state (or the other views)
+                self.messages["internal"] = ("error", "a view failed to update: "
+                                             + traceback.format_exc(limit=3).splitlines()[-1])
+
+    def message(self, area: str, text: str | None, level: str = "error") -> None:
+        if text:
+            self.messages[area] = (level, text)
+        else:
+            self.messages.pop(area, None)
+        self.emit("message")
+
+    def error(self, area: str) -> str | None:
+        found = self.messages.get(area)
+        return found[1] if found and found[0] == "error" else None
+
+    # ------------------------------------------------------------------ model
+    def load(self, source, *, label: str | None = None) -> bool:
+        """Load a model from a path, bytes or ModelProto; on failure keep the current one and say why."""
+        import explorer
+
+        try:
+            if isinstance(source, (str, os.PathLike)):
+                path = os.fspath(source)
+                if not path.strip():
+                    raise explorer.ModelError("no path given", hint="type the path of an .onnx file")
+                path = os.path.expanduser(path.strip())
+                model = explorer.load_model(path)
+                model_path = os.path.abspath(path)
+                label = label or os.path.basename(path)
+            else:
+                if isinstance(source, memoryview):
+                    source = source.tobytes()
+                model = explorer.load_model(source)
+                model_path = None
+                if isinstance(source, (bytes, bytearray)):
+                    model_path = self._write_temp(bytes(source), label or "uploaded.onnx")
+                label = label or getattr(model, "name", "model")
+        except Exception as exc:  # noqa: BLE001 - shown in the app
+            self.message("model", f"could not load {label or _short(source)}: {describe_error(exc)}")
+            return False
+        with self._lock:
+            self.model = model
+            self.model_label = label
+            self.model_path = model_path
+            self.support = None
+            self._fusions = None
+            self._fusions_error = None
+            self.selection = Selection()
+            # builds of the previous model stay (Compare can still use them) but none is current
+            dropped = self.current is not None and self.builds.get(self.current) is not None and \
+                self.builds[self.current].options.get("model") != label
+            if dropped:
+                self.current = None
+        self.message("model", None)
+        self.emit("model")
+        if dropped:
+            self.emit("current")
+        self.analyze()
+        return True
+
+    def _write_temp(self, data: bytes, name: str) -> str:
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="explorer-")
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(name)) or "model.onnx"
+        if not safe.endswith(".onnx"):
+            safe += ".onnx"
+        path = os.path.join(self._tmpdir.name, safe)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    # ------------------------------------------------------------------ analysis
+    def set_options(self, **options) -> bool:
+        changed = {k: v for k, v in options.items() if self.options.get(k) != v}
+        self.options.update(options)
+        if changed and self.model is not None:
+            return self.analyze()
+        return True
+
+    def analyze(self) -> bool:
+        """Run the support analysis with the current options; keep the previous result on failure."""
+        if self.model is None:
+            return False
+        import explorer
+
+        try:
+            report = explorer.analyze(self.model, trt_version=self.options.get("trt_version"),
+                                      min_block_size=int(self.options.get("min_block_size") or 1),
+                                      fold_constants=bool(self.options.get("fold_constants")))
+        except Exception as exc:  # noqa: BLE001
+            self.message("analysis", f"analysis failed: {describe_error(exc)}")
+            return False
+        self.support = report
+        self.message("analysis", None)
+        self.emit("analysis")
+        return True
+
+    @property
+    def fusions(self):
+        """Predicted fusion groups (computed on first use); None when they cannot be predicted."""
+        if self._fusions is None and self.model is not None and self._fusions_error is None:
+            try:
+                from ..fusions.predict import predict_fusions
+
+                self._fusions = list(predict_fusions(self.model))
+            except Exception as exc:  # noqa: BLE001
+                self._fusions_error = f"fusion prediction unavailable: {describe_error(exc)}"
+        return self._fusions
+
+    @property
+    def fusions_error(self) -> str | None:
+        _ = self.fusions
+        return self._fusions_error
+
+    # ------------------------------------------------------------------ builds and imports
+    @property
+    def current_build(self) -> Build | None:
+        return self.builds.get(self.current) if self.current else None
+
+    def add_report(self, report, *, name: str | None = None, kind: str = "import", source: str = "",
+                   backend: str | None = None, options: dict | None = None, log: str = "",
+                   make_current: bool = True) -> Build:
+        """Register an EngineReport under a unique name (and make it the current one)."""
+        base = name or f"{kind} {len(self.builds) + 1}"
+        unique, n = base, 2
+        while unique in self.builds:
+            unique = f"{base} ({n})"
+            n += 1
+        opts = dict(options or {})
+        opts.setdefault("model", self.model_label)
+        build = Build(name=unique, report=report, kind=kind, source=source or _report_source(report),
+                      backend=backend, options=opts, log=log)
+        with self._lock:
+            self.builds[unique] = build
+            if make_current:
+                self.current = unique
+        self.emit("builds")
+        if make_current:
+            self.emit("current")
+        return build
+
+    def set_current(self, name: str | None) -> None:
+        if name is not None and name not in self.builds:
+            self.message("builds", f"no build named {name!r}")
+            return
+        self.current = name
+        self.emit("current")
+
+    def remove_build(self, name: str) -> None:
+        self.builds.pop(name, None)
+        if self.current == name:
+            self.current = next(reversed(self.builds), None) if self.builds else None
+            self.emit("current")
+        self.emit("builds")
+
+    def import_artifacts(self, *, graph=None, profile=None, times=None, log=None, name: str | None = None) -> Build | None:
+        """Import trtexec exports (paths or bytes); on failure keep everything and say which file failed."""
+        given = {k: v for k, v in dict(graph=graph, profile=profile, times=times, log=log).items()
+                 if v not in (None, "", b"")}
+        if not given:
+            self.message("import", "give at least one trtexec file (graph, profile, times or build log)")
+            return None
+        try:
+            report = load_engine_report(model=self.model, **given)
+        except Exception as exc:  # noqa: BLE001
+            self.message("import", f"import failed: {describe_error(exc)}")
+            return None
+        if name is None:
+            first = next(iter(given.values()))
+            name = _artifact_name(first) if isinstance(first, (str, os.PathLike)) else "imported"
+        self.message("import", None)
+        return self.add_report(report, name=name, kind="import",
+                               source="imported trtexec files: " + ", ".join(
+                                   f"{k}={_short(v)}" for k, v in given.items()))
+
+    def import_fixture(self, fixture: str) -> Build | None:
+        files = fixture_sets().get(fixture)
+        if not files:
+            self.message("import", f"no TensorRT fixture named {fixture!r} (set {FIXTURES_ENV})")
+            return None
+        return self.import_artifacts(name=fixture, **files)
+
+    # ------------------------------------------------------------------ running builds
+    @property
+    def building(self) -> bool:
+        return self.job_status.state == "running"
+
+    def start_build(self, *, backend: str = "auto", name: str | None = None, **options) -> bool:
+        """Start a build in the worker; progress and the result arrive through the ``job`` event."""
+        if self.model is None:
+            self.message("build", "load a model first")
+            return False
+        if self.building:
+            self.message("build", "a build is already running: cancel it or wait")
+            return False
+        options = {k: v for k, v in options.items() if v not in (None, "")}
+        try:
+            from ..backends.build import start_build
+
+            job = start_build(self.model, backend=backend, **options)
+        except Exception as exc:  # noqa: BLE001
+            self.job_status = JobStatus(state="failed", message=f"build could not start: {describe_error(exc)}",
+                                        finished=time.time())
+            self.message("build", self.job_status.message)
+            self.emit("job")
+            return False
+        self._build_counter += 1
+        label = name or _build_name(self._build_counter, backend, options, job)
+        self.job = job
+        self.job_status = JobStatus(state="running", phase="starting", message=f"{label}: starting",
+                                    started=time.time())
+        self.message("build", None)
+        try:
+            job.add_progress_callback(lambda *args, **kw: self._progress(job))
+        except Exception:  # noqa: BLE001 - polling below still reports progress
+            pass
+        thread = threading.Thread(target=self._watch, args=(job, label, backend, options), daemon=True,
+                                  name="explorer-build-watch")
+        self._job_thread = thread
+        self.emit("job")
+        thread.start()
+        return True
+
+    def _progress(self, job) -> None:
+        if job is not self.job or self.job_status.state != "running":
+            return
+        progress = getattr(job, "progress", None)
+        phase, step, total = _progress_tuple(progress)
+        st = self.job_status
+        if (phase, step, total) != (st.phase, st.step, st.total):
+            st.phase, st.step, st.total = phase or st.phase, step, total
+            self.emit("job")
+
+    def _watch(self, job, label: str, backend: str, options: dict) -> None:
+        while True:
+            try:
+                done = job.done()
+            except Exception:  # noqa: BLE001
+                done = True
+            if done:
+                break
+            self._progress(job)
+            time.sleep(0.15)
+        st = self.job_status
+        log = _job_log(job)
+        try:
+            report = job.result(timeout=5)
+        except Exception as exc:  # noqa: BLE001
+            cancelled = _is_cancel(exc, job)
+            self.job_status = JobStatus(
+                state="cancelled" if cancelled else "failed",
+                phase=st.phase, step=st.step, total=st.total,
+                message=f"{label}: cancelled" if cancelled else f"{label} failed: {describe_error(exc)}",
+                log=log, started=st.started, finished=time.time())
+            if not cancelled:
+                self.message("build", self.job_status.message)
+            self.emit("job")
+            return
+        took = time.time() - (st.started or time.time())
+        actual_backend = getattr(report, "backend", None) or _report_backend(report) or backend
+        if backend == "auto" and label.startswith("build ") and ": auto " in label:
+            label = label.replace(": auto ", f": {actual_backend} ", 1)
+        self.job_status = JobStatus(state="done", phase="done", step=max(st.total, 1), total=max(st.total, 1),
+                                    message=f"{label}: done in {took:.1f} s", log=log, started=st.started,
+                                    finished=time.time())
+        self.add_report(report, name=label, kind="build", backend=actual_backend, options=dict(options), log=log,
+                        source=_report_source(report))
+        self.emit("job")
+
+    def cancel_build(self) -> bool:
+        job = self.job
+        if job is None or not self.building:
+            self.message("build", "no build is running", level="info")
+            return False
+        try:
+            job.cancel()
+        except Exception as exc:  # noqa: BLE001
+            self.message("build", f"cancel failed: {describe_error(exc)}")
+            return False
+        self.job_status.phase = "cancelling"
+        self.job_status.message = "cancelling..."
+        self.emit("job")
+        return True
+
+    def wait_build(self, timeout: float | None = None) -> JobStatus:
+        """Block until the running build's watcher has finished (for scripts and tests)."""
+        thread = self._job_thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.job_status
+
+    # ------------------------------------------------------------------ selection
+    def select_node(self, node_id: str | None, origin: str = "") -> None:
+        layer = None
+        if node_id is not None:
+            layers = self.layers_for_node(node_id)
+            layer = layers[0].name if layers else None
+        self.selection = Selection(node=node_id, layer=layer, origin=origin)
+        self.emit("selection")
+
+    def select_layer(self, name: str | None, origin: str = "") -> None:
+        node = None
+        build = self.current_build
+        if name is not None and build is not None:
+            for layer in build.report.layers:
+                if layer.name == name and layer.onnx_nodes:
+                    node = layer.onnx_nodes[0]
+                    break
+        self.selection = Selection(node=node, layer=name, origin=origin)
+        self.emit("selection")
+
+    def selected_nodes(self) -> list[str]:
+        """Every ONNX node the selection stands for (a layer: all nodes it fused)."""
+        sel = self.selection
+        build = self.current_build
+        if sel.layer and build is not None:
+            for layer in build.report.layers:
+                if layer.name == sel.layer:
+                    return list(layer.onnx_nodes) or ([sel.node] if sel.node else [])
+        return [sel.node] if sel.node else []
+
+    def layers_for_node(self, node_id: str) -> list:
+        build = self.current_build
+        if build is None:
+            return []
+        return [layer for layer in build.report.layers if node_id in (layer.onnx_nodes or [])]
+
+    def fusion_for_node(self, node_id: str):
+        for group in self.fusions or []:
+            if node_id in [getattr(n, "id", n) for n in getattr(group, "nodes", [])]:
+                return group
+        return None
+
+    # ------------------------------------------------------------------ cleanup
+    def close(self) -> None:
+        if self.building:
+            try:
+                self.job.cancel()
+            except Exception:  # noqa: BLE001
+                pass
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+        self._listeners.clear()
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+def load_engine_report(*, model=None, graph=None, profile=None, times=None, log=None):
+    """trtexec artifacts -> EngineReport (:func:`explorer.engine.load_report`), mapped onto ``model``."""
+    from ..engine import load_report
+
+    kwargs = {k: v for k, v in dict(graph=graph, profile=profile, times=times, log=log).items() if v is not None}
+    return load_report(model=model, **kwargs)
+
+
+def _report_source(report) -> str:
+    sources = list(getattr(report, "sources", []) or [])
+    return "; ".join(str(s) for s in sources) if sources else "engine report"
+
+
+def _report_backend(report) -> str | None:
+    text = _report_source(report).lower()
+    if "onnx runtime" in text or "onnxruntime" in text:
+        return "onnxruntime"
+    if "tensorrt" in text or "inspector" in text:
+        return "tensorrt"
+    return None
+
+
+def _artifact_name(path) -> str:
+    base = os.path.basename(os.fspath(path))
+    for suffix in (".graph.json", ".profile.json", ".timing.json", ".build.log", ".log", ".json"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def _short(value, limit: int = 80) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    text = os.path.basename(os.fspath(value)) if isinstance(value, (str, os.PathLike)) else type(value).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _build_name(counter: int, backend: str, options: dict, job) -> str:
+    precision = options.get("precision") or "fp32"
+    return f"build {counter}: {backend} {precision}"
+
+
+def _progress_tuple(progress) -> tuple[str, int, int]:
+    if progress is None:
+        return "", 0, 0
+    if isinstance(progress, dict):
+        return str(progress.get("phase") or ""), int(progress.get("step") or 0), int(progress.get("total") or 0)
+    if isinstance(progress, (tuple, list)):
+        phase, step, total = (list(progress) + ["", 0, 0])[:3]
+        return str(phase or ""), int(step or 0), int(total or 0)
+    return (str(getattr(progress, "phase", "") or ""), int(getattr(progress, "step", 0) or 0),
+            int(getattr(progress, "total", 0) or 0))
+
+
+def _job_log(job) -> str:
+    log = getattr(job, "log", "")
+    if callable(log):
+        try:
+            log = log()
+        except Exception:  # noqa: BLE001
+            log = ""
+    if isinstance(log, (list, tuple)):
+        log = "\n".join(str(line) for line in log)
+    return str(log or "")
+
+
+def _is_cancel(exc: BaseException, job) -> bool:
+    if getattr(job, "cancelled", None):
+        try:
+            value = job.cancelled() if callable(job.cancelled) else job.cancelled
+            if value:
+                return True
+        except Exception:  # noqa: BLE001
+            pass
+    name = type(exc).__name__.lower()
+    return "cancel" in name or "cancelled" in str(exc).lower() or "canceled" in str(exc).lower()

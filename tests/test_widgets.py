@@ -1,0 +1,321 @@
+"""The app without a browser: drive controls (values, ``button.click()``), check the state and widget contents."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "sample_models"
+FIXTURES = Path(os.environ.get("EXPLORER_FIXTURES", REPO / "tests" / "fixtures" / "trt"))
+HAVE_FIXTURES = (FIXTURES / "a100_resnet_fp32.graph.json").is_file()
+needs_fixtures = pytest.mark.skipif(not HAVE_FIXTURES, reason=f"TensorRT fixtures not found at {FIXTURES}")
+
+pytestmark = pytest.mark.filterwarnings("ignore::explorer.ExplorerWarning")
+
+
+@pytest.fixture
+def app():
+    from explorer.widgets import Explorer
+
+    a = Explorer(str(SAMPLES / "resnet18.onnx"))
+    yield a
+    a.close()
+
+
+def _plots(widget):
+    """Every PlotWidget below an ipywidgets container."""
+    from explorer.widgets.plot_widget import PlotWidget
+
+    out = []
+
+    def walk(w):
+        if isinstance(w, PlotWidget):
+            out.append(w)
+        for child in getattr(w, "children", ()) or ():
+            walk(child)
+
+    walk(widget)
+    return out
+
+
+def _kinds(tab) -> list[str]:
+    return [p.figure_dict()["layout"].get("meta", {}).get("kind") for p in _plots(tab.widget)]
+
+
+def test_explorer_is_exported_lazily():
+    import explorer
+
+    assert explorer.Explorer.__name__ == "Explorer"
+
+
+def test_opens_on_the_model_tab_with_a_summary(app):
+    assert app.state.model is not None and app.state.support is not None
+    model_tab = app.tabs["Model"]
+    assert "resnet18.onnx" in model_tab.summary.value
+    assert "Inputs and outputs" in model_tab.summary.value and "input.1" in model_tab.summary.value
+    assert "support-matrix" in app.header.value
+    assert app.visible_tab is model_tab
+    # other tabs are not built until shown
+    assert not app.tabs["Layers"].built
+
+
+def test_every_tab_renders(app):
+    for name in app.tabs:
+        app.show(name)
+        tab = app.tabs[name]
+        assert tab.built, name
+        assert not any("this view failed" in getattr(c, "value", "") for c in tab.widget.children), name
+    assert app.state.messages == {}
+
+
+def test_partitions_controls_update_the_view_live(app):
+    app.show("Partitions")
+    tab = app.tabs["Partitions"]
+    assert "support-matrix 10.15 (prediction)" in tab.header.value
+    assert _kinds(tab) == ["graph"]
+    app.load(str(SAMPLES / "unsupported_ops.onnx"))
+    assert "MyPlugin" in tab.table.value and "needs a TensorRT plugin" in tab.table.value
+    engines = app.state.support.engines
+    tab.min_block.value = 3
+    assert app.state.support.min_block_size == 3 and app.state.support.engines < engines
+    assert "sent back" in tab.table.value
+    tab.version.value = "10.1"
+    assert app.state.support.source == "support-matrix 10.1 (prediction)"
+    assert "10.1" in tab.header.value
+    tab.fold.value = True
+    assert app.state.support.folding is not None and "constant folding" in tab.header.value
+
+
+def test_graph_clicks_expand_scopes_and_select_nodes():
+    from explorer.plots.graph_layout import GROUP
+    from explorer.widgets import Explorer
+
+    app = Explorer(str(SAMPLES / "transformer_encoder.onnx"), tab="Partitions")
+    try:
+        panel = app._panels["partitions"]
+        view = panel.view
+        view.reset()
+        view.expanded = {0}  # everything collapsed to the top scopes
+        panel.redraw()
+        before = len(view.items)
+        group_index = next(k for k, it in enumerate(view.items) if it.kind == GROUP)
+        panel.figure.click(1, group_index)  # as the browser reports a click on the nodes trace
+        assert len(panel.view.items) > before
+        node = app.state.model.nodes[5].id
+        panel.reveal(node)
+        panel.click_key(f"n:{node}")
+        assert app.state.selection.node == node
+        assert "runs in TensorRT" in app.details.value
+        sel = panel.figure.patches[-1]
+        assert sel["traces"] == [3] and len(sel["update"]["x"][0]) == 1
+    finally:
+        app.close()
+
+
+def test_load_errors_are_shown_in_place_and_keep_the_model(app, tmp_path):
+    model_tab = app.tabs["Model"]
+    bad = tmp_path / "corrupt.onnx"
+    bad.write_bytes(os.urandom(2048))
+    model_tab.path.value = str(bad)
+    model_tab.load_button.click()
+    assert "could not load corrupt.onnx" in model_tab.message.value
+    assert "trex-msg-error" in model_tab.message.value
+    assert app.state.model_label == "resnet18.onnx"  # what the user had is still there
+    assert "resnet18.onnx" in model_tab.summary.value
+    model_tab.path.value = str(tmp_path / "missing.onnx")
+    model_tab.load_button.click()
+    assert "not found" in model_tab.message.value
+    model_tab.path.value = str(SAMPLES / "dynamic_shapes.onnx")
+    model_tab.load_button.click()
+    assert model_tab.message.value == "" and app.state.model_label == "dynamic_shapes.onnx"
+
+
+def test_upload_and_samples(app):
+    model_tab = app.tabs["Model"]
+    data = (SAMPLES / "control_flow.onnx").read_bytes()
+    model_tab._uploaded({"new": ({"name": "my upload.onnx", "content": memoryview(data), "size": len(data)},)})
+    assert app.state.model_label == "my upload.onnx"
+    assert app.state.model_path and os.path.isfile(app.state.model_path)  # written for Netron and builds
+    model_tab.samples.value = "transformer_encoder.onnx"
+    assert app.state.model_label == "transformer_encoder.onnx"
+
+
+def test_hostile_names_render_as_text(app):
+    app.load(str(SAMPLES / "hostile_names.onnx"))
+    summary = app.tabs["Model"].summary.value
+    assert "&lt;script&gt;" in summary and "<script>" not in summary
+    node = next(n for n in app.state.model.nodes if "<script>" in n.name)
+    app.select(node.id)
+    assert "&lt;script&gt;" in app.details.value and "<script>" not in app.details.value
+    app.show("Partitions")
+    fig = app._panels["partitions"].figure.figure_dict()
+    hover = " ".join(fig["data"][1]["hovertext"])
+    assert "&lt;script&gt;" in hover and "<script>" not in hover
+    app.show("Fusions")
+    assert "<script>" not in app.tabs["Fusions"].tables.value
+
+
+@needs_fixtures
+def test_imports_feed_every_engine_view(app):
+    app.import_fixture("a100_resnet_fp32")
+    app.import_fixture("a100_resnet_fp16")
+    assert list(app.builds) == ["a100_resnet_fp32", "a100_resnet_fp16"]
+    assert app.state.current == "a100_resnet_fp16"
+    app.show("Layers")
+    assert _kinds(app.tabs["Layers"]) == ["latency_bar", "latency_treemap", "precision_pie"]
+    assert "exportProfile" in app.tabs["Layers"].head.value
+    app.show("Memory")
+    assert _kinds(app.tabs["Memory"]) == ["memory_totals", "activation_footprint", "memory_layers"]
+    app.show("Tactics")
+    assert "No tactic timings exist for this source" in app.tabs["Tactics"].head.value
+    app.show("Fusions")
+    assert len(_plots(app.tabs["Fusions"].widget)) == 2
+    assert "precision <b>100%</b>" in app.tabs["Fusions"].header.value
+    app.show("Compare")
+    tab = app.tabs["Compare"]
+    assert (tab.a.value, tab.b.value) == ("a100_resnet_fp32", "a100_resnet_fp16")
+    assert _kinds(tab) == ["compare_totals", "compare_latency"]
+    assert "precision" in tab.table.value
+    # clicking a bar selects the layer everywhere
+    app.show("Layers")
+    bar = app.tabs["Layers"].bar
+    bar.click(0, 1)
+    layer = app.state.selection.layer
+    assert layer and layer in app.details.value
+    assert bar.patches and bar.patches[-1]["update"]["selectedpoints"]
+    assert app.state.selection.node in (app.state.current_build.report.layer(layer).onnx_nodes or [None])
+
+
+@needs_fixtures
+def test_import_errors_keep_the_builds(app, tmp_path):
+    build_tab = app.tabs["Build"]
+    app.show("Build")
+    app.import_fixture("a100_resnet_fp32")
+    bad = tmp_path / "bad.graph.json"
+    bad.write_text("{not json")
+    build_tab.graph_path.value = str(bad)
+    build_tab.import_button.click()
+    assert "import failed" in build_tab.import_message.value
+    assert list(app.builds) == ["a100_resnet_fp32"]
+    build_tab.graph_path.value = ""
+    build_tab.profile_path.value = str(FIXTURES / "a100_resnet_fp16.profile.json")
+    build_tab.import_name.value = "profile only"
+    build_tab.import_button.click()
+    assert "profile only" in app.builds and build_tab.import_message.value == ""
+
+
+def test_tensorrt_option_is_disabled_with_the_reason(app):
+    ok, why = app.tensorrt_status()
+    if ok:
+        pytest.skip("TensorRT is available here")
+    app.show("Build")
+    tab = app.tabs["Build"]
+    tab.backend.value = "tensorrt"
+    assert tab.build_button.disabled
+    assert "unavailable" in tab.trt_note.value and "TensorRT cannot be used here" in tab.message.value
+    tab.backend.value = "onnxruntime"
+    assert not tab.build_button.disabled
+
+
+def test_dynamic_shape_profile_editor():
+    from explorer.widgets import Explorer
+    from explorer.widgets.app import parse_dims
+
+    assert parse_dims("1x3x224x224") == (1, 3, 224, 224) and parse_dims("[2, 3]") == (2, 3)
+    with pytest.raises(ValueError):
+        parse_dims("1x<b>")
+    app = Explorer(str(SAMPLES / "dynamic_shapes.onnx"), tab="Build")
+    try:
+        tab = app.tabs["Build"]
+        assert "images" in tab.shape_fields
+        mn, opt, mx = tab.shape_fields["images"]
+        opt.value = "1x3x64x64"
+        assert tab.options()["shapes"] == {"images": ((1, 3, 64, 64),) * 3}
+        mn.value, mx.value = "1x3x32x32", "4x3x128x128"
+        assert tab.options()["shapes"]["images"] == ((1, 3, 32, 32), (1, 3, 64, 64), (4, 3, 128, 128))
+        opt.value = "one"
+        tab.build_button.click()
+        assert "shape profile" in tab.message.value and not app.state.building
+    finally:
+        app.close()
+
+
+@pytest.mark.slow
+def test_onnxruntime_build_progress_result_and_cancel(app):
+    app.show("Build")
+    tab = app.tabs["Build"]
+    tab.backend.value = "onnxruntime"
+    tab.runs.value = 5
+    phases = []
+    app.state.on("job", lambda s: phases.append(s.job_status.phase))
+    tab.build_button.click()
+    assert app.state.building and tab.cancel_button.disabled is False and tab.build_button.disabled
+    status = app.wait(240)
+    assert status.state == "done", status.message
+    assert tab.progress.value == tab.progress.max and tab.progress.bar_style == "success"
+    assert "data-state='done'" in tab.phase.value
+    name = app.state.current
+    assert name.startswith("build 1: onnxruntime") and app.builds[name].backend == "onnxruntime"
+    assert _kinds(tab) == ["latency_bar"]  # the layer plot appears under the form
+    assert len(set(phases)) > 2
+    app.show("Tactics")
+    assert "ONNX Runtime does not autotune" in app.tabs["Tactics"].head.value
+    # a second, long build, cancelled
+    app.show("Build")
+    tab.runs.value = 100000
+    tab.build_button.click()
+    deadline = time.time() + 60
+    while app.state.job_status.phase in ("starting", "") and time.time() < deadline:
+        time.sleep(0.1)
+    tab.cancel_button.click()
+    status = app.wait(60)
+    assert status.state == "cancelled"
+    assert "cancelled" in tab.message.value and "data-state='cancelled'" in tab.phase.value
+    assert list(app.builds) == [name]  # nothing lost, nothing half-added
+
+
+def test_netron_starts_and_stops(app):
+    app.show("Netron")
+    server = app.tabs["Netron"].server
+    assert server.running
+    port = server.address[1]
+    assert f":{port}/" in app.tabs["Netron"].frame.value and "<iframe" in app.tabs["Netron"].frame.value
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+    app.close()
+    assert not server.running
+    time.sleep(0.3)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_export_writes_the_report(app, tmp_path):
+    app.show("Export")
+    tab = app.tabs["Export"]
+    tab.path.value = str(tmp_path / "out.html")
+    tab.button.click()
+    assert (tmp_path / "out.html").is_file() and "wrote" in tab.message.value
+    tab.path.value = str(tmp_path / "no" / "such" / "\0bad.html")
+    tab.button.click()
+    assert "export failed" in tab.message.value
+
+
+def test_state_without_widgets():
+    from explorer.widgets.state import ExplorerState
+
+    st = ExplorerState()
+    seen = []
+    st.on("model", lambda s: seen.append("model"))
+    st.on("analysis", lambda s: seen.append("analysis"))
+    assert st.load(str(SAMPLES / "resnet18.onnx"))
+    assert seen == ["model", "analysis"]
+    assert not st.load(b"not an onnx model", label="junk.onnx")
+    assert "junk.onnx" in st.messages["model"][1] and st.model_label == "resnet18.onnx"
+    assert not st.start_build(backend="onnxruntime", precision="fp99")
+    assert st.job_status.state == "failed" and "precision" in st.job_status.message
+    st.close()
