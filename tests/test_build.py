@@ -303,3 +303,113 @@ def test_cli_build_text_and_bad_input(capsys):
     assert main(["build", str(SAMPLES / "unsupported_ops.onnx"), "--runs", "1"]) == 2
     _, err = capsys.readouterr()
     assert "error: " in err and "is not a registered function/op" in err
+
+
+# ------------------------------------------------------------------------------------ warm workers
+
+def _fresh():
+    from explorer.backends.build import shutdown_idle_worker
+
+    shutdown_idle_worker()
+
+
+def test_second_build_reuses_the_warm_worker_and_starts_faster():
+    from explorer.backends.build import idle_worker_pid
+
+    _fresh()
+    first = start_build(SAMPLES / "int8_qdq.onnx", **FAST)
+    first.result(timeout=60)
+    assert not first.reused_worker and first.returncode == 0
+    assert idle_worker_pid() == first.pid and not _gone(first.pid)  # alive, waiting for the next build
+    second = start_build(SAMPLES / "int8_qdq.onnx", **FAST)
+    report = second.result(timeout=60)
+    assert second.reused_worker and second.pid == first.pid
+    assert second.timings["worker_start_s"] < first.timings["worker_start_s"]
+    assert second.timings["worker_start_s"] < 0.1 < first.timings["worker_start_s"]  # no Python start, no imports
+    assert report.timings["worker_reused"] == 1.0 and report.layers
+    # each build has its own log: ONNX Runtime's warning once per build, not accumulated
+    assert sum("NchwcTransformer" in line for line in second.log) == 1
+    assert idle_worker_pid() == first.pid
+
+
+def test_concurrent_builds_each_get_a_worker_and_one_is_kept():
+    from explorer.backends.build import idle_worker_pid
+
+    _fresh()
+    jobs = [start_build(SAMPLES / "int8_qdq.onnx", **FAST) for _ in range(2)]
+    for job in jobs:
+        job.result(timeout=60)
+    assert jobs[0].pid != jobs[1].pid
+    kept = idle_worker_pid()
+    assert kept in (jobs[0].pid, jobs[1].pid)
+    other = jobs[0].pid if kept == jobs[1].pid else jobs[1].pid
+    deadline = time.monotonic() + 10
+    while not _gone(other) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(other)  # at most one idle worker
+
+
+def test_cancelled_or_failed_build_discards_its_worker():
+    from explorer.backends.build import idle_worker_pid
+
+    _fresh()
+    build(SAMPLES / "int8_qdq.onnx", **FAST)
+    warm = idle_worker_pid()
+    job = start_build(SAMPLES / "resnet18.onnx", backend="onnxruntime", runs=1000, warmup=1)
+    deadline = time.monotonic() + 30
+    while (job.progress is None or job.progress[0] != "profile") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert job.pid == warm and job.reused_worker
+    job.cancel()
+    with pytest.raises(BuildCancelled):
+        job.result(timeout=30)
+    assert _gone(warm) and idle_worker_pid() is None
+    after = start_build(SAMPLES / "int8_qdq.onnx", **FAST)
+    after.result(timeout=60)
+    assert after.pid != warm and not after.reused_worker
+    with pytest.raises(BuildError):  # an error ends the worker too
+        build(SAMPLES / "unsupported_ops.onnx", **FAST)
+    assert _gone(after.pid) and idle_worker_pid() is None
+
+
+def test_killed_idle_worker_is_replaced_transparently(monkeypatch):
+    import explorer.backends.build as build_module
+
+    _fresh()
+    build(SAMPLES / "int8_qdq.onnx", **FAST)
+    dead = build_module.idle_worker_pid()
+    os.kill(dead, signal.SIGKILL)
+    job = start_build(SAMPLES / "int8_qdq.onnx", **FAST)  # at once: the kill may not be visible yet
+    assert job.result(timeout=60).layers
+    assert job.pid != dead and _gone(dead)
+
+    # the worker dies after it was taken for the build but before it read the request: the build retries
+    dying = build_module.idle_worker_pid()
+    os.kill(dying, signal.SIGKILL)
+    monkeypatch.setattr(build_module._Worker, "alive", lambda self: True)
+    job = start_build(SAMPLES / "int8_qdq.onnx", **FAST)
+    assert job.result(timeout=60).layers
+    assert job.pid != dying and not job.reused_worker
+    assert any("had exited (killed by SIGKILL) before taking this build" in line for line in job.log)
+
+
+def test_idle_worker_exits_when_its_stdin_closes():
+    from explorer.backends.build import idle_worker_pid, shutdown_idle_worker
+
+    build(SAMPLES / "int8_qdq.onnx", **FAST)
+    pid = idle_worker_pid()
+    shutdown_idle_worker()
+    assert idle_worker_pid() is None and _gone(pid)
+
+
+def test_report_carries_raw_and_corrected_layer_times_and_the_calibration():
+    report = build(SAMPLES / "transformer_encoder.onnx", backend="onnxruntime", runs=10, warmup=2)
+    calibration = report.raw["latency"]["profiler_calibration"]
+    assert calibration and calibration["overhead_us"] >= 0
+    assert "us/node subtracted, calibrated on a 64-node chain in this run" in report.provenance["latency_correction"]
+    assert "calibrated on a 64-node chain" in report.layers[0].latency.source
+    for layer in report.layers:
+        assert layer.latency.raw_median_ms >= layer.latency.median_ms > 0
+    assert report.sum_of_layer_medians_ms <= report.raw_sum_of_layer_medians_ms
+    assert report.raw_sum_of_layer_medians_ms == pytest.approx(report.raw["latency"]["raw_sum_of_node_medians_ms"])
+    json.dumps(report.to_dict())

@@ -235,3 +235,40 @@ def test_fast_trace_reader_agrees_with_json(tmp_path):
     for name, node in fast["nodes"].items():
         assert node.durations_us == slow["nodes"][name].durations_us and len(node.durations_us) == 4
         assert node.op_type == slow["nodes"][name].op_type and node.provider == "CPUExecutionProvider"
+
+
+def test_profiler_overhead_is_calibrated_on_a_chain_and_subtracted(tmp_path):
+    result = _build(tmp_path, "transformer_encoder", opt_level=2, runs=20, warmup=2)
+    calibration = result["latency"]["profiler_calibration"]
+    assert calibration["nodes"] == ort_backend.CALIBRATION_NODES and "Neg" in calibration["method"]
+    assert 0 <= calibration["overhead_us"] < 100  # a few microseconds on any CPU this runs on
+    assert calibration["recorded_per_node_us"] >= calibration["overhead_us"]
+    overhead_ms = calibration["overhead_us"] / 1000.0
+    for layer in result["layers"]:
+        stats = layer["latency"]
+        assert 0 < stats["median_ms"] <= stats["raw_median_ms"]
+        assert stats["median_ms"] == pytest.approx(
+            max(stats["raw_median_ms"] - overhead_ms, min(stats["raw_median_ms"], 1e-4)), abs=1e-6) or stats["at_floor"]
+        assert stats["profiler_overhead_ms"] == pytest.approx(overhead_ms)
+    latency = result["latency"]
+    assert latency["sum_of_node_medians_ms"] < latency["raw_sum_of_node_medians_ms"]
+    assert any("profiler overhead" in n and "us/node subtracted" in n and f"{ort_backend.CALIBRATION_NODES}-node chain"
+               in n for n in result["notes"])
+
+
+def test_calibration_is_independent_of_the_model_and_can_be_turned_off(tmp_path):
+    (tmp_path / "a").mkdir()
+    raw = _build(tmp_path / "a", "hostile_names", opt_level=2, profiler_calibration=False)
+    assert raw["latency"]["profiler_calibration"] is None
+    for layer in raw["layers"]:
+        assert "raw_median_ms" not in layer["latency"]
+    assert raw["latency"]["raw_sum_of_node_medians_ms"] == raw["latency"]["sum_of_node_medians_ms"]
+
+
+def test_corrected_stats_subtract_and_floor():
+    stats = ort_backend.corrected_stats([10.0, 12.0, 14.0], 3.0)
+    assert stats["median_ms"] == pytest.approx(0.009) and stats["raw_median_ms"] == pytest.approx(0.012)
+    assert not stats["at_floor"]
+    tiny = ort_backend.corrected_stats([1.0, 2.0, 3.0], 3.0)  # no longer than the overhead: at the floor
+    assert tiny["at_floor"] and tiny["median_ms"] == pytest.approx(ort_backend.CORRECTED_FLOOR_US / 1000.0)
+    assert tiny["median_ms"] > 0

@@ -24,8 +24,10 @@ check runs in the worker too, so the caller never loads CUDA.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import queue
 import re
 import shutil
 import signal
@@ -229,6 +231,10 @@ class ProfiledLatency(LatencyStats):
     p90_ms: float | None = None
     min_ms: float | None = None
     max_ms: float | None = None
+    #: what the profiler recorded, before its calibrated overhead per node was subtracted (None: no correction)
+    raw_median_ms: float | None = None
+    raw_average_ms: float | None = None
+    profiler_overhead_ms: float | None = None
 
 
 @dataclass
@@ -259,6 +265,14 @@ class BuildReport(EngineReport):
     @property
     def sum_of_layer_medians_ms(self) -> float | None:
         values = [l.latency.median_ms for l in self.layers if l.latency is not None and l.latency.median_ms is not None]
+        return sum(values) if values else None
+
+    @property
+    def raw_sum_of_layer_medians_ms(self) -> float | None:
+        """The sum of the per-layer medians as the profiler recorded them (its own overhead included)."""
+        values = [(l.latency.raw_median_ms if getattr(l.latency, "raw_median_ms", None) is not None
+                   else l.latency.median_ms) for l in self.layers
+                  if l.latency is not None and l.latency.median_ms is not None]
         return sum(values) if values else None
 
     def fusions_frame(self):
@@ -306,6 +320,10 @@ def report_from_onnxruntime(result: Mapping[str, Any]) -> BuildReport:
     providers = settings.get("providers") or []
     source = (f"ONNX Runtime {version} profiler ({', '.join(providers)}), median of {runs} runs after "
               f"{settings.get('warmup')} warm-up")
+    calibration = (result.get("latency") or {}).get("profiler_calibration")
+    if calibration:
+        source += (f", less the profiler's overhead of {calibration['overhead_us']:.2f} us/node calibrated on a "
+                   f"{calibration['nodes']}-node chain in this run")
     layers: list[Layer] = []
     tactics: list[TacticRecord] = []
     activations: dict[str, int] = {}
@@ -324,7 +342,8 @@ def report_from_onnxruntime(result: Mapping[str, Any]) -> BuildReport:
                 time_ms=stats["total_ms"], average_ms=stats["mean_ms"], median_ms=stats["median_ms"],
                 percentage=(100.0 * stats["median_ms"] / total_median) if total_median else None,
                 count=stats["count"], source=source, p10_ms=stats["p10_ms"], p90_ms=stats["p90_ms"],
-                min_ms=stats["min_ms"], max_ms=stats["max_ms"])
+                min_ms=stats["min_ms"], max_ms=stats["max_ms"], raw_median_ms=stats.get("raw_median_ms"),
+                raw_average_ms=stats.get("raw_mean_ms"), profiler_overhead_ms=stats.get("profiler_overhead_ms"))
         origin = item.get("origin")
         layer_origin = None
         if item.get("type") in ("QuantizeLinear", "DequantizeLinear"):
@@ -407,7 +426,11 @@ def report_from_onnxruntime(result: Mapping[str, Any]) -> BuildReport:
         provenance={"backend": f"ONNX Runtime ({reason})" if reason else "ONNX Runtime",
                     "layers": f"ONNX Runtime {version} optimized graph ({level})", "latency": source,
                     "tactics": f"ONNX Runtime {version} node placement (execution provider per node)",
-                    "onnx_nodes": mapping.source},
+                    "onnx_nodes": mapping.source,
+                    **({"latency_correction": f"ONNX Runtime profiler overhead {calibration['overhead_us']:.2f} "
+                                              f"us/node subtracted, calibrated on a {calibration['nodes']}-node chain "
+                                              f"in this run ({calibration['method']}); raw figures in "
+                                              "latency.raw_median_ms"} if calibration else {})},
         notes=notes, mapping=mapping, backend="onnxruntime", backend_reason=reason,
         settings={**settings, "backend": "onnxruntime", "backend_reason": reason},
         fusions=list(result.get("fusions") or []),
@@ -599,7 +622,9 @@ class BuildJob:
         self.settings = settings
         self.progress: tuple[str, int, int] | None = None
         self.pid: int | None = None
-        self.returncode: int | None = None
+        self.returncode: int | None = None  # the worker's exit code; 0 when it stays alive for the next build
+        self.reused_worker = False  # True when an idle worker of an earlier build ran this one
+        self._timed_out = False
         self.started_at: float | None = None
         self.timings: dict[str, float] = {}
         self._external_cancel = cancel
@@ -635,6 +660,7 @@ class BuildJob:
             self._done.wait(2 * CANCEL_GRACE_S + 2)
             raise
         if not finished:
+            self._timed_out = True  # its worker is not kept for another build, whatever happens next
             raise TimeoutError(f"the build is still running after {timeout} s")
         if self._error is not None:
             raise self._error
@@ -697,45 +723,63 @@ class BuildJob:
     def _talk_to_worker(self, workdir: str) -> dict[str, Any]:
         request = {"model": self.model_path, "settings": self.settings.to_dict(), "workdir": workdir}
         t_spawn = time.perf_counter()
-        process = _spawn_worker()
+        env = _worker_env()
+        worker = _take_idle_worker(env)
+        reused = worker is not None
+        if worker is None:
+            worker = _Worker.spawn(env)
+        while True:
+            outcome = self._converse(worker, request, reused, t_spawn)
+            if outcome is not _RETRY:
+                return outcome
+            # the idle worker had died (killed, OOM, its idle timeout) before it took the request: a new one
+            self._append_log(f"[explorer] the idle build worker (pid {worker.pid}) had exited "
+                             f"({_exit_words(worker.process.returncode)}) before taking this build: starting a new one")
+            worker = _Worker.spawn(env)
+            reused = False
+
+    def _converse(self, worker: "_Worker", request: dict[str, Any], reused: bool, t_spawn: float) -> Any:
+        process = worker.process
         self._process = process
         self.pid = process.pid
-        messages: list[dict[str, Any]] = []
-
-        def read_protocol() -> None:
-            assert process.stdout is not None
-            for raw in process.stdout:
-                try:
-                    message = json.loads(raw)
-                except ValueError:
-                    self._append_log(raw.decode("utf-8", "replace").rstrip("\n"))
-                    continue
-                if message.get("type") == "progress":
-                    self._deliver_progress(message["phase"], int(message["step"]), int(message["total"]))
-                else:
-                    messages.append(message)
-
-        def read_log() -> None:
-            assert process.stderr is not None
-            for raw in process.stderr:
-                self._append_log(raw.decode("utf-8", "replace").rstrip("\n"))
-
-        readers = [threading.Thread(target=read_protocol, daemon=True, name="explorer-build-protocol"),
-                   threading.Thread(target=read_log, daemon=True, name="explorer-build-log")]
-        for reader in readers:
-            reader.start()
+        self.reused_worker = reused
+        self.timings["worker_reused"] = 1.0 if reused else 0.0
+        worker.attach(self)
         try:
             assert process.stdin is not None
             process.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
             process.stdin.flush()
-        except OSError:
-            pass  # the worker died at once: its exit code says why, below
+        except (OSError, ValueError):
+            pass  # the worker died: its exit code says why, below
 
+        accepted = False
+        final: dict[str, Any] | None = None
         cancel_sent_at: float | None = None
         terminated_at: float | None = None
-        while process.poll() is None:
+        ended_at: float | None = None  # when an error / cancelled answer came: the worker exits by itself
+        while True:
+            try:
+                message = worker.messages.get(timeout=0.05)
+            except queue.Empty:
+                message = None
+            if message is not None:
+                kind = message.get("type")
+                if kind == "accepted":
+                    accepted = True
+                    self.timings["worker_start_s"] = time.perf_counter() - t_spawn
+                elif kind in ("result", "error", "cancelled"):
+                    accepted = True
+                    final = message
+                    if kind != "result":
+                        ended_at = time.monotonic()
+                if not (final is not None and final["type"] == "result"):
+                    continue  # read everything that is there before looking at the process
+            if final is not None and final["type"] == "result" and not self.cancelled:
+                break  # the worker stays alive for the next build
+            if process.poll() is not None:
+                break
+            now = time.monotonic()
             if self.cancelled:
-                now = time.monotonic()
                 if cancel_sent_at is None:
                     cancel_sent_at = now
                     self._send(process, "cancel")
@@ -746,21 +790,41 @@ class BuildJob:
                 elif terminated_at is not None and now - terminated_at > CANCEL_GRACE_S:
                     self._append_log("[explorer] the worker ignored SIGTERM: killing it")
                     _signal(process, getattr(signal, "SIGKILL", signal.SIGTERM))
-            try:
-                process.wait(timeout=0.05)
-            except subprocess.TimeoutExpired:
-                pass
-        self.returncode = process.returncode
-        for reader in readers:
-            reader.join(timeout=60)  # the worker is gone: its pipes drain to their end
-        try:
-            if process.stdin:
-                process.stdin.close()
-        except OSError:
-            pass
-        self.timings["worker_process_s"] = time.perf_counter() - t_spawn
+            elif ended_at is not None and now - ended_at > CANCEL_GRACE_S:
+                _signal(process, getattr(signal, "SIGKILL", signal.SIGTERM))  # answered, then hung on its way out
 
-        final = next((m for m in reversed(messages) if m.get("type") in ("result", "error", "cancelled")), None)
+        self.timings["worker_process_s"] = time.perf_counter() - t_spawn
+        if final is not None and final["type"] == "result" and not self.cancelled:
+            worker.detach(self, wait_for_log=True)
+            self.returncode = 0  # a success: the worker lives on, idle, for the next build
+            if self._timed_out:
+                worker.close(wait=CANCEL_GRACE_S)  # result(timeout) gave up on it once: not kept
+            else:
+                _release_worker(worker)
+            return final
+
+        # anything else ends this worker: never reuse one after a cancel, a kill, an error or a crash
+        if process.poll() is None:
+            worker.close(wait=0)
+            try:
+                process.wait(timeout=CANCEL_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _signal(process, getattr(signal, "SIGKILL", signal.SIGTERM))
+                process.wait()
+        worker.join_readers()  # the worker is gone: its pipes drain to their end
+        while True:  # answers read after the process ended
+            try:
+                message = worker.messages.get_nowait()
+            except queue.Empty:
+                break
+            if message.get("type") == "accepted":
+                accepted = True
+            elif message.get("type") in ("result", "error", "cancelled"):
+                accepted, final = True, message
+        worker.detach(self)
+        self.returncode = process.returncode
+        if not accepted and reused and not self.cancelled:
+            return _RETRY
         if self.cancelled or (final is not None and final["type"] == "cancelled"):
             raise BuildCancelled("build cancelled", file=self.model_path)
         if final is not None and final["type"] == "result":
@@ -808,8 +872,24 @@ class BuildJob:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Worker processes: one per build
+# Worker processes: a warm one is reused
 # --------------------------------------------------------------------------------------------------------
+#
+# Starting a worker (Python, then numpy / onnx / onnxruntime imported by the first build) costs a few tenths
+# of a second, more than a small model's whole build. So a worker whose build succeeded stays alive, idle,
+# waiting for the next request on its stdin, and the next build uses it instead of spawning one. Only a
+# success keeps a worker: after a cancel, a kill, a timeout, an error or a crash it is discarded. At most
+# one idle worker is kept (concurrent builds each get their own); it exits when its stdin closes (the
+# parent is gone, or :func:`shutdown_idle_worker` at exit) or after :data:`WORKER_IDLE_TIMEOUT_S` idle.
+
+#: an idle worker exits by itself after this many seconds without a request
+WORKER_IDLE_TIMEOUT_S = 600.0
+#: set to False to start a fresh worker for every build
+REUSE_WORKERS = True
+#: the line a worker writes to its stderr when a build's log is complete (the parent splits logs on it)
+_LOG_END = "\x00explorer-build-log-end"
+_RETRY = object()
+
 
 def _worker_env() -> dict[str, str]:
     env = dict(os.environ)
@@ -819,14 +899,166 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def _spawn_worker() -> subprocess.Popen:
-    """A new worker for one build (never reused: a build may leave a process in any state)."""
-    try:
-        return subprocess.Popen([sys.executable, "-m", "explorer.backends.build", "--worker"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=_worker_env(), start_new_session=True)
-    except OSError as exc:
-        raise BuildError(f"could not start the build worker ({sys.executable}): {exc}") from None
+class _Worker:
+    """A worker process and the two threads that read it; its output goes to the job it is attached to."""
+
+    def __init__(self, process: subprocess.Popen, env: Mapping[str, str]) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.env_key = (sys.executable, tuple(sorted(env.items())))
+        self.messages: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self._job: BuildJob | None = None
+        self._lock = threading.Lock()
+        self._log_end = threading.Event()
+        self._readers = [threading.Thread(target=self._read_protocol, daemon=True, name="explorer-build-protocol"),
+                         threading.Thread(target=self._read_log, daemon=True, name="explorer-build-log")]
+        for reader in self._readers:
+            reader.start()
+
+    @classmethod
+    def spawn(cls, env: Mapping[str, str]) -> "_Worker":
+        try:
+            process = subprocess.Popen([sys.executable, "-m", "explorer.backends.build", "--worker"],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       env=dict(env), start_new_session=True)
+        except OSError as exc:
+            raise BuildError(f"could not start the build worker ({sys.executable}): {exc}") from None
+        return cls(process, env)
+
+    def attach(self, job: "BuildJob") -> None:
+        with self._lock:
+            self._job = job
+            self._log_end.clear()
+            while True:  # nothing of an earlier build may reach this one
+                try:
+                    self.messages.get_nowait()
+                except queue.Empty:
+                    break
+
+    def detach(self, job: "BuildJob", wait_for_log: bool = False) -> None:
+        if wait_for_log:  # the stderr pipe is read separately: wait for the end of this build's log
+            self._log_end.wait(2.0)
+        with self._lock:
+            if self._job is job:
+                self._job = None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self, wait: float = 1.0) -> None:
+        """Close its stdin (it exits at EOF); kill it if it is still there after ``wait`` seconds."""
+        try:
+            if self.process.stdin:
+                self.process.stdin.close()
+        except OSError:
+            pass
+        if wait > 0:
+            try:
+                self.process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                _signal(self.process, getattr(signal, "SIGKILL", signal.SIGTERM))
+                try:
+                    self.process.wait(timeout=wait)
+                except subprocess.TimeoutExpired:
+                    pass
+
+    def join_readers(self, timeout: float = 60.0) -> None:
+        for reader in self._readers:
+            reader.join(timeout=timeout)
+
+    def _current(self) -> "BuildJob | None":
+        with self._lock:
+            return self._job
+
+    def _read_protocol(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            job = self._current()
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                if job is not None:
+                    job._append_log(raw.decode("utf-8", "replace").rstrip("\n"))
+                continue
+            if message.get("type") == "progress":
+                if job is not None:
+                    job._deliver_progress(message["phase"], int(message["step"]), int(message["total"]))
+            else:
+                self.messages.put(message)
+
+    def _read_log(self) -> None:
+        assert self.process.stderr is not None
+        for raw in self.process.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if line.endswith(_LOG_END):
+                head = line[: -len(_LOG_END)]
+                job = self._current()
+                if head and job is not None:
+                    job._append_log(head)
+                self._log_end.set()
+                continue
+            job = self._current()
+            if job is not None:  # an idle worker's output (none is expected) belongs to no build
+                job._append_log(line)
+
+
+_idle_lock = threading.Lock()
+_idle_worker: _Worker | None = None
+
+
+def _take_idle_worker(env: Mapping[str, str]) -> _Worker | None:
+    """The idle worker, if there is one started with this environment and still alive."""
+    global _idle_worker
+    with _idle_lock:
+        worker, _idle_worker = _idle_worker, None
+    if worker is None:
+        return None
+    if REUSE_WORKERS and worker.alive() and worker.env_key == (sys.executable, tuple(sorted(env.items()))):
+        return worker
+    worker.close(wait=0.5)
+    worker.join_readers(timeout=1.0)
+    return None
+
+
+def _release_worker(worker: _Worker) -> None:
+    """Keep a worker whose build succeeded as the idle one (closing the one kept before, if any)."""
+    global _idle_worker
+    if not REUSE_WORKERS or not worker.alive():
+        worker.close(wait=0.5)
+        return
+    with _idle_lock:
+        previous, _idle_worker = _idle_worker, worker
+    if previous is not None:
+        previous.close(wait=0.5)
+
+
+def idle_worker_pid() -> int | None:
+    """The pid of the worker kept for the next build, or None."""
+    with _idle_lock:
+        return _idle_worker.pid if _idle_worker is not None else None
+
+
+def shutdown_idle_worker() -> None:
+    """Stop the idle worker now (it is also stopped at exit, and stops by itself when idle too long)."""
+    global _idle_worker
+    with _idle_lock:
+        worker, _idle_worker = _idle_worker, None
+    if worker is not None:
+        worker.close(wait=1.0)
+
+
+atexit.register(shutdown_idle_worker)
+
+
+def _exit_words(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
 
 
 def _signal(process: subprocess.Popen, sig: int) -> None:
@@ -879,29 +1111,81 @@ def _worker_main() -> int:
             protocol.write(text + "\n")
             protocol.flush()
 
-    line = sys.stdin.readline()
-    if not line:
-        return 2
-    request = json.loads(line)
-    cancel = threading.Event()
-    session_options: list[Any] = []
+    requests: "queue.Queue[dict[str, Any] | None]" = queue.Queue()
+    state_lock = threading.Lock()
+    state: dict[str, Any] = {"cancel": None, "session_options": [], "busy": False}
 
-    def watch_stdin() -> None:
-        for command in sys.stdin:
-            if command.strip() == "cancel":
-                break
-        # "cancel", or EOF: the parent is gone; either way stop
-        cancel.set()
-        for so in list(session_options):
+    def stop_current() -> bool:
+        """Cancel the build under way, if any; True when there was one."""
+        with state_lock:
+            cancel, options, busy = state["cancel"], list(state["session_options"]), state["busy"]
+        if cancel is not None:
+            cancel.set()
+        for so in options:
             try:
                 so.set_load_cancellation_flag(True)  # stops ONNX Runtime while it optimizes a big graph
             except Exception:
                 pass
+        return busy
+
+    def exit_later() -> None:
         time.sleep(30)
-        os._exit(3)  # still here long after the request: do not linger as an orphan
+        os._exit(3)  # still here long after the cancel or the parent's end: do not linger as an orphan
+
+    def watch_stdin() -> None:
+        for command in sys.stdin:
+            text = command.strip()
+            if not text:
+                continue
+            if text == "cancel":
+                if stop_current():
+                    threading.Thread(target=exit_later, daemon=True).start()
+                continue
+            try:
+                requests.put(json.loads(text))
+            except ValueError:
+                continue
+        # EOF: the parent is gone (or closed the idle worker): stop
+        if stop_current():
+            threading.Thread(target=exit_later, daemon=True).start()
+        requests.put(None)
 
     threading.Thread(target=watch_stdin, daemon=True, name="explorer-worker-stdin").start()
 
+    while True:
+        try:
+            request = requests.get(timeout=WORKER_IDLE_TIMEOUT_S)
+        except queue.Empty:
+            break  # idle too long
+        if request is None:
+            break
+        cancel = threading.Event()
+        with state_lock:
+            state.update(cancel=cancel, session_options=[], busy=True)
+        send({"type": "accepted", "pid": os.getpid()})
+        answer = _serve_request(request, send, cancel, state, state_lock)
+        with state_lock:
+            state.update(cancel=None, session_options=[], busy=False)
+        sys.stderr.flush()
+        try:  # the end of this build's log, before its answer: the parent waits for it
+            os.write(2, (_LOG_END + "\n").encode("utf-8"))
+        except OSError:
+            pass
+        send(answer)
+        if answer["type"] != "result" or cancel.is_set():
+            break  # only a success keeps a worker
+        del answer
+        import gc
+
+        gc.collect()
+    protocol.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown (ONNX Runtime / CUDA destructors): the result is out
+
+
+def _serve_request(request: Mapping[str, Any], send: Callable[[dict[str, Any]], None], cancel: threading.Event,
+                   state: dict[str, Any], state_lock: threading.Lock) -> dict[str, Any]:
+    """One build in the worker: its answer (result, error or cancelled), progress sent on the way."""
     last = {"phase": None, "at": 0.0}
 
     def progress(phase: str, step: int, total: int) -> None:
@@ -914,7 +1198,8 @@ def _worker_main() -> int:
         send({"type": "progress", "phase": str(phase), "step": int(step), "total": int(total)})
 
     def remember(so: Any) -> None:
-        session_options.append(so)
+        with state_lock:
+            state["session_options"].append(so)
         if cancel.is_set():
             try:
                 so.set_load_cancellation_flag(True)
@@ -922,25 +1207,20 @@ def _worker_main() -> int:
                 pass
 
     try:
-        result = _worker_build(request, progress, cancel, remember)
-        send({"type": "result", "result": result})
+        return {"type": "result", "result": _worker_build(request, progress, cancel, remember)}
     except BaseException as exc:
         from .onnxruntime import Cancelled
 
         cancelled_types = (Cancelled, BuildCancelled) + ((_CancelledBase,) if _CancelledBase is not BuildError else ())
         if isinstance(exc, cancelled_types) or (cancel.is_set() and isinstance(exc, BuildError)):
-            send({"type": "cancelled"})
-        elif isinstance(exc, ExplorerError):
-            send({"type": "error", "problem": exc.problem, "file": exc.file, "where": exc.where, "hint": exc.hint,
-                  "class": type(exc).__name__})
-        else:
-            import traceback
+            return {"type": "cancelled"}
+        if isinstance(exc, ExplorerError):
+            return {"type": "error", "problem": exc.problem, "file": exc.file, "where": exc.where, "hint": exc.hint,
+                    "class": type(exc).__name__}
+        import traceback
 
-            traceback.print_exc()
-            send({"type": "error", "problem": f"{type(exc).__name__}: {exc}", "class": type(exc).__name__})
-    protocol.flush()
-    sys.stderr.flush()
-    os._exit(0)  # skip interpreter teardown (ONNX Runtime / CUDA destructors): the result is out
+        traceback.print_exc()
+        return {"type": "error", "problem": f"{type(exc).__name__}: {exc}", "class": type(exc).__name__}
 
 
 def _json_default(value: Any) -> Any:

@@ -457,6 +457,124 @@ def _hint_for(message: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------------
+# The profiler's own cost per node, calibrated in the build's run
+# --------------------------------------------------------------------------------------------------------
+
+#: nodes in the calibration chains: the long chain, and the short one that gives session.run's fixed cost
+CALIBRATION_NODES = 64
+CALIBRATION_SHORT = 8
+#: runs of each calibration session (after as many warm-ups / 4)
+CALIBRATION_RUNS = 40
+#: a corrected per-node time never goes below this (or the raw time, if smaller): µs
+CORRECTED_FLOOR_US = 0.1
+
+
+def _chain_model(k: int):
+    """``k`` Neg nodes in a chain on a 1-element float tensor: the cheapest real kernels there are."""
+    from onnx import TensorProto, helper
+
+    names = ["x"] + [f"t{i}" for i in range(1, k)] + ["y"]
+    nodes = [helper.make_node("Neg", [names[i]], [names[i + 1]], name=f"calibration_neg_{i}") for i in range(k)]
+    graph = helper.make_graph(nodes, "profiler_calibration",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def calibrate_profiler_overhead(providers: Sequence[Any], workdir: str, *, runs: int = CALIBRATION_RUNS,
+                                cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """How much ONNX Runtime's profiler adds to each node's recorded duration, measured now, here.
+
+    Three sessions on chains of cheap ``Neg`` nodes (graph optimizations off, so every node runs; default
+    threads and the same providers as the build): a short and a long chain without the profiler, whose
+    difference in ``session.run`` time gives the true cost of one node (without session.run's fixed cost),
+    and the long chain with the profiler, whose recorded node durations give what the profiler reports for
+    it. ``overhead_us`` = median recorded duration per node - true cost per node, at least 0. The model being
+    measured plays no part (calibrating on it would make the per-layer sum match by construction).
+    """
+    import numpy as np
+    import onnxruntime as ort
+
+    k, short = CALIBRATION_NODES, CALIBRATION_SHORT
+    feeds = {"x": np.ones([1], dtype=np.float32)}
+    warm = max(3, runs // 4)
+
+    def timed(session, n: int) -> list[float]:
+        out = []
+        for i in range(n):
+            if cancelled is not None and i % 16 == 0 and cancelled():
+                raise Cancelled()
+            t0 = time.perf_counter()
+            session.run(None, feeds)
+            out.append((time.perf_counter() - t0) * 1e6)
+        return out
+
+    t_start = time.perf_counter()
+    plain_long = ort.InferenceSession(_chain_model(k), make_session_options(0), providers=list(providers))
+    plain_short = ort.InferenceSession(_chain_model(short), make_session_options(0), providers=list(providers))
+    prefix = os.path.join(workdir, "calibration_profile")
+    profiled = ort.InferenceSession(_chain_model(k), make_session_options(0, profile_prefix=prefix),
+                                    providers=list(providers))
+    for session in (plain_long, plain_short, profiled):
+        timed(session, warm)
+    long_us: list[float] = []
+    short_us: list[float] = []
+    profiled_us: list[float] = []
+    chunk = max(1, runs // 4)
+    for _ in range(4):  # interleaved, so the three see the same machine
+        long_us += timed(plain_long, chunk)
+        short_us += timed(plain_short, chunk)
+        profiled_us += timed(profiled, chunk)
+    path = profiled.end_profiling()
+    try:
+        profile = parse_profile(read_profile_file(path), skip_runs=warm)
+    finally:
+        _remove(path)
+    del plain_long, plain_short, profiled
+    per_run_sum = None
+    nodes = profile["nodes"]
+    if nodes:
+        sums = np.zeros(min(len(n.durations_us) for n in nodes.values()))
+        for n in nodes.values():
+            sums += np.asarray(n.durations_us[: sums.size])
+        per_run_sum = float(np.median(sums)) if sums.size else None
+    long_med, short_med, prof_med = (float(np.median(v)) for v in (long_us, short_us, profiled_us))
+    true_per_node = max(0.0, (long_med - short_med) / (k - short))
+    recorded_per_node = per_run_sum / len(nodes) if per_run_sum is not None and nodes else None
+    overhead = max(0.0, recorded_per_node - true_per_node) if recorded_per_node is not None else 0.0
+    fixed_run = max(0.0, short_med - short * true_per_node)
+    return {
+        "overhead_us": round(overhead, 4),
+        "recorded_per_node_us": round(recorded_per_node, 4) if recorded_per_node is not None else None,
+        "true_per_node_us": round(true_per_node, 4),
+        "run_overhead_us": round(fixed_run, 4),  # session.run's cost outside any node (binding, inputs, outputs)
+        "profiled_run_per_node_us": round((prof_med - long_med) / k, 4),  # wall time the profiler adds per node
+        "nodes": k, "short_nodes": short, "runs": len(long_us), "seconds": round(time.perf_counter() - t_start, 6),
+        "method": (f"chains of {k} and {short} Neg nodes on a 1-element tensor (graph optimizations off, same "
+                   f"providers and threads), {len(long_us)} runs each, interleaved: median recorded duration per "
+                   "node with the profiler on, minus the true per-node cost = (median session.run of the long "
+                   f"chain - of the short chain) / {k - short} with the profiler off"),
+    }
+
+
+def corrected_stats(durations_us: Sequence[float], overhead_us: float) -> dict[str, float] | None:
+    """:func:`stats_ms` of the durations less the profiler's overhead (each at least
+    :data:`CORRECTED_FLOOR_US`, or its raw value when smaller), plus the raw figures as ``raw_*``."""
+    raw = stats_ms(durations_us)
+    if raw is None:
+        return None
+    corrected = [max(d - overhead_us, min(d, CORRECTED_FLOOR_US)) for d in durations_us]
+    stats = stats_ms(corrected)
+    assert stats is not None
+    stats.update({f"raw_{k}": v for k, v in raw.items() if k != "count"})
+    stats["profiler_overhead_ms"] = overhead_us / 1000.0
+    stats["at_floor"] = bool(raw["median_ms"] * 1000.0 <= overhead_us + CORRECTED_FLOOR_US)
+    return stats
+
+
+# --------------------------------------------------------------------------------------------------------
 # The build (runs in the worker process)
 # --------------------------------------------------------------------------------------------------------
 
@@ -593,6 +711,22 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
     # a while, and two sessions taking turns run by run would steal the cores from each other.
     warm_total = 2 * warmup + 1
     warm_s = 0.0  # wall time of the warm-up runs, and of the timed runs (what a benchmark of the build needs)
+    progress("warmup", 0, warm_total)
+    # the profiler's own cost per node, on a chain of cheap nodes (never on this model), before its runs
+    calibration: dict[str, Any] | None = None
+    if settings.get("profiler_calibration", True) and all(p == "CPUExecutionProvider" for p in used_providers):
+        try:
+            calibration = calibrate_profiler_overhead(["CPUExecutionProvider"], workdir, cancelled=cancelled)
+        except Cancelled:
+            raise
+        except Exception as exc:  # the build's figures stand without it; say so
+            notes.append(f"the profiler's overhead could not be calibrated ({_first_line(exc)}): per-node times are "
+                         "ONNX Runtime's raw figures")
+        timings["calibration"] = round(calibration["seconds"], 6) if calibration else 0.0
+    elif settings.get("profiler_calibration", True):
+        notes.append(f"per-node times are ONNX Runtime's raw profiler figures: the profiler's overhead is calibrated "
+                     f"on the CPU provider only (this build used {', '.join(used_providers)})")
+    check()
     for i in range(warm_total):  # the profiled session's warm-ups (one more) are dropped from its trace
         progress("warmup", i, warm_total)
         check()
@@ -647,7 +781,7 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
 
     optimized = onnx.load(optimized_path, load_external_data=False) if optimized_saved else None
     converted = run_proto if run_proto is not original else None
-    result = _assemble(model, original, converted, optimized, profile, e2e, notes, precision)
+    result = _assemble(model, original, converted, optimized, profile, e2e, notes, precision, calibration)
     del plain, profiled
     result.update({
         "backend": "onnxruntime",
@@ -1275,7 +1409,9 @@ def _initializer_bytes(graph_proto) -> int:
 
 
 def _assemble(model, original, converted, optimized, profile: dict[str, Any], e2e_ms: list[float],
-              notes: list[str], precision: str = "fp32") -> dict[str, Any]:
+              notes: list[str], precision: str = "fp32", calibration: Mapping[str, Any] | None = None
+              ) -> dict[str, Any]:
+    overhead_us = float(calibration["overhead_us"]) if calibration else None
     nodes: dict[str, NodeProfile] = profile["nodes"]
     graph_nodes = list(optimized.graph.node) if optimized is not None else []
     if optimized is not None:
@@ -1346,7 +1482,8 @@ def _assemble(model, original, converted, optimized, profile: dict[str, Any], e2
             "parameter_bytes": prof.parameter_size if prof else None,
             "activation_bytes": prof.activation_size if prof else None,
             "output_bytes": prof.output_size if prof else None,
-            "latency": stats_ms(prof.durations_us) if prof else None,
+            "latency": (corrected_stats(prof.durations_us, overhead_us) if overhead_us is not None
+                        else stats_ms(prof.durations_us)) if prof else None,
         })
 
     # weights per layer: bytes of the initializers it reads in the optimized graph, each counted once
@@ -1388,6 +1525,8 @@ def _assemble(model, original, converted, optimized, profile: dict[str, Any], e2
 
     measured = [n for n in layers if n["latency"]]
     sum_medians = sum(n["latency"]["median_ms"] for n in measured) if measured else None
+    raw_sum = (sum(n["latency"].get("raw_median_ms", n["latency"]["median_ms"]) for n in measured)
+               if measured else None)
     e2e = stats_ms([v * 1000.0 for v in e2e_ms]) if e2e_ms else None
     profiled_runs = stats_ms([v * 1000.0 for v in profile["profiled_run_ms"]]) if profile["profiled_run_ms"] else None
     unprofiled = [n for n in layers if not n["latency"]]
@@ -1402,12 +1541,23 @@ def _assemble(model, original, converted, optimized, profile: dict[str, Any], e2
         "arena_peak_bytes": profile.get("arena_peak_bytes"),
         "arena_held_bytes": profile.get("arena_held_bytes"),
     }
+    if calibration is not None and measured:
+        at_floor = [n for n in measured if n["latency"].get("at_floor")]
+        notes.append(f"ONNX Runtime profiler overhead {overhead_us:.2f} us/node subtracted from every node's "
+                     f"recorded time (raw figures kept as raw_*), calibrated on a {calibration['nodes']}-node chain "
+                     f"in this run: {calibration['method']}")
+        if 2 * len(at_floor) > len(measured):
+            notes.append(f"{len(at_floor)} of {len(measured)} nodes took no longer than the profiler's overhead "
+                         f"({overhead_us:.2f} us): their corrected times sit at the floor "
+                         f"({CORRECTED_FLOOR_US} us or less) - the profiler cannot resolve them; the per-layer "
+                         "times of this model are not trustworthy, only the end-to-end median is")
     if sum_medians and e2e and sum_medians > 1.2 * e2e["median_ms"]:
         extra_us = 1000.0 * (sum_medians - e2e["median_ms"]) / max(len(measured), 1)
         notes.append(f"the per-layer times add up to {sum_medians / e2e['median_ms']:.1f}x the end-to-end median "
-                     f"({sum_medians:.3f} vs {e2e['median_ms']:.3f} ms): ONNX Runtime's profiler costs about "
-                     f"{extra_us:.1f} us per node, which matters when nodes take microseconds. Compare layers "
-                     "with each other; the end-to-end median is the model's latency")
+                     f"({sum_medians:.3f} vs {e2e['median_ms']:.3f} ms): "
+                     + ("after the calibrated correction, " if calibration is not None else "ONNX Runtime's profiler "
+                        f"costs about {extra_us:.1f} us per node, which matters when nodes take microseconds; ")
+                     + "compare layers with each other; the end-to-end median is the model's latency")
     if precision == "int8" or (converted is None and has_qdq(original)):
         heavy = [l for l in layers if l["origin"] == "onnx" and
                  any(k in (l["type"] or "") for k in ("Conv", "MatMul", "Gemm", "Attention"))]
@@ -1428,13 +1578,14 @@ def _assemble(model, original, converted, optimized, profile: dict[str, Any], e2
         "fusions": fusions,
         "vanished": mapping["vanished"],
         "latency": {"end_to_end": e2e, "profiled_runs": profiled_runs, "sum_of_node_medians_ms": sum_medians,
+                    "raw_sum_of_node_medians_ms": raw_sum, "profiler_calibration": dict(calibration or {}) or None,
                     "runs": profile["runs"], "end_to_end_ms": [round(v, 6) for v in e2e_ms]},
         "memory": memory,
         "notes": notes,
     }
 
 
-__all__ = ["CALIBRATION_BATCHES", "Cancelled", "NodeProfile", "ORT_LEVELS", "PRECISIONS", "available", "build",
+__all__ = ["CALIBRATION_BATCHES", "CALIBRATION_NODES", "Cancelled", "calibrate_profiler_overhead", "corrected_stats", "NodeProfile", "ORT_LEVELS", "PRECISIONS", "available", "build",
            "choose_providers", "convert_precision", "create_session", "graph_input_specs", "graph_optimization_level",
            "has_qdq", "make_session_options", "map_optimized_graph", "name_nodes_by_id", "parse_profile",
            "quantize_int8", "random_inputs", "resolve_input_shapes", "run", "stats_ms",
