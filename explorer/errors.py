@@ -2,6 +2,10 @@
 
 Every public function raises one of these for bad input, so callers (the CLI, the widget, a notebook) can
 catch :class:`ExplorerError` alone and show the message: it names the file, the place and a hint.
+
+Two helpers every input boundary shares: :func:`printable` (names from models and logs reach a terminal
+as visible escapes, never as control sequences) and :func:`check_memory_for` (work the machine cannot hold
+is refused up front, with the numbers).
 """
 
 from __future__ import annotations
@@ -29,6 +33,48 @@ class ExplorerError(Exception):
         if self.hint:
             text += f" (hint: {self.hint})"
         return text
+
+
+def printable(text: object, limit: int | None = None) -> str:
+    """Text that is safe to print on a terminal: names from models and logs are data, never commands.
+
+    Control characters (ANSI escapes, bell, carriage return, newline), invisible format characters and
+    bidirectional overrides become visible escapes (``\\x1b``, ``\\u202e``); ``limit`` shortens very long
+    text (a 1 MB node name) to about that many characters, saying how long it was.
+    """
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = f"{text[:max(limit - 20, 1)]}... ({len(text)} characters)"
+    if text.isprintable():  # the common case: nothing to escape
+        return text
+    # not printable: controls, format characters, surrogates, separators other than the space
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def check_memory_for(needed: int, what: str, file: str | None, error: type[ExplorerError] | None = None) -> None:
+    """Refuse up front, with the numbers, work that needs more memory than the machine has available
+    (raises ``error``, :class:`ModelError` by default)."""
+    if needed < 256 * 1024**2:
+        return  # small: not worth asking the OS
+    try:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    except Exception:  # psutil missing or the platform does not say: try anyway
+        return
+    if needed > available:
+        raise (error or ModelError)(
+            f"{what} needs about {_size(needed)} of memory and only {_size(available)} is available",
+            file=file, hint="close other programs, or use a machine with more memory")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
 class ModelError(ExplorerError):

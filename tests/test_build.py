@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -413,3 +415,13 @@ def test_report_carries_raw_and_corrected_layer_times_and_the_calibration():
     assert report.sum_of_layer_medians_ms <= report.raw_sum_of_layer_medians_ms
     assert report.raw_sum_of_layer_medians_ms == pytest.approx(report.raw["latency"]["raw_sum_of_node_medians_ms"])
     json.dumps(report.to_dict())
+
+
+def test_build_cli_on_a_corrupt_file_prints_exactly_one_error_line(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00\xff garbage")
+    out = subprocess.run([sys.executable, "-m", "explorer", "build", str(bad)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(bad) in lines[0]

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from ..errors import ExplorerError
+from ..errors import ExplorerError, printable
 
 #: command name -> module under explorer.cli (imported only when that command runs)
 COMMANDS = {
@@ -57,10 +57,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left; no traceback, no second error at exit
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+#: an error line longer than this is cut (a message quoting a huge name must still be one readable line)
+MAX_ERROR_CHARS = 2000
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """The message on one line, with control characters from hostile names escaped, not executed."""
+    return printable(" ".join(text.split()), MAX_ERROR_CHARS)
 
 
 def print_json(obj: Any) -> None:

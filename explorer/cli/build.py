@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from . import print_json
 
     shapes = parse_shape_args(args.shape)
+    _check_model_file(args.model)
     progress = _Progress(sys.stderr)
     job = start_build(args.model, backend=args.backend, precision=args.precision, opt_level=args.opt_level,
                       workspace=args.workspace, shapes=shapes, timing_cache=args.timing_cache, runs=args.runs,
@@ -83,6 +84,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary(report, top=args.top))
     return 0
+
+
+def _check_model_file(path: str) -> None:
+    """Refuse a file that is not ONNX before any progress line is printed (bad input: one error line)."""
+    import warnings
+
+    from ..model import load_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_model(path, infer_shapes=False)
 
 
 class _Progress:

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(groups, comparison=None, *, show_all: bool = False, model_name: str = "model") -> str:
+    from ..errors import printable
     from .inspect import _align, _cell
 
     fused = [g for g in groups if len(g.nodes) > 1 and g.kind != "constant"]
@@ -53,7 +54,7 @@ def render(groups, comparison=None, *, show_all: bool = False, model_name: str =
     for g in groups:
         kinds[g.kind] = kinds.get(g.kind, 0) + 1
     nodes = sum(len(g.nodes) for g in groups)
-    lines = [f"{model_name}: {nodes} nodes -> {len(groups)} predicted groups ({SOURCE})",
+    lines = [f"{_cell(model_name, 200)}: {nodes} nodes -> {len(groups)} predicted groups ({SOURCE})",
              "  " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])), ""]
     shown = groups if show_all else fused
     rows = [[g.kind, _cell(" + ".join(g.nodes), 70), _cell(g.rule, 80)] for g in shown]
@@ -73,4 +74,4 @@ def render(groups, comparison=None, *, show_all: bool = False, model_name: str =
             lines.append(f"  predicted only: {_cell(' + '.join(item['restricted']), 100)}")
         for item in c.actual_only:
             lines.append(f"  engine only:    {_cell(item['layer'], 100)}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)

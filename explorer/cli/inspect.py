@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import argparse
-import unicodedata
+
+from ..errors import printable
 
 NAME_WIDTH = 48
 TACTIC_WIDTH = 44
@@ -85,7 +86,7 @@ def render(report) -> str:
         lines.extend(f"note: {_clean(note)}" for note in report.notes)
     lines.append("")
     lines.append("sources: " + "; ".join(report.sources))
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # file names and sources are data too
 
 
 def _layer_table(report) -> list[str]:
@@ -151,8 +152,9 @@ def _align(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
 
 
 def _clean(text: str) -> str:
-    """Names are data: control characters (and TensorRT's \\x1e/\\x1f separators) never reach the terminal."""
-    return "".join(ch if unicodedata.category(ch)[0] != "C" else "?" for ch in str(text))
+    """Names are data: control characters (and TensorRT's \\x1e/\\x1f separators) reach the terminal only as
+    visible escapes (see :func:`explorer.errors.printable`)."""
+    return printable(text)
 
 
 def _cell(text: str, width: int) -> str:
@@ -161,6 +163,8 @@ def _cell(text: str, width: int) -> str:
 
 
 def _size(value: int) -> str:
+    if value >= 1024**5:  # no engine is this big: a garbage figure, shown exactly
+        return f"{value:.3e} B" if value < 1e300 else "> 1e300 B"
     size = float(value)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":

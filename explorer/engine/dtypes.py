@@ -8,7 +8,6 @@ column, activation and weight bytes) only needs the element type, so it is read 
 
 from __future__ import annotations
 
-import math
 import re
 
 #: spelling (case-folded) -> canonical precision name
@@ -61,7 +60,9 @@ def nbytes(count: int | None, dtype: str | None) -> int | None:
     size = itemsize(dtype)
     if count is None or size is None:
         return None
-    return int(math.ceil(count * size))
+    if isinstance(size, int):
+        return count * size
+    return -(-count * int(size * 4) // 4)  # sub-byte sizes (0.5, 0.25) in integers: no float overflow
 
 
 def volume(shape) -> int | None:

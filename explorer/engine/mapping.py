@@ -257,18 +257,32 @@ def map_layers(layers: Iterable[Any], model=None, *, source: str = "") -> Engine
 
     Without a model the names are only parsed (``verified=False``): parts are reported as written.
     """
+    from ..errors import ArtifactError
+
     if hasattr(layers, "layers") and not isinstance(layers, (list, tuple)):
         layers = layers.layers
+    if layers is None or isinstance(layers, (str, bytes, dict)) or not hasattr(layers, "__iter__"):
+        raise ArtifactError(f"cannot map {type(layers).__name__} to ONNX nodes: give an EngineReport, Layer "
+                            "objects, layer names or layer-information dicts")
+    if model is not None:
+        from ..model import Model, load_model
+
+        model = model if isinstance(model, Model) else load_model(model)
     resolver = NameResolver(model)
     results: list[LayerMapping] = []
     node_to_layers: dict[str, list[str]] = {}
-    for item in layers:
+    for index, item in enumerate(layers):
         if isinstance(item, str):
             name, metadata = item, None
         elif isinstance(item, dict):
             name, metadata = str(item.get("Name", "")), item.get("Metadata")
-        else:
+        elif isinstance(getattr(item, "name", None), str):
             name, metadata = item.name, getattr(item, "metadata", None)
+        else:
+            raise ArtifactError(f"layer {index} is a {type(item).__name__}: expected a layer name, a layer-"
+                                "information dict or a Layer", where=f"layers[{index}]")
+        if metadata is not None and not isinstance(metadata, str):
+            metadata = str(metadata)
         mapped = resolver.map_layer(name, metadata)
         results.append(mapped)
         for node in mapped.nodes:

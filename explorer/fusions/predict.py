@@ -38,6 +38,9 @@ SHUFFLES = {"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}
 QDQ = {"QuantizeLinear", "DequantizeLinear"}
 #: ops never folded even when their inputs are constant (Q/DQ fold into their consumer instead)
 NOT_FOLDED = QDQ | {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"}
+#: a single-input elementwise region larger than this is no documented unit (GELU, SiLU, bias + act...): its
+#: nodes are left to the pointwise-chain pass, and the search stays linear on huge elementwise graphs
+MAX_POINTWISE_UNIT = 256
 
 
 @dataclass
@@ -82,6 +85,7 @@ class _Predictor:
         self.group_of: dict[str, int] = {}
         self.groups: list[tuple[str, list[str], list[Any]]] = []  # kind, rule parts, nodes
         self.unit_of: dict[str, _Unit] = {}
+        self._too_big: set[str] = set()
 
     # -- graph facts --------------------------------------------------------------------------------------
     def _constant_tensors(self) -> set[str]:
@@ -167,7 +171,7 @@ class _Predictor:
             if softmax.op_type != "Softmax" or not self._available(softmax):
                 continue
             chain = []
-            tensor = softmax.inputs[0]
+            tensor = _in(softmax, 0)
             first = None
             for _ in range(4):
                 node = self.producer.get(tensor)
@@ -180,7 +184,7 @@ class _Predictor:
                     break
                 chain.append(node)
                 tensor = self.non_const_inputs(node)[0] if self.non_const_inputs(node) else ""
-            second = self.only_consumer(softmax.outputs[0])
+            second = self.only_consumer(_out(softmax))
             if first is None or not self._available(second) or second.op_type != "MatMul":
                 continue
             nodes = [first, *chain, softmax, second]
@@ -191,20 +195,20 @@ class _Predictor:
         for mean in self.nodes:
             if mean.op_type != "ReduceMean" or not self._available(mean):
                 continue
-            x = mean.inputs[0]
-            sub = self._reader(mean.outputs[0], "Sub", lambda n: n.inputs[0] == x)
+            x = _in(mean, 0)
+            sub = self._reader(_out(mean), "Sub", lambda n: _in(n, 0) == x)
             if sub is None:
                 continue
-            square = self._reader(sub.outputs[0], "Pow", lambda n: n.inputs[1] in self.const) or \
-                self._reader(sub.outputs[0], "Mul", lambda n: n.inputs[0] == n.inputs[1])
-            var = square and self._reader(square.outputs[0], "ReduceMean")
-            eps = var and self._reader(var.outputs[0], "Add", lambda n: any(t in self.const for t in n.inputs))
-            sqrt = eps and self._reader(eps.outputs[0], "Sqrt")
-            div = sqrt and self._reader(sqrt.outputs[0], "Div", lambda n: n.inputs[0] == sub.outputs[0])
+            square = self._reader(_out(sub), "Pow", lambda n: _in(n, 1) in self.const) or \
+                self._reader(_out(sub), "Mul", lambda n: _in(n, 0) == _in(n, 1))
+            var = square and self._reader(_out(square), "ReduceMean")
+            eps = var and self._reader(_out(var), "Add", lambda n: any(t in self.const for t in n.inputs))
+            sqrt = eps and self._reader(_out(eps), "Sqrt")
+            div = sqrt and self._reader(_out(sqrt), "Div", lambda n: _in(n, 0) == _out(sub))
             if div is None:
                 continue
             nodes = [mean, sub, square, var, eps, sqrt, div]
-            nodes += self._affine_tail(div.outputs[0])
+            nodes += self._affine_tail(_out(div))
             self._add_unit(_Unit("normalization", "LayerNorm pattern -> one normalization layer", nodes))
 
     def find_rmsnorm(self) -> None:
@@ -212,27 +216,27 @@ class _Predictor:
         for mean in self.nodes:
             if mean.op_type != "ReduceMean" or not self._available(mean):
                 continue
-            square = self.producer.get(mean.inputs[0])
-            if not self._available(square) or self.only_consumer(mean.inputs[0]) is None:
+            square = self.producer.get(_in(mean, 0))
+            if not self._available(square) or self.only_consumer(_in(mean, 0)) is None:
                 continue
-            if not ((square.op_type == "Pow" and square.inputs[1] in self.const)
-                    or (square.op_type == "Mul" and square.inputs[0] == square.inputs[1])):
+            if not ((square.op_type == "Pow" and _in(square, 1) in self.const)
+                    or (square.op_type == "Mul" and _in(square, 0) == _in(square, 1))):
                 continue
-            x = square.inputs[0]
-            eps = self._reader(mean.outputs[0], "Add", lambda n: any(t in self.const for t in n.inputs))
-            sqrt = eps and self._reader(eps.outputs[0], "Sqrt")
+            x = _in(square, 0)
+            eps = self._reader(_out(mean), "Add", lambda n: any(t in self.const for t in n.inputs))
+            sqrt = eps and self._reader(_out(eps), "Sqrt")
             if sqrt is None:
                 continue
-            tail = self._reader(sqrt.outputs[0], "Div", lambda n: n.inputs[0] == x)
+            tail = self._reader(_out(sqrt), "Div", lambda n: _in(n, 0) == x)
             nodes = [square, mean, eps, sqrt]
             if tail is None:
-                recip = self._reader(sqrt.outputs[0], "Reciprocal")
-                tail = recip and self._reader(recip.outputs[0], "Mul", lambda n: x in n.inputs)
+                recip = self._reader(_out(sqrt), "Reciprocal")
+                tail = recip and self._reader(_out(recip), "Mul", lambda n: x in n.inputs)
                 if tail is None:
                     continue
                 nodes.append(recip)
             nodes.append(tail)
-            nodes += self._affine_tail(tail.outputs[0], bias=False)
+            nodes += self._affine_tail(_out(tail), bias=False)
             self._add_unit(_Unit("normalization", "RMSNorm pattern -> one normalization layer", nodes))
 
     def _reader(self, tensor: str, op: str, test=lambda n: True):
@@ -248,32 +252,29 @@ class _Predictor:
             if not self._available(node) or node.op_type != op or len(self.non_const_inputs(node)) != 1:
                 break
             tail.append(node)
-            tensor = node.outputs[0]
+            tensor = _out(node)
         return tail
 
     def find_pointwise_units(self) -> None:
         """Pointwise regions with one non-constant input and one output (GELU, SiLU, bias + ReLU, ...)."""
         roots = [t.name for t in self.graph.inputs if t.name not in self.initializers]
         roots += [out for node in self.nodes for out in node.outputs if out]
+        too_big = self._too_big  # nodes of a region past MAX_POINTWISE_UNIT: left to the chain pass
         for root in roots:
             if root in self.const:
                 continue
             readers = self.consumers.get(root, [])
-            if not readers or not all(n.op_type in POINTWISE and self._available(n) for n in readers):
+            if not readers or not all(n.op_type in POINTWISE and self._available(n) and n.id not in too_big
+                                      for n in readers):
                 continue
-            region: dict[str, Any] = {}
+            region = self._pointwise_region(root)
+            if region is None:  # a huge elementwise region: not one of the documented units
+                for node in self._pointwise_region(root, limit=None).values():
+                    too_big.add(node.id)
+                continue
             produced = {root}
-            grew = True
-            while grew:
-                grew = False
-                for tensor in list(produced):
-                    for node in self.consumers.get(tensor, []):
-                        if node.id in region or node.op_type not in POINTWISE or not self._available(node):
-                            continue
-                        if all(not t or t in produced or t in self.const for t in node.inputs):
-                            region[node.id] = node
-                            produced.update(t for t in node.outputs if t)
-                            grew = True
+            for node in region.values():
+                produced.update(t for t in node.outputs if t)
             if len(region) < 2 or not all(n.id in region for n in readers):
                 continue
             escaping = [t for t in produced - {root}
@@ -282,6 +283,29 @@ class _Predictor:
                 continue
             nodes = sorted(region.values(), key=lambda n: self.index[n.id])
             self._add_unit(_Unit("pointwise", self._pointwise_label(nodes), nodes, root=root, output=escaping[0]))
+
+    def _pointwise_region(self, root: str, limit: int | None = MAX_POINTWISE_UNIT) -> dict[str, Any] | None:
+        """Pointwise nodes computable from ``root`` and constants alone (a worklist: linear in the region).
+        None when the region grows past ``limit`` nodes."""
+        region: dict[str, Any] = {}
+        produced = {root}
+        queue = [root]
+        consumers, const = self.consumers, self.const
+        while queue:
+            tensor = queue.pop()
+            for node in consumers.get(tensor, ()):
+                if node.id in region or node.op_type not in POINTWISE or not self._available(node) \
+                        or node.id in self._too_big:
+                    continue
+                if all(not t or t in produced or t in const for t in node.inputs):
+                    region[node.id] = node
+                    if limit is not None and len(region) > limit:
+                        return None
+                    for t in node.outputs:
+                        if t and t not in produced:
+                            produced.add(t)
+                            queue.append(t)
+        return region
 
     def _pointwise_label(self, nodes: list[Any]) -> str:
         """Name a pointwise unit by what it computes (GELU, SiLU...) or by its epilogue parts (bias + Relu)."""
@@ -332,10 +356,10 @@ class _Predictor:
             if node is None or not self.free(node) or node.id in taken or node.id in self.unit_of:
                 continue
             if node.op_type == "DequantizeLinear":
-                source = self.producer.get(node.inputs[0])
-                if node.inputs[0] in self.const:
+                source = self.producer.get(_in(node, 0))
+                if _in(node, 0) in self.const:
                     take(node, "weight DequantizeLinear folded", before)
-                elif source is not None and source.op_type == "QuantizeLinear" and source.inputs[0] in self.const \
+                elif source is not None and source.op_type == "QuantizeLinear" and _in(source, 0) in self.const \
                         and self.free(source):
                     take(source, "weight Q/DQ folded", before)
                     take(node, "weight Q/DQ folded", before)
@@ -347,7 +371,7 @@ class _Predictor:
 
         label = {"Conv": "Conv", "ConvTranspose": "Deconv", "Gemm": "Gemm", "MatMul": "MatMul"}.get(
             conv.op_type, conv.op_type)
-        current = conv.outputs[0]
+        current = _out(conv)
         residual = activated = False
         while True:
             readers = self.consumers.get(current, [])
@@ -388,7 +412,7 @@ class _Predictor:
                 break
             else:
                 break
-            current = node.outputs[0]
+            current = _out(node)
         self.claim(CONV_OPS[conv.op_type], before + [label] + after, nodes)
 
     def _computed_before(self, tensor: str, conv) -> bool:
@@ -401,7 +425,7 @@ class _Predictor:
         for node in self.nodes:
             if not self.free(node):
                 continue
-            if node.op_type in QDQ and node.inputs and node.inputs[0] in self.const:
+            if node.op_type in QDQ and node.inputs and _in(node, 0) in self.const:
                 self.claim("constant", ["Q/DQ of a constant with no convolution/MatMul reader: folded into "
                                         "the constant at build time"], [node])
             elif node.op_type == "QuantizeLinear":
@@ -415,7 +439,7 @@ class _Predictor:
         for node in self.nodes:
             if node.op_type != "Softmax" or not self.free(node):
                 continue
-            tail = self.only_consumer(node.outputs[0])
+            tail = self.only_consumer(_out(node))
             if tail is not None and tail.op_type in ("Log", "TopK") and self.free(tail):
                 self.claim("softmax", [f"Softmax + {tail.op_type}"], [node, tail])
 
@@ -445,6 +469,17 @@ class _Predictor:
                 self.claim(kind, [rule], bucket)
 
 
+def _in(node, i: int) -> str:
+    """Input ``i`` of a node, "" when it has fewer (a malformed model's node may have any arity)."""
+    inputs = node.inputs
+    return inputs[i] if i < len(inputs) else ""
+
+
+def _out(node) -> str:
+    """The first output of a node, "" when it has none."""
+    return node.outputs[0] if node.outputs else ""
+
+
 def _pattern_name(nodes: list[Any]) -> str | None:
     ops = {n.op_type for n in nodes}
     if "Erf" in ops:
@@ -454,7 +489,7 @@ def _pattern_name(nodes: list[Any]) -> str | None:
     if "Softplus" in ops and "Tanh" in ops:
         return "Mish pointwise unit"
     for sig in (n for n in nodes if n.op_type == "Sigmoid"):
-        if any(m.op_type == "Mul" and set(m.inputs) == {sig.inputs[0], sig.outputs[0]} for m in nodes):
+        if any(m.op_type == "Mul" and set(m.inputs) == {_in(sig, 0), _out(sig)} for m in nodes):
             return "SiLU/Swish pointwise unit"
     return None
 

@@ -111,10 +111,11 @@ class Node:
             values: dict[str, Any] = {}
             if self.proto is not None:
                 for attr in self.proto.attribute:
+                    name = attr.name if type(attr.name) is str else attr.name.decode("utf-8", "backslashreplace")
                     try:
-                        values[attr.name] = onnx.helper.get_attribute_value(attr)
-                    except Exception:
-                        values[attr.name] = None
+                        values[name] = onnx.helper.get_attribute_value(attr)
+                    except Exception:  # malformed attribute (wrong type for its payload): unknown value
+                        values[name] = None
             self._attributes = values
         return self._attributes
 

@@ -1,4 +1,10 @@
-"""ONNX shape inference in a child process: it can crash on malformed models, and must not take the kernel.
+"""ONNX's C++ code in child processes: it can crash on malformed models, and must not take the kernel.
+
+Shape inference (on every load) runs in a long-lived worker; the rarer model rewrites (constant folding
+with onnx-graphsurgeon, which evaluates constants with ONNX Runtime, and ``onnx.version_converter``) and
+TensorRT's ONNX parser (support analysis with TensorRT installed) run in a one-shot child each, with their
+own timeout and, except for TensorRT (CUDA reserves far more address space than it uses), the same memory
+limit (:func:`run_isolated`).
 
 One long-lived worker per Python process serves requests over its stdin/stdout (length-prefixed bytes), so
 the cost of isolation is a pipe round trip, not a process start. The caller overlaps its own work with the
@@ -62,8 +68,12 @@ class Pending:
         self._writer = writer
         self._deadline = time.monotonic() + timeout
         self._timeout = timeout
+        self._finished = False  # the worker slot was released (by result() or abandon())
 
     def result(self) -> bytes:
+        if self._finished:
+            raise RuntimeError("this shape inference request was already answered or abandoned")
+        self._finished = True
         try:
             header = self._read(9)
             size, status = struct.unpack("<QB", header)
@@ -78,7 +88,11 @@ class Pending:
         return payload
 
     def abandon(self) -> None:
-        """The caller no longer wants the answer (it failed first): stop the worker, free the slot."""
+        """The caller no longer wants the answer (it failed first): stop the worker, free the slot.
+        Nothing to do once :meth:`result` has run (it frees the slot itself, even when it raises)."""
+        if self._finished:
+            return
+        self._finished = True
         self._worker._discard(self._process)
         self._worker._lock.release()
 
@@ -162,3 +176,82 @@ def shape_inference_worker() -> ShapeInferenceWorker:
     if _worker is None:
         _worker = ShapeInferenceWorker()
     return _worker
+
+
+# ---------------------------------------------------------------------------------- one-shot children
+
+#: Seconds a one-shot child (constant folding, opset conversion, TensorRT's parser) may take before it is killed.
+DEFAULT_TRANSFORM_TIMEOUT = float(os.environ.get("EXPLORER_TRANSFORM_TIMEOUT", 300))
+
+_TRANSFORM_CHILD = r"""
+import os, resource, sys
+limit, task, args = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+if limit:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+result_fd = os.dup(1)
+os.dup2(2, 1)  # libraries that print go to stderr; the result travels on the saved stdout
+
+
+def run(data):
+    if task == "tensorrt_parser":
+        import json
+        from explorer.backends.tensorrt import parser_capability
+        return json.dumps(parser_capability(data, args[0] or None).to_dict()).encode()
+    import onnx
+    model = onnx.ModelProto()
+    model.ParseFromString(data)
+    if task == "fold_constants":
+        import onnx_graphsurgeon as gs
+        graph = gs.import_onnx(model)
+        graph.fold_constants(error_ok=True).cleanup(remove_unused_graph_inputs=False)
+        return gs.export_onnx(graph).SerializeToString()
+    if task == "convert_version":
+        from onnx import version_converter
+        return version_converter.convert_version(model, int(args[0])).SerializeToString()
+    raise ValueError("unknown task " + task)
+
+
+try:
+    result, status = run(sys.stdin.buffer.read()), b"\x00"
+except BaseException as exc:
+    result, status = (type(exc).__name__ + ": " + str(exc)).encode("utf-8", "replace"), b"\x01"
+with os.fdopen(result_fd, "wb") as out:
+    out.write(status)
+    out.write(result)
+"""
+
+#: what :func:`run_isolated` can run, so no caller can make a child run arbitrary code
+TASKS = ("fold_constants", "convert_version", "tensorrt_parser")
+
+
+class IsolatedCrashed(RuntimeError):
+    """The child died (a crash, the memory limit) or ran out of time; the message says how."""
+
+
+class IsolatedFailed(RuntimeError):
+    """The child's task raised an error for this model (its message is the error's)."""
+
+
+def run_isolated(task: str, data: bytes, *args: str, timeout: float | None = None,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> bytes:
+    """Run one of :data:`TASKS` on serialized model ``data`` in a fresh child; returns the result bytes."""
+    if task not in TASKS:
+        raise ValueError(f"unknown isolated task {task!r}")
+    timeout = DEFAULT_TRANSFORM_TIMEOUT if timeout is None else timeout
+    env = dict(os.environ)  # the child imports this very package, wherever it was imported from
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    try:
+        done = subprocess.run([sys.executable, "-c", _TRANSFORM_CHILD, str(memory_limit), task, *map(str, args)],
+                              input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise IsolatedCrashed(f"did not finish within {timeout:.0f} s") from None
+    out = done.stdout
+    if done.returncode != 0 or not out:
+        code = done.returncode
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise IsolatedCrashed(f"crashed ({how}) {tail[0][:200]}".rstrip())
+    if out[:1] != b"\x00":
+        raise IsolatedFailed(out[1:].decode("utf-8", "replace"))
+    return out[1:]

@@ -7,18 +7,21 @@ external data loads in the time its graph takes.
 
 from __future__ import annotations
 
-import os
-import warnings
-from pathlib import Path
 import gc
+import os
+import stat
+import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
+from itertools import chain
+from operator import attrgetter, itemgetter
+from dataclasses import replace
 from typing import Union
 
 import onnx
 from google.protobuf.message import DecodeError
 
-from ..errors import ExplorerWarning, ModelError
+from ..errors import ExplorerWarning, ModelError, check_memory_for
 from .isolation import ShapeInferenceCrashed, ShapeInferenceFailed, shape_inference_worker
 from .ir import ExternalData, FunctionInfo, Graph, InitializerInfo, Model, Node, TensorInfo
 
@@ -26,18 +29,35 @@ ModelSource = Union[str, os.PathLike, bytes, bytearray, onnx.ModelProto]
 
 #: Protobuf refuses messages over 2 GiB; anything bigger cannot be an ONNX file with embedded data.
 MAX_MODEL_BYTES = 2 * 1024**3
+#: Loading holds the file's bytes, the parsed protobuf and the copy sent to shape inference: about 3x.
+MEMORY_PER_FILE_BYTE = 3
+#: Shapes of higher rank are treated as unknown, and graph inputs/outputs of higher rank skip shape inference
+#: (TensorRT's own limit is 8 dimensions).
+MAX_RANK = 64
+#: If/Loop/Scan bodies nested deeper than this are refused (protobuf's own parser stops near 33 levels).
+MAX_NESTING = 64
 
 _DTYPE_NAMES = {value: name for name, value in onnx.TensorProto.DataType.items()}
 
 # Magic numbers of files people mistake for ONNX models, so the error can say what the file really is.
+_PICKLE = "a Python pickle (a PyTorch checkpoint?), not an ONNX model; pickles are never loaded"
 _OTHER_FORMATS = (
-    (b"PK\x03\x04", "a ZIP archive (a PyTorch checkpoint or a saved archive?), not an ONNX model"),
-    (b"\x80\x02", "a Python pickle (a PyTorch checkpoint?), not an ONNX model; pickles are never loaded"),
-    (b"\x80\x04", "a Python pickle (a PyTorch checkpoint?), not an ONNX model; pickles are never loaded"),
-    (b"ftrt", "a serialized TensorRT engine (plan), not an ONNX model"),
+    (b"PK\x03\x04", "a ZIP archive (a PyTorch checkpoint or a saved archive?), not an ONNX model; "
+                     "its contents are not opened"),
+    (b"\x80\x02", _PICKLE),
+    (b"\x80\x03", _PICKLE),
+    (b"\x80\x04", _PICKLE),
+    (b"\x80\x05", _PICKLE),
+    (b"ftrt", "a serialized TensorRT engine (plan), not an ONNX model; engines are never deserialized here "
+              "(plugins in them would run code)"),
     (b"\x89HDF", "an HDF5 file (Keras?), not an ONNX model"),
+    (b"\x1f\x8b", "a gzip-compressed file, not an ONNX model (decompress it first)"),
     (b"{", "a JSON document, not an ONNX model"),
     (b"[", "a JSON document, not an ONNX model"),
+    (b"\xef\xbb\xbf", "a text file (UTF-8 byte order mark), not an ONNX model"),
+    (b"\xff\xfe", "a UTF-16 text file, not an ONNX model"),
+    (b"\xfe\xff", "a UTF-16 text file, not an ONNX model"),
+    (b"<", "an HTML/XML document, not an ONNX model"),
 )
 
 
@@ -73,13 +93,25 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
 
     # Shape inference runs in a child process (it can crash on malformed models) while we build the IR.
     pending = None
+    if infer_shapes and _absurd_rank(proto.graph, model_warnings):
+        infer_shapes = False
     if infer_shapes:
-        pending = shape_inference_worker().submit(data if data is not None else proto.SerializeToString())
+        payload = data if data is not None else _serialize(proto, label, model_warnings)
+        if payload is not None:
+            pending = shape_inference_worker().submit(payload)
     try:
         with _gc_paused():
-            graph = _build_graph(proto.graph, label, base_dir, model_warnings, frozenset(), parent_id=None)
+            try:
+                graph = _build_graph(proto.graph, label, base_dir, model_warnings, frozenset(), parent_id=None)
+            except RecursionError:
+                raise ModelError("the graph is nested too deeply to read (If/Loop/Scan bodies inside bodies)",
+                                 file=label) from None
+            except MemoryError:
+                raise ModelError("not enough memory to build the graph of this model", file=label,
+                                 hint="close other programs, or use a machine with more memory") from None
             if pending is not None:
-                inferred, pending = _collect(pending, label, model_warnings), None
+                answer, pending = pending, None
+                inferred = _collect(answer, label, model_warnings)
                 if inferred is not None:
                     _attach_types(graph, inferred.graph)
                     proto = inferred
@@ -87,20 +119,73 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
         if pending is not None:
             pending.abandon()
 
-    opsets = {imp.domain if imp.domain != "ai.onnx" else "": imp.version for imp in proto.opset_import}
-    functions = {
-        (f.domain, f.name): FunctionInfo(
-            domain=f.domain, name=f.name, inputs=tuple(f.input), outputs=tuple(f.output),
-            op_types=tuple((n.domain, n.op_type) for n in f.node))
-        for f in proto.functions
-    }
-    model = Model(graph=graph, opsets=opsets, ir_version=proto.ir_version,
-                  producer=" ".join(p for p in (proto.producer_name, proto.producer_version) if p),
-                  path=path, functions=functions, doc_string=proto.doc_string,
+    opsets = {_text(imp.domain) if imp.domain != "ai.onnx" else "": imp.version for imp in proto.opset_import}
+    functions = {}
+    for f in proto.functions:
+        domain, name = _text(f.domain), _text(f.name)
+        functions[(domain, name)] = FunctionInfo(
+            domain=domain, name=name, inputs=tuple(map(_text, f.input)), outputs=tuple(map(_text, f.output)),
+            op_types=tuple((_text(n.domain), _text(n.op_type)) for n in f.node))
+    producer = " ".join(_text(p) for p in (proto.producer_name, proto.producer_version) if p)
+    model = Model(graph=graph, opsets=opsets, ir_version=proto.ir_version, producer=producer,
+                  path=path, functions=functions, doc_string=_text(proto.doc_string),
                   warnings=model_warnings, proto=proto)
     for message in model_warnings:
         warnings.warn(f"{label}: {message}", ExplorerWarning, stacklevel=2)
     return model
+
+
+def _absurd_rank(graph: onnx.GraphProto, notes: list[str]) -> bool:
+    """A graph input or output of absurd rank (a million dimensions) would make shape inference write that
+    shape for every tensor it flows into: hundreds of MB from a few MB of file. Such models skip it."""
+    for vi in chain(graph.input, graph.output):
+        rank = len(vi.type.tensor_type.shape.dim)
+        if rank > MAX_RANK:
+            notes.append(f"{_q(vi.name)} has rank {rank} (TensorRT supports at most 8 dimensions): its shape "
+                         "is treated as unknown and shape inference is skipped (declared types only)")
+            return True
+    return False
+
+
+def _serialize(proto: onnx.ModelProto, label: str, notes: list[str]) -> bytes | None:
+    """The bytes shape inference needs, for a model given as a ModelProto (None, with a note, if impossible)."""
+    try:
+        return proto.SerializeToString()
+    except Exception as exc:  # over 2 GiB, or fields protobuf cannot encode
+        notes.append(f"shape inference skipped: the ModelProto cannot be serialized ({_first_line(exc)})")
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+# --------------------------------------------------------------------------------------------- strings
+
+def _text(value) -> str:
+    """A protobuf string as text: ONNX strings are UTF-8, but a hostile file's may not be (protobuf then
+    hands out bytes); those are shown with backslash escapes, the same bytes always giving the same text."""
+    return value if type(value) is str else bytes(value).decode("utf-8", "backslashreplace")
+
+
+def _all_text(values) -> bool:
+    """True when no value is bytes (one C-level pass; no per-value Python code on 100k-node graphs)."""
+    return bytes not in set(map(type, values))
+
+
+_NON_UTF8_NOTE = "some names or strings are not valid UTF-8 (ONNX requires UTF-8); they are shown with \\x escapes"
+
+
+def _note_non_utf8(notes: list[str]) -> None:
+    if _NON_UTF8_NOTE not in notes:
+        notes.append(_NON_UTF8_NOTE)
+
+
+def _q(name) -> str:
+    """A name quoted for a message: repr (so control characters show as escapes), at most ~100 characters."""
+    text = repr(_text(name))
+    return text if len(text) <= 100 else f"{text[:80]}...' ({len(name)} characters)"
 
 
 @contextmanager
@@ -119,21 +204,32 @@ def _gc_paused():
 
 def _read_file(path: str) -> bytes:
     try:
-        size = os.path.getsize(path)
+        info = os.stat(path)
     except FileNotFoundError:
         raise ModelError("file not found", file=path) from None
-    except OSError as exc:
-        raise ModelError(f"cannot read file: {exc.strerror or exc}", file=path) from None
-    if os.path.isdir(path):
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ModelError(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", file=path) from None
+    if stat.S_ISDIR(info.st_mode):
         raise ModelError("is a directory, not an ONNX file", file=path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelError("not a regular file (a device, pipe or socket), not an ONNX file", file=path)
+    size = info.st_size
     if size > MAX_MODEL_BYTES:
         raise ModelError(
-            f"file is {size / 1024**3:.1f} GiB; an ONNX protobuf cannot exceed 2 GiB",
+            f"file is {_gib(size)}; an ONNX protobuf cannot exceed 2 GiB",
             file=path, hint="store the weights as external data (onnx.save(..., save_as_external_data=True))")
+    check_memory_for(size * MEMORY_PER_FILE_BYTE, f"loading this {_gib(size)} model", path)
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
+    except MemoryError:
+        raise ModelError(f"not enough memory to read this {_gib(size)} file", file=path) from None
     except OSError as exc:
         raise ModelError(f"cannot read file: {exc.strerror or exc}", file=path) from None
+
+
+def _gib(size: int) -> str:
+    return f"{size / 1024**3:.1f} GiB" if size >= 1024**3 else f"{size / 1024**2:.1f} MiB"
 
 
 def _parse(data: bytes, label: str) -> onnx.ModelProto:
@@ -142,10 +238,20 @@ def _parse(data: bytes, label: str) -> onnx.ModelProto:
     for magic, what in _OTHER_FORMATS:
         if data.startswith(magic):
             raise ModelError(f"this is {what}", file=label)
+    if data[4:8] == b"TFL3":
+        raise ModelError("this is a TensorFlow Lite model, not an ONNX model", file=label)
+    if not data.strip():
+        raise ModelError("only whitespace, not an ONNX model", file=label)
     proto = onnx.ModelProto()
     try:
         proto.ParseFromString(data)
+    except MemoryError:
+        raise ModelError(f"not enough memory to parse this {_gib(len(data))} model", file=label) from None
     except (DecodeError, RuntimeError, ValueError) as exc:
+        if "MaxDepth" in str(exc) or "recursion" in str(exc).lower():
+            raise ModelError("the protobuf nests messages deeper than protobuf's parser allows (100 levels: "
+                             "If/Loop/Scan bodies nested about 33 deep)", file=label,
+                             hint="ONNX tools cannot read it either; flatten the nested control flow") from None
         raise ModelError(
             f"not a valid ONNX protobuf ({exc}); the file is truncated or not an ONNX model", file=label,
             hint="re-export or re-download the model") from None
@@ -172,7 +278,12 @@ def _collect(pending, label: str, notes: list[str]) -> onnx.ModelProto | None:
         notes.append(f"shape inference failed, using declared types only: {first_line[:300]}")
         return None
     inferred = onnx.ModelProto()
-    inferred.ParseFromString(raw)
+    try:
+        inferred.ParseFromString(raw)
+    except (DecodeError, RuntimeError, ValueError, MemoryError) as exc:
+        notes.append(f"shape inference returned a model that cannot be read, using declared types only: "
+                     f"{_first_line(exc)}")
+        return None
     return inferred
 
 
@@ -189,11 +300,12 @@ def _attach_types(graph: Graph, inferred: onnx.GraphProto) -> None:
         if node.file_index >= len(inferred.node):
             continue
         for attr in inferred.node[node.file_index].attribute:
-            if attr.type == onnx.AttributeProto.GRAPH and attr.name in node.subgraphs:
-                _attach_types(node.subgraphs[attr.name], attr.g)
+            attr_name = _text(attr.name)
+            if attr.type == onnx.AttributeProto.GRAPH and attr_name in node.subgraphs:
+                _attach_types(node.subgraphs[attr_name], attr.g)
             elif attr.type == onnx.AttributeProto.GRAPHS:
                 for k, body in enumerate(attr.graphs):
-                    key = f"{attr.name}[{k}]"
+                    key = f"{attr_name}[{k}]"
                     if key in node.subgraphs:
                         _attach_types(node.subgraphs[key], body)
 
@@ -206,7 +318,9 @@ def _tensor_info(value_info: onnx.ValueInfoProto) -> TensorInfo:
         return TensorInfo(value_info.name)
     shape = None
     if tt.HasField("shape"):
-        shape = tuple([_dim(d) for d in tt.shape.dim])
+        dims = tt.shape.dim
+        if len(dims) <= MAX_RANK:  # an absurd rank (a million dimensions) is no shape anyone can use
+            shape = tuple([_dim(d) for d in dims])
     return TensorInfo(value_info.name, _DTYPE_NAMES.get(tt.elem_type) if tt.elem_type else None, shape)
 
 
@@ -217,7 +331,7 @@ def _dim(d) -> int | str | None:
     which = d.WhichOneof("value")
     if which == "dim_value":
         return 0
-    return d.dim_param or None
+    return _text(d.dim_param) or None
 
 
 def _initializer_info(t: onnx.TensorProto, base_dir: str | None, label: str,
@@ -226,36 +340,77 @@ def _initializer_info(t: onnx.TensorProto, base_dir: str | None, label: str,
     count = 1
     for d in t.dims:
         count *= d
+    if count < 0:
+        notes.append(f"initializer {_q(t.name)} has negative dimensions {list(t.dims)[:8]}: its size is unknown")
+        count = 0
     itemsize = _ITEMSIZE.get(dtype, 4)
     nbytes = (count * itemsize) if itemsize >= 1 else (count + 1) // 2
     external = None
     if t.data_location == onnx.TensorProto.EXTERNAL:
-        info = {e.key: e.value for e in t.external_data}
-        location = info.get("location", "")
-        offset = int(info.get("offset", 0) or 0)
-        length = int(info["length"]) if info.get("length") else None
-        present = True
-        if base_dir is None:
-            present = False
-            notes.append(f"initializer {t.name!r}: external data {location!r} cannot be located for a model "
-                         "given as bytes")
-        else:
-            full = os.path.normpath(os.path.join(base_dir, location))
-            try:
-                size = os.path.getsize(full)
-                needed = offset + (length if length is not None else nbytes)
-                if size < needed:
-                    present = False
-                    notes.append(f"initializer {t.name!r}: external data file {location!r} is {size} bytes, "
-                                 f"needs {needed}")
-            except OSError:
-                present = False
-                notes.append(f"initializer {t.name!r}: external data file {location!r} is missing")
-        external = ExternalData(location=location, offset=offset, length=length, present=present)
-        if length is not None:
-            nbytes = length
+        external = _external_data(t, nbytes, base_dir, notes)
+        if external.length is not None:
+            nbytes = external.length
     return InitializerInfo(name=t.name, dtype=dtype, shape=tuple(t.dims), nbytes=nbytes, external=external,
                            proto=t if external is None and count <= 4096 else None)
+
+
+def _external_data(t: onnx.TensorProto, nbytes: int, base_dir: str | None, notes: list[str]) -> ExternalData:
+    """Where an initializer's bytes are said to live: checked with ``stat`` only (never read, never opened).
+
+    Locations must be relative paths inside the model's directory (ONNX's own rule since 1.16: a model
+    must not point at /etc/passwd or ../../secrets); anything else is reported and marked not present."""
+    info = {_text(e.key): _text(e.value) for e in t.external_data}
+    name = _q(t.name)
+    location = info.get("location", "")
+    problems = []
+    offset = _non_negative_int(info.get("offset"), 0)
+    if offset is None:
+        problems.append(f"offset {_q(info['offset'])} is not a non-negative integer")
+        offset = 0
+    length = _non_negative_int(info.get("length"), None) if info.get("length") not in (None, "") else None
+    if length is None and info.get("length") not in (None, ""):
+        problems.append(f"length {_q(info['length'])} is not a non-negative integer")
+    if not location:
+        problems.append("has no location")
+    elif "\x00" in location:
+        problems.append(f"location {_q(location)} contains a NUL character")
+    elif os.path.isabs(location) or ".." in location.replace("\\", "/").split("/"):
+        problems.append(f"location {_q(location)} points outside the model's directory (ONNX refuses such paths)")
+    present = not problems
+    if problems:
+        notes.append(f"initializer {name}: external data " + "; ".join(problems))
+    elif base_dir is None:
+        present = False
+        notes.append(f"initializer {name}: external data {_q(location)} cannot be located for a model "
+                     "given as bytes")
+    else:
+        full = os.path.join(base_dir, location)
+        try:
+            info_stat = os.stat(full)
+        except (OSError, ValueError):
+            present = False
+            notes.append(f"initializer {name}: external data file {_q(location)} is missing")
+        else:
+            needed = offset + (length if length is not None else nbytes)
+            if not stat.S_ISREG(info_stat.st_mode):
+                present = False
+                notes.append(f"initializer {name}: external data {_q(location)} is not a regular file")
+            elif info_stat.st_size < needed:
+                present = False
+                notes.append(f"initializer {name}: external data file {_q(location)} is {info_stat.st_size} "
+                             f"bytes, needs {needed}")
+    return ExternalData(location=location, offset=offset, length=length, present=present)
+
+
+def _non_negative_int(text: str | None, default: int | None) -> int | None:
+    """``text`` as a non-negative integer; ``default`` when absent; None when it is not one."""
+    if text is None:
+        return default
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 _ITEMSIZE = {"FLOAT": 4, "UINT8": 1, "INT8": 1, "UINT16": 2, "INT16": 2, "INT32": 4, "INT64": 8, "STRING": 8,
@@ -270,44 +425,69 @@ def itemsize(dtype: str | None) -> float | None:
 
 
 def _build_graph(g: onnx.GraphProto, label: str, base_dir: str | None, notes: list[str],
-                 outer_scope: frozenset[str], parent_id: str | None) -> Graph:
+                 outer_scope: frozenset[str], parent_id: str | None, depth: int = 0) -> Graph:
     """One pass over the nodes (ids, edges, SSA and dangling-input checks); a second only when the file
     is not already in topological order."""
-    where = f"subgraph of {parent_id!r}" if parent_id else "graph"
+    where = f"subgraph of {_q(parent_id)}" if parent_id else "graph"
+    if depth > MAX_NESTING:
+        raise ModelError(f"If/Loop/Scan bodies are nested more than {MAX_NESTING} levels deep", file=label,
+                         where=where, hint="flatten the nested control flow")
     initializers = {t.name: _initializer_info(t, base_dir, label, notes) for t in g.initializer}
     inputs = [_tensor_info(vi) for vi in g.input]
     outputs = [_tensor_info(vi) for vi in g.output]
-    tensors = TensorTable(g.value_info, inputs, outputs, initializers)
+    if not (_all_text(initializers) and _all_text(map(attrgetter("name"), chain(inputs, outputs)))):
+        _note_non_utf8(notes)
+        initializers = {_text(k): replace(v, name=_text(k)) for k, v in initializers.items()}
+        inputs = [replace(t, name=_text(t.name)) for t in inputs]
+        outputs = [replace(t, name=_text(t.name)) for t in outputs]
+    tensors = TensorTable(g.value_info, inputs, outputs, initializers, notes)
 
     available = set(initializers)
-    available.update(vi.name for vi in g.input)
+    available.update(t.name for t in inputs)
     available.update(outer_scope)
     prefix = f"{parent_id}/" if parent_id else ""
 
     protos = g.node
     rows = [(n.name, n.op_type, n.domain, tuple(n.input), tuple(n.output)) for n in protos]
-    ids = _unique_ids(rows, prefix)
-
-    producer: dict[str, int] = {}
-    in_order = True
-    for index, row in enumerate(rows):
-        for name in row[3]:
-            if name and name not in available and name not in producer:
-                in_order = False
-        for out in row[4]:
-            if not out:
-                continue
-            if out in producer or out in available:
-                first = ids[producer[out]] if out in producer else "a graph input or initializer"
-                raise ModelError(f"tensor {out!r} is written twice (by {first!r} and {ids[index]!r}); ONNX "
-                                 "graphs are in SSA form", file=label, where=where)
-            producer[out] = index
+    # Non-UTF-8 strings come out of protobuf as bytes. Checked at C speed on ops and domains; names fail
+    # in _unique_ids (str + bytes), outputs are checked on the producer index below, and an input only when
+    # it matches nothing (bytes never equal the str keys).
+    text = _all_text(chain(map(_OP, rows), map(_DOMAIN, rows)))
+    while True:
+        if not text:
+            _note_non_utf8(notes)
+            rows = [(_text(a), _text(b), _text(c), tuple(map(_text, d)), tuple(map(_text, e)))
+                    for a, b, c, d, e in rows]
+        try:
+            ids = _unique_ids(rows, prefix)
+        except TypeError:  # a bytes name
+            text = False
+            continue
+        producer: dict[str, int] = {}
+        in_order = True
+        for index, row in enumerate(rows):
+            for name in row[3]:
+                if name and name not in available and name not in producer:
+                    in_order = False
+            for out in row[4]:
+                if not out:
+                    continue
+                if out in producer or out in available:
+                    first = ids[producer[out]] if out in producer else "a graph input or initializer"
+                    raise ModelError(f"tensor {_q(out)} is written twice (by {_q(first)} and {_q(ids[index])}); "
+                                     "ONNX graphs are in SSA form", file=label, where=where)
+                producer[out] = index
+        if text and not (_all_text(producer) and (in_order or _all_text(chain.from_iterable(map(_INPUTS, rows))))):
+            text = False
+            continue
+        break
     order = range(len(rows)) if in_order else _topological_order(rows, producer, available, label, where, ids)
 
     graph_ops = ("If", "Loop", "Scan", "SequenceMap")
     scope: frozenset[str] | None = None
     nodes: list[Node] = []
     append = nodes.append
+    implicit: dict[int, set[str]] = {}  # file index -> values its bodies read from this graph
     for position, original in enumerate(order):
         name, op_type, domain, node_inputs, node_outputs = rows[original]
         proto = protos[original]
@@ -320,22 +500,63 @@ def _build_graph(g: onnx.GraphProto, label: str, base_dir: str | None, notes: li
                         scope = outer_scope | available | frozenset(producer)
                     bodies = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
                     for k, body in enumerate(bodies):
-                        key = attr.name if attr.type == onnx.AttributeProto.GRAPH else f"{attr.name}[{k}]"
-                        subgraphs[key] = _build_graph(body, label, base_dir, notes, scope, node_id)
+                        attr_name = _text(attr.name)
+                        key = attr_name if attr.type == onnx.AttributeProto.GRAPH else f"{attr_name}[{k}]"
+                        subgraphs[key] = _build_graph(body, label, base_dir, notes, scope, node_id, depth + 1)
+            if subgraphs:
+                reads = set().union(*(_outer_reads(body) for body in subgraphs.values()))
+                implicit[original] = {n for n in reads if n in producer}
         append(Node(node_id, name, op_type, domain, node_inputs, node_outputs, position, proto.doc_string,
                     subgraphs, proto, parent_id, original))
+    if not _all_text(map(attrgetter("doc_string"), nodes)):
+        _note_non_utf8(notes)
+        for node in nodes:
+            node.doc_string = _text(node.doc_string)
+
+    if implicit and _reads_ahead(implicit, order, producer):
+        # A body reads a value its graph computes later in the file: order by implicit inputs too.
+        augmented = [row if i not in implicit else row[:3] + (row[3] + tuple(sorted(implicit[i])),) + row[4:]
+                     for i, row in enumerate(rows)]
+        order = _topological_order(augmented, producer, available, label, where, ids)
+        by_original = {node.file_index: node for node in nodes}
+        nodes = [by_original[i] for i in order]
+        for position, node in enumerate(nodes):
+            node.index = position
 
     for out in outputs:
         if out.name and out.name not in producer and out.name not in available:
-            raise ModelError(f"graph output {out.name!r} is not produced by any node, input or initializer",
+            raise ModelError(f"graph output {_q(out.name)} is not produced by any node, input or initializer",
                              file=label, where=where)
-    graph = Graph(name=g.name, nodes=nodes, inputs=inputs, outputs=outputs, initializers=initializers,
+    graph = Graph(name=_text(g.name), nodes=nodes, inputs=inputs, outputs=outputs, initializers=initializers,
                   tensors=tensors, outer_scope=outer_scope)
     position_of = [0] * len(rows)
     for position, original in enumerate(order):
         position_of[original] = position
     graph.__dict__["producer"] = {out: nodes[position_of[index]] for out, index in producer.items()}
     return graph
+
+
+_OP, _DOMAIN, _INPUTS = itemgetter(1), itemgetter(2), itemgetter(3)
+
+
+def _outer_reads(body: Graph) -> set[str]:
+    """Values a body (and the bodies nested in it) reads from enclosing graphs."""
+    local = set(body.initializers)
+    local.update(t.name for t in body.inputs)
+    reads: set[str] = set()
+    for node in body.nodes:
+        local.update(node.outputs)
+    for node in body.nodes:
+        reads.update(n for n in node.inputs if n and n not in local)
+        for inner in node.subgraphs.values():
+            reads.update(n for n in _outer_reads(inner) if n not in local)
+    return reads
+
+
+def _reads_ahead(implicit: dict[int, set[str]], order, producer: dict[str, int]) -> bool:
+    position = {original: p for p, original in enumerate(order)}
+    return any(position[producer[name]] >= position[reader]
+               for reader, names in implicit.items() for name in names)
 
 
 def _unique_ids(rows: list[tuple], prefix: str) -> list[str]:
@@ -381,7 +602,7 @@ def _topological_order(rows: list[tuple], producer: dict[str, int], available: s
                 continue
             source = producer.get(name)
             if source is None:
-                raise ModelError(f"node {ids[index]!r} ({row[1]}) reads {name!r}, which no node, graph "
+                raise ModelError(f"node {_q(ids[index])} ({_q(row[1])}) reads {_q(name)}, which no node, graph "
                                  "input or initializer provides (dangling input)", file=label, where=where)
             indegree[index] += 1
             dependents[source].append(index)
@@ -397,7 +618,7 @@ def _topological_order(rows: list[tuple], producer: dict[str, int], available: s
                 heapq.heappush(ready, dep)
     if len(order) < count:
         stuck = [ids[i] for i in range(count) if indegree[i] > 0]
-        shown = ", ".join(repr(s) for s in stuck[:5]) + (" ..." if len(stuck) > 5 else "")
+        shown = ", ".join(_q(s) for s in stuck[:5]) + (" ..." if len(stuck) > 5 else "")
         raise ModelError(f"the graph has a cycle: {len(stuck)} nodes wait on each other ({shown})",
                          file=label, where=where)
     return order
@@ -408,24 +629,33 @@ class TensorTable(Mapping):
     node); shapes are decoded on first access (big graphs have hundreds of thousands of values)."""
 
     def __init__(self, value_info, inputs: list[TensorInfo], outputs: list[TensorInfo],
-                 initializers: dict[str, InitializerInfo]) -> None:
+                 initializers: dict[str, InitializerInfo], notes: list[str] | None = None) -> None:
         self._raw: dict[str, onnx.ValueInfoProto] = {}
         self._types: dict[str, str | None] = {}
         self._done: dict[str, TensorInfo] = {}
-        self.attach(value_info)
+        self.attach(value_info, notes)
         for init in initializers.values():
             self._done[init.name] = TensorInfo(init.name, init.dtype, init.shape)
             self._types[init.name] = init.dtype
         self.add(inputs + outputs)
 
-    def attach(self, value_info) -> None:
+    def attach(self, value_info, notes: list[str] | None = None) -> None:
         """Take (more) value infos, e.g. those shape inference produced."""
         raw, types, names = self._raw, self._types, _DTYPE_NAMES
+        added = []
         for vi in value_info:
             name = vi.name
             raw[name] = vi
             types[name] = names.get(vi.type.tensor_type.elem_type)
             self._done.pop(name, None)
+            added.append(name)
+        if not _all_text(added):  # non-UTF-8 names: re-key them as text
+            if notes is not None:
+                _note_non_utf8(notes)
+            for name in added:
+                if type(name) is not str:
+                    raw[_text(name)] = raw.pop(name)
+                    types[_text(name)] = types.pop(name)
 
     def add(self, infos: list[TensorInfo]) -> None:
         for info in infos:
@@ -438,7 +668,10 @@ class TensorTable(Mapping):
         info = self._done.get(name)
         if info is None:
             raw = self._raw[name]  # KeyError for unknown names, as a Mapping should
-            info = self._done[name] = _tensor_info(raw)
+            info = _tensor_info(raw)
+            if info.name != name:  # a non-UTF-8 name, decoded
+                info = replace(info, name=name)
+            self._done[name] = info
         return info
 
     def get(self, name, default=None):

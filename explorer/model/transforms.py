@@ -20,7 +20,8 @@ def _with_ids_as_names(model: Model) -> onnx.ModelProto:
 
 
 def fold_constants(model: Model) -> tuple[Model, str]:
-    """Fold constant subgraphs (shape arithmetic and friends) with onnx-graphsurgeon.
+    """Fold constant subgraphs (shape arithmetic and friends) with onnx-graphsurgeon, in a child process
+    (graphsurgeon evaluates constants with ONNX Runtime: C++ that a malformed model can crash).
 
     Returns the folded model and the tool used. Models whose weights live in external data are folded
     only if that data is present (folding needs values).
@@ -32,28 +33,46 @@ def fold_constants(model: Model) -> tuple[Model, str]:
         raise ModelError(f"constant folding would read {len(missing)} external weight tensors; the explorer "
                          "never reads external weights", file=model.path,
                          hint="fold with `polygraphy surgeon sanitize --fold-constants` and analyse the result")
-    import onnx_graphsurgeon as gs
-
     proto = _with_ids_as_names(model)
-    try:
-        graph = gs.import_onnx(proto)
-        graph.fold_constants(error_ok=True).cleanup(remove_unused_graph_inputs=False)
-        folded = gs.export_onnx(graph)
-    except Exception as exc:  # graphsurgeon failures are about the model
-        raise ModelError(f"constant folding failed: {exc}", file=model.path) from None
+    folded = _isolated("fold_constants", proto, model, "constant folding")
     result = load_model(folded)
     result.path = model.path
-    return result, f"onnx-graphsurgeon {gs.__version__} fold_constants"
+    return result, f"onnx-graphsurgeon {_version('onnx-graphsurgeon')} fold_constants"
 
 
 def convert_opset(model: Model, target: int) -> Model:
     """Convert to another default-domain opset with ``onnx.version_converter``."""
-    from onnx import version_converter
-
-    try:
-        converted = version_converter.convert_version(model.proto, target)
-    except Exception as exc:
-        raise ModelError(f"cannot convert to opset {target}: {exc}", file=model.path) from None
+    if model.proto is None:
+        raise ModelError("opset conversion needs the model's protobuf", file=model.path)
+    converted = _isolated("convert_version", model.proto, model, f"conversion to opset {int(target)}", str(int(target)))
     result = load_model(converted)
     result.path = model.path
     return result
+
+
+def _isolated(task: str, proto: onnx.ModelProto, model: Model, what: str, *args: str) -> bytes:
+    """Run an ONNX C++ rewrite in a child process: a malformed model can crash it, never the kernel."""
+    from .isolation import IsolatedCrashed, IsolatedFailed, run_isolated
+
+    try:
+        data = proto.SerializeToString()
+    except Exception as exc:  # over 2 GiB
+        raise ModelError(f"{what} needs the model as one protobuf: {exc}", file=model.path) from None
+    try:
+        return run_isolated(task, data, *args)
+    except IsolatedCrashed as exc:
+        raise ModelError(f"{what} {exc}; the model is malformed in a way the tool does not survive",
+                         file=model.path, hint="check it with onnx.checker.check_model(path, full_check=True)"
+                         ) from None
+    except IsolatedFailed as exc:
+        lines = str(exc).strip().splitlines()
+        raise ModelError(f"{what} failed: {lines[0][:300] if lines else 'unknown error'}", file=model.path) from None
+
+
+def _version(distribution: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "(version unknown)"

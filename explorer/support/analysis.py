@@ -6,9 +6,11 @@ asked for; otherwise the published support matrix of the chosen version, labelle
 
 from __future__ import annotations
 
+import json
+import operator
 from typing import Callable
 
-from ..errors import ExplorerError
+from ..errors import BuildError, ExplorerError, ModelError
 from ..model import Model, load_model
 from ..model.loader import ModelSource, _gc_paused
 from .partition import Partition, partition_with_fallback
@@ -28,6 +30,11 @@ def analyze(model: Model | ModelSource, *, trt_version: str | None = None,
     without a Conv/MatMul/Gemm-like op (TVM's rule). ``fold_constants``: fold with onnx-graphsurgeon first and
     record how the partitions changed.
     """
+    try:
+        min_block_size = operator.index(min_block_size)  # ints, numpy ints; not floats or strings
+    except TypeError:
+        raise ExplorerError(f"min_block_size must be an integer, got {type(min_block_size).__name__} "
+                            f"{min_block_size!r:.40}") from None
     if min_block_size < 1:
         raise ExplorerError(f"min_block_size must be at least 1, got {min_block_size}")
     if not isinstance(model, Model):
@@ -140,11 +147,37 @@ def _verdict(node, j) -> NodeVerdict:
 
 
 def _parser_judge(model: Model) -> list[NodeVerdict]:
-    """Verdicts from TensorRT's ONNX parser (``supports_model_v2`` and its subgraph queries)."""
-    from ..backends import tensorrt as trt_backend
+    """Verdicts from TensorRT's ONNX parser (``supports_model_v2`` and its subgraph queries).
+
+    The parser is C++ reading the user's model: it runs in a child process, so a model that crashes it
+    costs an error message, not the kernel."""
+    from ..model.isolation import IsolatedCrashed, IsolatedFailed, run_isolated
 
     data = model.proto.SerializeToString() if model.proto is not None else b""
-    return verdicts_from_capability(model, trt_backend.parser_capability(data, model.path))
+    try:
+        raw = run_isolated("tensorrt_parser", data, model.path or "", memory_limit=0)
+    except IsolatedCrashed as exc:
+        raise ModelError(f"TensorRT's ONNX parser {exc}; the model is malformed in a way the parser does not "
+                         "survive", file=model.path, hint="analyze with use_parser=False for the support-matrix "
+                         "prediction") from None
+    except IsolatedFailed as exc:
+        kind, _, message = str(exc).partition(": ")
+        error = {"ModelError": ModelError, "BuildError": BuildError}.get(kind, ExplorerError)
+        if kind not in ("ExplorerError", "ModelError", "BuildError"):
+            message = f"TensorRT's ONNX parser failed: {exc}"
+        raise error(message.strip()[:2000] or "TensorRT's ONNX parser failed", file=model.path) from None
+    return verdicts_from_capability(model, capability_from_dict(json.loads(raw)))
+
+
+def capability_from_dict(data: dict):
+    """A :class:`~explorer.backends.tensorrt.ParserCapability` back from its ``to_dict()`` (the parser's
+    answer as the child process sends it)."""
+    from ..backends.tensorrt import ParserCapability, ParserIssue
+
+    return ParserCapability(
+        version=str(data["version"]), source_label=str(data["source_label"]),
+        subgraphs=[([int(i) for i in nodes], bool(ok)) for nodes, ok in data["subgraphs"]],
+        errors=[ParserIssue(**issue) for issue in data["errors"]])
 
 
 def verdicts_from_capability(model: Model, capability) -> list[NodeVerdict]:

@@ -6,7 +6,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import printable
 from .partition import Partition
+
+#: names longer than this are shortened in the text summary (a 1 MB node name must not flood a terminal)
+NAME_CHARS = 120
 
 
 @dataclass
@@ -176,14 +180,19 @@ class SupportReport:
                             columns=["operator", "count", "reason", "nodes"])
 
     def summary(self, max_rows: int = 20) -> str:
-        """A readable report in the spirit of Torch-TensorRT's dry run."""
+        """A readable report in the spirit of Torch-TensorRT's dry run.
+
+        Names are data: control characters in them are shown as escapes, very long ones are shortened."""
+        def name(text: str) -> str:
+            return printable(text, NAME_CHARS)
+
         lines = [
-            f"TensorRT support for {self.model}",
+            f"TensorRT support for {name(self.model)}",
             f"  source: {self.source}",
         ]
-        lines += [f"  note: {n}" for n in self.notes]
+        lines += [f"  note: {printable(n, 2000)}" for n in self.notes]
         if self.opset_issue:
-            lines.append(f"  opset: {self.opset_issue}")
+            lines.append(f"  opset: {printable(self.opset_issue)}")
         lines += [
             f"  nodes: {self.nodes_total} total, {self.nodes_supported} supported "
             f"({self._pct(self.nodes_supported)}), {self.nodes_in_tensorrt} in TensorRT engines "
@@ -201,8 +210,8 @@ class SupportReport:
         lines.append("  Partitions")
         for p in self.partitions[:max_rows]:
             where = "TensorRT " if p.supported else "framework"
-            span = p.nodes[0] if p.size == 1 else f"{p.nodes[0]} ... {p.nodes[-1]}"
-            extra = f"  <- {p.demoted}" if p.demoted else ""
+            span = name(p.nodes[0]) if p.size == 1 else f"{name(p.nodes[0])} ... {name(p.nodes[-1])}"
+            extra = f"  <- {printable(p.demoted, 500)}" if p.demoted else ""
             lines.append(f"    #{p.index:<3} {where}  {p.size:>6} nodes  {span}{extra}")
         if len(self.partitions) > max_rows:
             lines.append(f"    ... {len(self.partitions) - max_rows} more")
@@ -211,10 +220,10 @@ class SupportReport:
             lines.append("")
             lines.append(f"  Unsupported nodes ({len(unsupported)})")
             for v in unsupported[:max_rows]:
-                lines.append(f"    {v.node} ({v.op}): {v.reason}")
+                lines.append(f"    {name(v.node)} ({name(v.op)}): {printable(v.reason, 1000)}")
             if len(unsupported) > max_rows:
                 lines.append(f"    ... {len(unsupported) - max_rows} more")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
 
     def _pct(self, n: int) -> str:
         return f"{n / self.nodes_total:.1%}" if self.nodes_total else "n/a"

@@ -30,14 +30,17 @@ repeated), the last one is the engine's.
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import zlib
+from itertools import islice
 from typing import Iterable, Iterator
 
 from ...errors import ArtifactError
 from ..report import EngineReport, Layer, LayerMemory, MemoryReport, TacticRecord, TensorDesc
 from ..dtypes import canonical_dtype
-from .common import describe
+from .common import describe, file_size
 
 # -- line patterns (compiled once; each runs only on lines that passed a substring test) ----------------
 _PREFIX = re.compile(r"^(?:\[\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\] )?(?:\[(?:[VIWEF]|TRT|TensorRT)\] ){0,2}"
@@ -48,13 +51,15 @@ _FASTEST = re.compile(r"Fastest Tactic: (?P<tactic>\S+?),? Time: (?P<time>\S+)")
 _PROFILED = re.compile(r"^(?P<layer>.*) \((?P<runner>[^()]*)\) profiling completed in")
 _CHOSE = re.compile(r"Chose Runner Type: (?P<runner>\S+) Tactic: (?P<tactic>\S+)")
 _SET_NAME = re.compile(r"Set Tactic Name: (?P<name>\S+)(?: Tactic: (?P<tactic>\S+))?")
+# Patterns that could backtrack over a long hostile line are anchored where their keyword first appears
+# (``.match(line, at)``) and avoid lazy groups followed by optional runs: every one is linear in the line.
 _RUNNER = re.compile(r"Timing Runner: (?P<layer>.*) \((?P<runner>[^()]*)\)\s*$")
-_COSTS = re.compile(r"Computing costs for:? (?P<layer>.*?)\s*$")
-_FORMATS = re.compile(r"Autotuning format combination: (?P<formats>.*?)\s*\**\s*$")
-_ENGINE_LAYER = re.compile(r"Layer\((?P<type>[^)]*)\): (?P<layer>.*?), Tactic: (?P<tactic>\S+?), (?P<io>.*)$")
-_IO_TENSOR = re.compile(r"(?P<name>.+?) \((?P<dtype>\w+)\[(?P<dims>[^\]]*)\]\)(?:, |$)")
-_LAYER_MEMORY = re.compile(r"Layer: (?P<layer>.*?) Host Persistent: (?P<host>\d+)(?: bytes)? "
-                           r"Device Persistent: (?P<device>\d+)(?: bytes)? Scratch Memory: (?P<scratch>\d+)")
+_COSTS = re.compile(r"Computing costs for:? (?P<layer>.*)$")
+_FORMATS = re.compile(r"Autotuning format combination: (?P<formats>.*)$")
+_ENGINE_LAYER = re.compile(r"Layer\((?P<type>[^)]*)\): (?P<layer>.*?), Tactic: (?P<tactic>[^\s,]+),? (?P<io>.*)$")
+_IO_TENSOR_TAIL = re.compile(r" \((?P<dtype>\w+)\[(?P<dims>[^\]]{0,1024})\]\)(?=, |$)")
+_LAYER_MEMORY = re.compile(r"Layer: (?P<layer>.*?) Host Persistent: (?P<host>\d{1,30})(?: bytes)? "
+                           r"Device Persistent: (?P<device>\d{1,30})(?: bytes)? Scratch Memory: (?P<scratch>\d{1,30})")
 _TOTAL_MEMORY = re.compile(r"(?P<what>Total Host Persistent|Total Device Persistent|Total Scratch|Max Scratch|"
                            r"Total Activation|Total Weights) Memory: (?P<value>[\d.]+)\s*(?P<unit>[KMG]i?B|bytes|B)?")
 _PEAK = re.compile(r"Peak memory usage of TRT CPU/GPU memory allocators: CPU (?P<cpu>[\d.]+) (?P<cu>[KMG]i?B), "
@@ -62,8 +67,9 @@ _PEAK = re.compile(r"Peak memory usage of TRT CPU/GPU memory allocators: CPU (?P
 _ENGINE_SIZE = re.compile(r"(?:Created engine with size|Loaded engine size|Engine size): (?P<value>[\d.]+)\s*"
                           r"(?P<unit>[KMG]i?B|bytes|B)?")
 _SKIP_TACTIC = re.compile(r"[Ss]kipping tactic (?P<tactic>\S+?),? (?:due to |because )?(?P<reason>.*)$")
-_NO_VALID = re.compile(r"(?P<runner>\S+) has no valid tactics for this config, skipping")
+_NO_VALID = " has no valid tactics for this config, skipping"
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
+_INT = re.compile(r"-?[0-9]{1,19}")
 
 _TOTAL_KEYS = {
     "Total Host Persistent": "host_persistent_bytes",
@@ -76,6 +82,15 @@ _TOTAL_KEYS = {
 _UNITS = {None: 1, "bytes": 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 1000**2, "MiB": 1024**2,
           "GB": 1000**3, "GiB": 1024**3}
 _FAILED_TIME = 1e30  # TensorRT prints FLT_MAX (3.40282e+38) for a tactic that failed to run
+#: Memory bounds for logs of any size: tactic records kept, and characters of names and reasons kept.
+MAX_RECORDS = 1_000_000
+MAX_KEPT_CHARS = 128 * 1024**2
+#: Lines longer than this are no TensorRT line (its longest are layer lists of big Myelin regions): skipped
+#: without being read whole, so a log without newlines cannot fill memory.
+MAX_LINE_CHARS = 256 * 1024
+#: A .gz log may expand at most this much (and at least to MIN_GZ_LIMIT): past it, it is a gzip bomb.
+GZ_RATIO_LIMIT = 200
+MIN_GZ_LIMIT = 1024**3
 _MASK64 = 2**64 - 1
 _LOG_MARKERS = ("[TRT]", "[TensorRT]", "TensorRT", "[V]", "[I]", "[W]", "[E]", "trtexec")
 
@@ -103,18 +118,74 @@ def read_build_log(source: str | os.PathLike | Iterable[str], *, origin_label: s
     if isinstance(source, (str, os.PathLike)) and not (isinstance(source, str) and "\n" in source):
         path = os.fspath(source)
         label = origin_label or f"TensorRT build log {describe(path)}"
-        _check_log_file(path)
-        with _open_text(path) as handle:
-            parser = LogParser(label)
-            parser.feed(handle)
+        size = _check_log_file(path)
+        parser = LogParser(label)
+        # a .gz log is streamed too; past GZ_RATIO_LIMIT x its size it is a decompression bomb
+        limit = max(MIN_GZ_LIMIT, GZ_RATIO_LIMIT * size) if path.endswith(".gz") else None
+        try:
+            with _open_text(path) as handle:
+                parser.feed(_file_lines(handle, parser, limit, path))
+        except (OSError, zlib.error) as exc:  # a corrupt .gz, or the disk failing under us
+            raise ArtifactError(f"cannot read the log: {exc}", file=path) from None
         if not parser.recognized:
             _explain_unrecognized(path)
         return parser.report()
     label = origin_label or "TensorRT build log"
+    if isinstance(source, (bytes, bytearray)):
+        source = bytes(source).decode("utf-8", errors="replace")
     lines: Iterable[str] = source.splitlines() if isinstance(source, str) else source
     parser = LogParser(label)
-    parser.feed(lines)
+    try:
+        parser.feed(_checked_lines(lines, parser))
+    except TypeError:
+        raise ArtifactError(f"cannot read a build log from {type(source).__name__}; give a path, the log text "
+                            "or an iterable of lines", file=label) from None
     return parser.report()
+
+
+def _file_lines(handle, parser: "LogParser", limit: int | None, path: str) -> Iterator[str]:
+    """Lines of an open log, never more than MAX_LINE_CHARS at a time: a longer line is skipped unread."""
+    readline = handle.readline
+    most = MAX_LINE_CHARS
+    total = 0
+    budget = limit if limit is not None else float("inf")
+    try:
+        while True:
+            line = readline(most)
+            if not line:
+                return
+            total += len(line)
+            if len(line) >= most and line[-1] != "\n":
+                parser.long_lines += 1
+                while line and line[-1] != "\n":  # the rest of the over-long line, chunk by chunk
+                    line = readline(most)
+                    total += len(line)
+                    if total > budget:
+                        break
+                if total <= budget:
+                    continue
+            if total > budget:
+                raise ArtifactError(f"the compressed log expands past {budget / 1024**3:.1f} GiB "
+                                    f"({GZ_RATIO_LIMIT}x its size): not a build log (a decompression bomb?)",
+                                    file=path)
+            yield line
+    except EOFError:  # a .gz cut short: what was read stands, and the report says so
+        parser.truncated = True
+
+
+def _checked_lines(lines: Iterable, parser: "LogParser") -> Iterator[str]:
+    """Lines from a caller: bytes are decoded, over-long lines skipped."""
+    most = MAX_LINE_CHARS
+    for line in lines:
+        if type(line) is not str:
+            if isinstance(line, (bytes, bytearray)):
+                line = bytes(line).decode("utf-8", errors="replace")
+            else:
+                line = str(line)
+        if len(line) > most:
+            parser.long_lines += 1
+            continue
+        yield line
 
 
 class LogParser:
@@ -131,6 +202,10 @@ class LogParser:
         self.totals: dict[str, int] = {}
         self.recognized = 0
         self.lines = 0
+        self.dropped = 0  # records not kept: the memory bound was reached
+        self.long_lines = 0  # lines over MAX_LINE_CHARS, skipped
+        self.truncated = False  # a compressed log ended before its end-of-stream marker
+        self._budget = MAX_KEPT_CHARS  # characters of names/reasons the parser may still keep
         # context of the block being read
         self._layer: str | None = None
         self._runner: str | None = None
@@ -144,6 +219,8 @@ class LogParser:
         records = self.records
         recognized = 0
         count = 0
+        dropped = 0
+        budget = self._budget
         for line in lines:
             count += 1
             at = line.find("Tactic")
@@ -173,10 +250,17 @@ class LogParser:
                             [None, "failed (TensorRT reported the maximum time)", name]
                     else:
                         value = [None, (m["reason"] or "").strip() or "skipped", name]
-                    key = (layer, self._formats, self._runner, m["tactic"])
+                    tactic = m["tactic"]
+                    key = (layer, self._formats, self._runner, tactic)
                     old = records.pop(key, None)  # re-timed: the later figure wins and moves to the end
-                    if old is not None and name is None:
-                        value[2] = old[2]
+                    if old is not None:
+                        if name is None:
+                            value[2] = old[2]
+                    else:  # a new record: memory is bounded (a hostile log must not exhaust it)
+                        budget -= 100 + len(tactic) + (len(name) if name else 0) + (len(value[1]) if value[1] else 0)
+                        if budget < 0 or len(records) >= MAX_RECORDS:
+                            dropped += 1
+                            continue
                     records[key] = value
                 elif "Set Tactic Name" in line:
                     recognized += self._set_name(line)
@@ -189,10 +273,10 @@ class LogParser:
                 elif "kipp" in line:
                     recognized += self._skip(line)
             elif "Timing Runner: " in line:
-                m = _RUNNER.search(line)
+                m = _RUNNER.match(line, line.find("Timing Runner: "))
                 if m is not None:
                     recognized += 1
-                    self._layer = m["layer"]
+                    self._layer = self._keep(m["layer"])
                     self._runner = _runner_name(m["runner"])
                     self._pending_name = None
             elif "Memory" in line:
@@ -200,27 +284,45 @@ class LogParser:
             elif "kipp" in line:
                 recognized += self._skip(line)
             elif "Computing costs for" in line:
-                m = _COSTS.search(line)
+                m = _COSTS.match(line, line.find("Computing costs for"))
                 if m is not None:
                     recognized += 1
-                    self._layer = m["layer"]
+                    self._layer = self._keep(m["layer"].rstrip())
                     self._formats = None
             elif "Autotuning format combination" in line:
-                m = _FORMATS.search(line)
+                m = _FORMATS.match(line, line.find("Autotuning format combination"))
                 if m is not None:
                     recognized += 1
-                    self._formats = m["formats"]
+                    self._formats = self._keep(m["formats"].rstrip().rstrip("*").rstrip())
             elif "MemUsageStats" in line:
                 recognized += self._peak(line)
             elif "ngine" in line and "size" in line:
                 recognized += self._engine_size(line)
         self.lines += count
         self.recognized += recognized
+        self._budget = budget
+        self.dropped += dropped
+
+    # -- memory bound ---------------------------------------------------------------------------------------
+    def _keep(self, text: str) -> str:
+        """Charge a context string (layer, formats) to the budget; it is kept whatever happens."""
+        self._budget -= len(text)
+        return text
+
+    def _room(self, size: int) -> bool:
+        """Whether a new entry of about ``size`` characters may be kept (False: dropped, counted)."""
+        self._budget -= 100 + size
+        if self._budget < 0:
+            self.dropped += 1
+            return False
+        return True
 
     # -- tactic lines (the rarer forms) -----------------------------------------------------------------
     def _put(self, tactic: str | None, reason: str | None, runner: str | None = None) -> None:
         key = (self._layer, self._formats, runner if runner is not None else self._runner, tactic)
-        self.records.pop(key, None)
+        if self.records.pop(key, None) is None and (
+                len(self.records) >= MAX_RECORDS or not self._room(len(tactic or "") + len(reason or ""))):
+            return
         self.records[key] = [None, reason, None]
 
     def _set_name(self, line: str) -> int:
@@ -237,22 +339,25 @@ class LogParser:
         if "profiling completed" in line:  # 10.x: the line names its layer and runner itself
             head = _PROFILED.match(line, _PREFIX.match(line).end())
             if head is not None:
-                self._layer = head["layer"]
+                self._layer = self._keep(head["layer"])
                 self._runner = _runner_name(head["runner"])
         if self._layer is not None:
-            self.fastest[(self._layer, self._formats, self._runner)] = (m["tactic"], _float(m["time"]))
+            key = (self._layer, self._formats, self._runner)
+            if key in self.fastest or (len(self.fastest) < MAX_RECORDS and self._room(len(m["tactic"]))):
+                self.fastest[key] = (m["tactic"], _float(m["time"]))
         return 1
 
     def _chose(self, line: str) -> int:
         m = _CHOSE.search(line)
         if m is None or self._layer is None:
             return 0
-        self.chose[self._layer] = (_runner_name(m["runner"]), m["tactic"], self._formats)
+        if self._layer in self.chose or (len(self.chose) < MAX_RECORDS and self._room(len(m["tactic"]))):
+            self.chose[self._layer] = (_runner_name(m["runner"]), m["tactic"], self._formats)
         return 1
 
     def _engine_layer(self, line: str) -> int:
-        m = _ENGINE_LAYER.search(line)
-        if m is None:
+        m = _ENGINE_LAYER.match(line, line.find("Layer("))
+        if m is None or not self._room(len(line)):
             return 0
         name = m["layer"]
         inputs, _, outputs = m["io"].partition(" -> ")
@@ -271,9 +376,10 @@ class LogParser:
         if m is not None:
             self._put(m["tactic"], m["reason"].strip() or "skipped")
             return 1
-        m = _NO_VALID.search(line)
-        if m is not None:
-            self._put(None, "no valid tactics for this config", runner=_runner_name(m["runner"]))
+        at = line.find(_NO_VALID)
+        if at > 0 and not line[at - 1].isspace():
+            runner = line[:at].rsplit(None, 1)[-1]
+            self._put(None, "no valid tactics for this config", runner=_runner_name(runner))
             return 1
         if "actic" in line:  # another "skipped"/"skipping" form about tactics
             payload = line[_PREFIX.match(line).end():].strip()
@@ -285,8 +391,9 @@ class LogParser:
     # -- memory lines -----------------------------------------------------------------------------------
     def _memory(self, line: str) -> int:
         if "Host Persistent: " in line:
-            m = _LAYER_MEMORY.search(line)
-            if m is None:
+            at = line.find("Layer: ")
+            m = _LAYER_MEMORY.match(line, at) if at >= 0 else None
+            if m is None or not self._room(len(m["layer"])):
                 return 0
             name = m["layer"]
             self.memory_layers.pop(name, None)  # printed again later: the later figure is the engine's
@@ -382,6 +489,16 @@ class LogParser:
         elif self.lines:
             notes.append("no tactic timing lines in the build log: build with --verbose (trtexec) or a "
                          "logger at Severity.VERBOSE to see every tactic TensorRT timed")
+        if self.long_lines:
+            notes.append(f"{self.long_lines} line(s) longer than {MAX_LINE_CHARS} characters were skipped "
+                         "(TensorRT prints no such lines)")
+        if self.dropped:
+            notes.append(f"the log holds more records than the explorer keeps in memory ({MAX_RECORDS} tactic "
+                         f"records, {MAX_KEPT_CHARS // 1024**2} M characters of names): {self.dropped} were not "
+                         "kept")
+        if self.truncated:
+            notes.append("the compressed log ends early (cut short while copying?): everything up to there "
+                         "was read")
         layers = list(self.engine_layers.values())
         if layers:
             provenance["layers"] = self.label
@@ -406,22 +523,31 @@ def _float(text: str | None) -> float | None:
 
 def _bytes(value: str, unit: str | None) -> int | None:
     try:
-        return int(round(float(value) * _UNITS.get(unit, 1)))
+        number = float(value) * _UNITS.get(unit, 1)
     except ValueError:
         return None
+    return int(round(number)) if math.isfinite(number) else None
 
 
 def _io_tensors(text: str) -> list[TensorDesc]:
+    """``in (Float[1,3,224,224]), x (Half[1,64:8,56,56]) -> ...`` into tensors. Names may contain anything,
+    so each ``name (Type[dims])`` is found from its tail and the name is what lies before it."""
     result = []
-    for m in _IO_TENSOR.finditer(text.strip()):
+    text = text.strip()
+    start = 0
+    for m in _IO_TENSOR_TAIL.finditer(text):
+        name = text[start:m.start()]
+        start = m.end() + 2  # past ", "
+        if not name:
+            continue
         dims = []
         for d in m["dims"].split(","):
             d = d.strip()
             if not d:
                 continue
             d = d.split(":", 1)[0]  # "64:4" = 64 channels, vectorized by 4
-            dims.append(int(d) if d.lstrip("-").isdigit() else d)
-        result.append(TensorDesc(name=m["name"], shape=tuple(dims), dtype=canonical_dtype(m["dtype"]),
+            dims.append(int(d) if _INT.fullmatch(d) else d)
+        result.append(TensorDesc(name=name, shape=tuple(dims), dtype=canonical_dtype(m["dtype"]),
                                  format=m["dtype"]))
     return result
 
@@ -435,21 +561,25 @@ def _open_text(path: str):
     return open(path, encoding="utf-8", errors="replace")
 
 
-def _check_log_file(path: str) -> None:
-    if not os.path.exists(path):
-        raise ArtifactError("file not found", file=path)
-    if os.path.isdir(path):
-        raise ArtifactError("is a directory, not a log file", file=path)
+def _check_log_file(path: str) -> int:
+    """The file's size, after refusing what is no text log (missing, a directory, a device, binary)."""
+    size = file_size(path)
     try:
-        with _open_text(path) as handle:
-            head = handle.read(4096).encode("utf-8", errors="replace")
-    except OSError as exc:  # e.g. a .gz that is not gzip
+        try:
+            with _open_text(path) as handle:
+                head = handle.read(4096)
+        except EOFError:  # a .gz cut short within its first 4096 characters: look at what it holds
+            with _open_text(path) as handle:
+                head = "".join(islice(_file_lines(handle, LogParser(""), MIN_GZ_LIMIT, path), 64))[:4096]
+    except (OSError, zlib.error) as exc:  # e.g. a .gz that is not gzip
         raise ArtifactError(f"cannot read: {exc}", file=path) from None
+    head = head.encode("utf-8", errors="replace")
     if not head.strip():
         raise ArtifactError("empty file", file=path)
     if b"\x00" in head:
         raise ArtifactError("binary file, not a text log (a serialized engine or an ONNX model?)", file=path,
                             hint="give the text trtexec --verbose printed (e.g. trtexec ... --verbose > build.log)")
+    return size
 
 
 def _explain_unrecognized(path: str) -> None:
@@ -466,11 +596,14 @@ def _explain_unrecognized(path: str) -> None:
 
 
 def _head_lines(path: str, count: int) -> Iterator[str]:
-    with _open_text(path) as handle:
-        for i, line in enumerate(handle):
-            if i >= count:
-                break
-            yield line
+    try:
+        with _open_text(path) as handle:
+            for i, line in enumerate(_file_lines(handle, LogParser(""), MIN_GZ_LIMIT, path)):
+                if i >= count:
+                    break
+                yield line
+    except (OSError, zlib.error):
+        return
 
 
 __all__ = ["LogParser", "read_build_log", "tactic_key"]

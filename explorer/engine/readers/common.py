@@ -6,11 +6,13 @@ path) and, when the JSON plainly came from another tool, which tool and which fl
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
-from typing import Any, Union
+import stat
+from typing import Any, Iterator, Union
 
-from ...errors import ArtifactError
+from ...errors import ArtifactError, check_memory_for
 
 Source = Union[str, os.PathLike, bytes, dict, list]
 
@@ -20,7 +22,7 @@ TOOLS = {
     "profile": ("trtexec --exportProfile", "--profile"),
     "times": ("trtexec --exportTimes", "--times"),
     "build-metadata": ("trtexec build metadata (build options)", None),
-    "chrome-trace": ("a Chrome trace (ONNX Runtime profiler or Nsight), not a trtexec export", None),
+    "chrome-trace": ("a Chrome trace (ONNX Runtime profiler or Nsight)", None),
 }
 
 
@@ -37,12 +39,20 @@ def _looks_like_json_text(source: Any) -> bool:
     return isinstance(source, str) and source.lstrip()[:1] in ("{", "[")
 
 
+#: parsed JSON takes several times its text in memory (dicts, floats, strings): the up-front check's factor
+JSON_MEMORY_FACTOR = 10
+#: files bigger than this are parsed record by record where the reader can (see :func:`iter_json_array`)
+STREAM_JSON_BYTES = 32 * 1024**2
+#: one record of a streamed array may not be longer than this (trtexec's are a few hundred characters)
+MAX_RECORD_CHARS = 64 * 1024**2
+
+
 def load_json(source: Source) -> tuple[Any, str | None]:
     """Parse ``source`` (path, JSON text, bytes, or already-parsed dict/list) -> (object, file path or None)."""
     if isinstance(source, (dict, list)):
         return source, None
-    if isinstance(source, (bytes, bytearray)):
-        return _parse(bytes(source).decode("utf-8", errors="replace"), None), None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _parse(_decode(bytes(source), None), None), None
     if _looks_like_json_text(source):
         return _parse(source, None), None
     if not isinstance(source, (str, os.PathLike)):
@@ -53,24 +63,52 @@ def load_json(source: Source) -> tuple[Any, str | None]:
     return _parse(text, path), path
 
 
-def read_text(path: str) -> str:
-    if not os.path.exists(path):
-        raise ArtifactError("file not found", file=path)
-    if os.path.isdir(path):
+def file_size(path: str) -> int:
+    """The size of a regular file, or an :class:`ArtifactError` saying why it cannot be read."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ArtifactError("file not found", file=path) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ArtifactError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", file=path) from None
+    if stat.S_ISDIR(info.st_mode):
         raise ArtifactError("is a directory, not a file", file=path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ArtifactError("not a regular file (a device, pipe or socket)", file=path)
+    return info.st_size
+
+
+def read_text(path: str) -> str:
+    size = file_size(path)
+    check_memory_for(size * JSON_MEMORY_FACTOR, f"reading this {size / 1024**2:.0f} MiB JSON file", path,
+                     error=ArtifactError)
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         raise ArtifactError(f"cannot read: {exc.strerror or exc}", file=path) from None
+    except MemoryError:
+        raise ArtifactError(f"not enough memory to read this {size / 1024**2:.0f} MiB file", file=path) from None
     if not data.strip():
         raise ArtifactError("empty file", file=path)
+    return _decode(data, path)
+
+
+def _decode(data: bytes, path: str | None) -> str:
+    """UTF-8 (with or without a byte order mark) or BOM-marked UTF-16/32; binary data is refused."""
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace")
     if b"\x00" in data[:4096]:
-        raise ArtifactError("binary file, not JSON (a serialized engine? give trtexec's JSON exports)", file=path)
+        raise ArtifactError("binary file, not JSON (a serialized engine? give trtexec's JSON exports)",
+                            file=path or "<bytes>")
     return data.decode("utf-8", errors="replace")
 
 
 def _parse(text: str, path: str | None) -> Any:
+    if text.startswith("\ufeff"):
+        text = text[1:]
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -82,6 +120,103 @@ def _parse(text: str, path: str | None) -> Any:
         raise ArtifactError(problem, file=path or "<JSON text>", where=f"line {exc.lineno}, column {exc.colno}",
                             hint="was the file cut short while trtexec was writing it?" if truncated else None
                             ) from None
+    except RecursionError:
+        raise ArtifactError("JSON nested too deeply to read (trtexec never writes such nesting)",
+                            file=path or "<JSON text>") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits (Python's int conversion limit)
+        raise ArtifactError(f"not valid JSON ({exc})", file=path or "<JSON text>") from None
+    except MemoryError:
+        raise ArtifactError("not enough memory to parse this JSON", file=path or "<JSON text>") from None
+
+
+def iter_json_array(path: str, *, chunk_size: int = 1 << 18) -> Iterator[Any]:
+    """The elements of a top-level JSON array, parsed one at a time from the file (memory: one chunk plus
+    one element), so hundreds of MB of records never exist as one text or one list."""
+    decoder = json.JSONDecoder()
+    with open(path, "rb") as handle:
+        reader = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+        buf, pos, eof, line = "", 0, False, 1
+        wanted = chunk_size
+
+        def more(grow: bool = False) -> bool:
+            nonlocal buf, pos, eof, wanted, line
+            if eof:
+                return False
+            if grow:  # an element bigger than what is buffered: read faster, linear overall
+                wanted = min(wanted * 2, 256 * chunk_size)
+            data = handle.read(wanted)
+            if not data:
+                eof = True
+                buf += reader.decode(b"", final=True)
+                return False
+            if b"\x00" in data:
+                raise ArtifactError("binary data in a JSON file", file=path)
+            line += buf.count("\n", 0, pos)
+            buf = buf[pos:] + reader.decode(data)
+            pos = 0
+            return True
+
+        def skip_space() -> None:
+            nonlocal pos
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n":
+                    pos += 1
+                if pos < len(buf) or not more():
+                    return
+
+        skip_space()
+        if pos >= len(buf) or buf[pos] != "[":
+            raise ArtifactError("expected a JSON array of records", file=path, where=f"line {line}")
+        pos += 1
+        index = 0
+        skip_space()
+        if pos < len(buf) and buf[pos] == "]":
+            return
+        while True:
+            while True:
+                try:
+                    element, end = decoder.raw_decode(buf, pos)
+                except json.JSONDecodeError as exc:
+                    # more text may complete the record (grow the reads only for a record bigger than half a
+                    # read: else a read boundary split it); an invalid record is not buffered past the bound
+                    pending = len(buf) - pos
+                    if pending < MAX_RECORD_CHARS and more(grow=pending > wanted // 2):
+                        continue
+                    raise ArtifactError(f"truncated or invalid JSON in record {index} ({exc.msg})", file=path,
+                                        where=f"line {line + exc.lineno - 1}",
+                                        hint="was the file cut short while trtexec was writing it?") from None
+                except RecursionError:
+                    raise ArtifactError("JSON nested too deeply to read", file=path, where=f"[{index}]") from None
+                except ValueError as exc:  # JSONDecodeError is handled above; this is int() refusing
+                    raise ArtifactError(f"not valid JSON ({exc})", file=path, where=f"[{index}]") from None
+                if end >= len(buf) and not eof:  # a number may continue in the next chunk
+                    if more():
+                        continue
+                break
+            yield element
+            index += 1
+            pos = end
+            skip_space()
+            if pos >= len(buf):
+                raise ArtifactError(f"truncated JSON after record {index - 1} (the array does not end)", file=path,
+                                    hint="was the file cut short while trtexec was writing it?")
+            if buf[pos] == "]":
+                return
+            if buf[pos] != ",":
+                raise ArtifactError(f"invalid JSON after record {index - 1} (expected ',' or ']')", file=path)
+            pos += 1
+            skip_space()
+
+
+def short_repr(value: Any, limit: int = 40) -> str:
+    """A value quoted for an error message, at most ``limit`` characters (safe for huge numbers too)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def sniff(obj: Any) -> str | None:
@@ -113,6 +248,7 @@ def wrong_tool(obj: Any, expected: str, file: str | None) -> ArtifactError:
     if found and found != expected:
         tool, flag = TOOLS[found]
         hint = f"give it to {flag}" if flag else None
-        return ArtifactError(f"this is {tool} output, not {wanted} output", file=file or "<JSON>", hint=hint)
+        what = tool if "trtexec" not in tool or tool.startswith("a ") else f"{tool} output"
+        return ArtifactError(f"this is {what}, not {wanted} output", file=file or "<JSON>", hint=hint)
     kind = type(obj).__name__
     return ArtifactError(f"not {wanted} output (unexpected JSON {kind})", file=file or "<JSON>")

@@ -106,7 +106,7 @@ def _tensor(raw: Any, file: str, where: str) -> TensorDesc:
         raise ArtifactError(f"a tensor is a {type(raw).__name__}, expected an object", file=file, where=where)
     fmt = _str(raw.get("Format/Datatype") or raw.get("Format"))
     dims = raw.get("Dimensions")
-    shape = tuple(dims) if isinstance(dims, list) else None
+    shape = tuple(_dim(d) for d in dims) if isinstance(dims, list) else None
     return TensorDesc(
         name=str(raw.get("Name", "")),
         shape=shape,
@@ -133,10 +133,24 @@ def _weights_bytes(raw: dict) -> int | None:
     for value in raw.values():
         if isinstance(value, dict) and "Count" in value and "Type" in value:
             count = value.get("Count")
-            size = nbytes(count if isinstance(count, int) else None, canonical_dtype(_str(value.get("Type"))))
+            valid = isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= _MAX_COUNT
+            size = nbytes(count if valid else None, canonical_dtype(_str(value.get("Type"))))
             if size is not None:
                 total = (total or 0) + size
     return total
+
+
+#: no real tensor or weight has more elements than this; bigger numbers in a file are garbage
+_MAX_COUNT = 2**62
+
+
+def _dim(value: Any) -> int | str | None:
+    """A dimension as the engine wrote it: an int, a symbolic name, or None when it is no dimension."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -_MAX_COUNT <= value <= _MAX_COUNT else None
+    if isinstance(value, str):
+        return value[:200]
+    return None
 
 
 def _tactic_value(value: Any) -> str | None:

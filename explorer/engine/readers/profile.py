@@ -9,11 +9,14 @@ h2dMs, computeMs, d2hMs, latencyMs, ...; 7.x wrote inMs/outMs instead of h2dMs/d
 from __future__ import annotations
 
 import math
-from typing import Any
+import os
+from array import array
+from itertools import chain
+from typing import Any, Iterator
 
 from ...errors import ArtifactError
 from ..report import EngineReport, LatencyStats, LatencySummary, Layer, Percentiles
-from .common import Source, describe, load_json, wrong_tool
+from .common import STREAM_JSON_BYTES, Source, describe, short_repr, file_size, iter_json_array, load_json, wrong_tool
 
 
 def read_profile(source: Source, *, origin_label: str | None = None) -> EngineReport:
@@ -58,16 +61,22 @@ def read_profile(source: Source, *, origin_label: str | None = None) -> EngineRe
 
 
 def read_times(source: Source, *, origin_label: str | None = None) -> EngineReport:
-    """End-to-end latency, GPU compute and enqueue percentiles and throughput from ``--exportTimes``."""
-    obj, path = load_json(source)
+    """End-to-end latency, GPU compute and enqueue percentiles and throughput from ``--exportTimes``.
+
+    A long run writes hundreds of MB of records: files over :data:`~.common.STREAM_JSON_BYTES` are read
+    record by record, keeping five numbers per inference."""
     label = origin_label or f"trtexec --exportTimes {describe(source)}"
+    records, path = _times_records(source, label)
     file = path or label
-    if not isinstance(obj, list) or not obj or not isinstance(obj[0], dict) or "latencyMs" not in obj[0]:
-        if isinstance(obj, list) and not obj:
-            raise ArtifactError("empty list: no inferences were recorded", file=file)
-        raise wrong_tool(obj, "times", file)
-    latency, compute, enqueue, starts, ends = [], [], [], [], []
-    for index, rec in enumerate(obj):
+    first = next(records, _END)
+    if first is _END:
+        raise ArtifactError("empty list: no inferences were recorded", file=file)
+    if not isinstance(first, dict) or "latencyMs" not in first:
+        raise wrong_tool([first], "times", file)
+    latency, compute, enqueue, starts, ends = (array("d") for _ in range(5))
+    count = 0
+    for index, rec in enumerate(chain((first,), records)):
+        count += 1
         if not isinstance(rec, dict) or "latencyMs" not in rec:
             raise ArtifactError("record without 'latencyMs'", file=file, where=f"[{index}]")
         latency.append(_number(rec["latencyMs"], file, f"[{index}].latencyMs"))
@@ -84,10 +93,10 @@ def read_times(source: Source, *, origin_label: str | None = None) -> EngineRepo
     throughput = None
     if starts:
         span_ms = max(ends) - min(starts)
-        if span_ms > 0:
-            throughput = len(obj) / (span_ms / 1000.0)
+        if span_ms > 0 and math.isfinite(span_ms):
+            throughput = count / (span_ms / 1000.0)
     summary = LatencySummary(
-        count=len(obj),
+        count=count,
         latency=Percentiles.of(latency),
         compute=Percentiles.of(compute or latency),
         enqueue=Percentiles.of(enqueue) if enqueue else None,
@@ -95,6 +104,21 @@ def read_times(source: Source, *, origin_label: str | None = None) -> EngineRepo
         source=label,
     )
     return EngineReport(end_to_end=summary, sources=[label], provenance={"end_to_end": label})
+
+
+_END = object()
+
+
+def _times_records(source: Source, label: str) -> tuple[Iterator[Any], str | None]:
+    """The records of a times export, streamed from big files; (iterator, file path or None)."""
+    if isinstance(source, (str, os.PathLike)) and not (isinstance(source, str) and source.lstrip()[:1] in "{["):
+        path = os.fspath(source)
+        if file_size(path) > STREAM_JSON_BYTES:
+            return iter_json_array(path), path
+    obj, path = load_json(source)
+    if not isinstance(obj, list):
+        raise wrong_tool(obj, "times", path or label)
+    return iter(obj), path
 
 
 def _first(rec: dict, keys: tuple[str, ...]) -> float | None:
@@ -107,8 +131,12 @@ def _first(rec: dict, keys: tuple[str, ...]) -> float | None:
 
 def _number(value: Any, file: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArtifactError(f"expected a number, found {value!r:.40}", file=file, where=where)
-    value = float(value)
+        raise ArtifactError(f"expected a number, found {short_repr(value)}", file=file, where=where)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        raise ArtifactError(f"number too large to be a time (about {int(value.bit_length() * 0.30103)} digits)",
+                            file=file, where=where) from None
     if math.isnan(value):
         raise ArtifactError("NaN where a time was expected", file=file, where=where)
     return value

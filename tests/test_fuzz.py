@@ -1,0 +1,58 @@
+"""Seeded fuzzing of every input boundary (see tests/fuzzing): models, trtexec JSON, build logs, the CLI.
+
+Every case must end in a result or an ``explorer.ExplorerError`` (CLI: exit 0, or exit 2 with one
+``error:`` line) - never another exception, a crash, a hang past the per-case timeout, RSS growth past the
+bound, or control characters in text output. The table of the run is written to tests/artifacts/fuzz-results.md (docs/fuzz-results.md, quoted in the README,
+is refreshed with `python bench/fuzz.py --write docs/fuzz-results.md`).
+
+``EXPLORER_FUZZ_CASES`` / ``EXPLORER_FUZZ_SEED`` change the campaign; replay a failing case alone with
+``python bench/fuzz.py --seed S --only INDEX --verbose``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from fuzzing import FAMILIES, make_case  # noqa: E402
+from fuzzing.harness import describe, run_campaign  # noqa: E402
+
+CASES = int(os.environ.get("EXPLORER_FUZZ_CASES", 600))
+SEED = int(os.environ.get("EXPLORER_FUZZ_SEED", 1))
+BUDGET_SECONDS = 300
+MEMORY_BOUND = int(1.5 * 1024**3)
+RESULTS = Path(__file__).resolve().parents[1] / "tests" / "artifacts" / "fuzz-results.md"
+
+
+def test_cases_are_replayable_and_cover_every_family():
+    first = [make_case(SEED, i) for i in range(120)]
+    time.sleep(1.1)  # a case must not depend on the clock (zip and gzip headers carry timestamps)
+    again = [make_case(SEED, i) for i in range(120)]
+    assert [(c.family, c.label, c.data, c.argv) for c in first] == [(c.family, c.label, c.data, c.argv) for c in again]
+    families = {make_case(SEED, i).family for i in range(CASES)}
+    assert families == set(FAMILIES)
+
+
+@pytest.mark.slow
+def test_fuzz_campaign_ends_in_results_or_explorer_errors():
+    assert CASES >= 500
+    result = run_campaign(CASES, SEED, timeout=60, memory_bound=MEMORY_BOUND)
+    report = describe(result)
+    from fuzz import write_markdown  # bench/fuzz.py: the same page the standalone run writes
+
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(write_markdown(result, report), encoding="utf-8")
+    print(report)
+    assert len(result.results) == CASES
+    assert not result.failures, report
+    assert result.seconds < BUDGET_SECONDS, f"{CASES} cases took {result.seconds:.0f} s"
+    counts = result.by_family()
+    assert all(sum(c.values()) for c in counts.values())
+    # both ends are exercised: hostile input that is still analysable, and input that must be refused
+    assert sum(c["ok"] for c in counts.values()) > CASES / 5
+    assert sum(c["ExplorerError"] for c in counts.values()) > CASES / 5
