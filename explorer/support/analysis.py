@@ -37,9 +37,9 @@ def analyze(model: Model | ModelSource, *, trt_version: str | None = None,
                             f"{min_block_size!r:.40}") from None
     if min_block_size < 1:
         raise ExplorerError(f"min_block_size must be at least 1, got {min_block_size}")
-    if not isinstance(model, Model):
-        model = load_model(model)
-    with _gc_paused():
+    with _gc_paused():  # one pause (and one collection after it) for loading and judging big graphs
+        if not isinstance(model, Model):
+            model = load_model(model)
         return _analyze(model, trt_version, min_block_size, require_mac, fold_constants, use_parser)
 
 
@@ -130,20 +130,24 @@ def _matrix_verdicts(model: Model, matrix) -> list[NodeVerdict]:
 
 
 def _verdict(node, j) -> NodeVerdict:
-    children = []
-    child_judgements = getattr(j, "children", None) or {}
+    # Empty tuples instead of empty lists: 100k-node reports otherwise allocate (and make the GC scan)
+    # four empty lists per node.
+    children: list[NodeVerdict] | tuple = ()
+    child_judgements = j.children
     if child_judgements:
+        children = []
         for body in node.subgraphs.values():
             for child in body.walk():
                 cj = child_judgements.get(child.id)
                 if cj is not None:
-                    children.append(NodeVerdict(node=child.id, name=child.name, op=child.op_type,
-                                                domain=child.domain, supported=cj.supported,
-                                                reasons=list(cj.reasons), caveats=list(cj.caveats),
-                                                warnings=list(getattr(cj, "warnings", []))))
-    return NodeVerdict(node=node.id, name=node.name, op=node.op_type, domain=node.domain,
-                       supported=j.supported, reasons=list(j.reasons), caveats=list(j.caveats),
-                       warnings=list(getattr(j, "warnings", [])), children=children)
+                    children.append(NodeVerdict(child.id, child.name, child.op_type, child.domain, cj.supported,
+                                                _seq(cj.reasons), _seq(cj.caveats), _seq(cj.warnings)))
+    return NodeVerdict(node.id, node.name, node.op_type, node.domain, j.supported, _seq(j.reasons),
+                       _seq(j.caveats), _seq(j.warnings), children=children)
+
+
+def _seq(items) -> list | tuple:
+    return list(items) if items else ()
 
 
 def _parser_judge(model: Model) -> list[NodeVerdict]:

@@ -13,7 +13,7 @@ from .partition import Partition
 NAME_CHARS = 120
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeVerdict:
     """Whether TensorRT takes one node, why, and where the node ended up."""
 

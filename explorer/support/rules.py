@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Callable, Iterable
 
 from ..model.ir import DEFAULT_DOMAINS, Graph, InitializerInfo, Model, Node, TensorInfo
@@ -1053,6 +1055,10 @@ def judge_graph(model: Model, matrix: SupportMatrix) -> dict[str, Judgement]:
             gc.enable()
 
 
+_PLAIN_SUPPORTED: dict[tuple[int, str], Judgement] = {}  # matrices are cached for the process's lifetime
+_NO_CHILDREN: Mapping[str, Judgement] = MappingProxyType({})
+
+
 def _judge(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, matrix: SupportMatrix,
            rules: dict[str, _OpRule]) -> Judgement:
     op = node.op_type
@@ -1089,7 +1095,13 @@ def _judge(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, m
                 odd.append((name, dt, is_input))
 
     if odd is None and not rule.checks and not node.subgraphs:
-        return Judgement(True, [], list(rule.static_caveats) if rule.static_caveats else [])
+        # Most nodes of a big graph end here: share one verdict per (matrix, op). Callers treat verdicts as
+        # read-only (the analysis copies what it keeps).
+        key = (id(matrix), op)
+        plain = _PLAIN_SUPPORTED.get(key)
+        if plain is None:
+            plain = _PLAIN_SUPPORTED[key] = Judgement(True, [], list(rule.static_caveats), [], _NO_CHILDREN)
+        return plain
 
     c = _Ctx(node, graph, parents, model, matrix, rule)
     if odd is not None:
