@@ -189,6 +189,13 @@ def test_imports_feed_every_engine_view(app):
     assert layer and layer in app.details.value
     assert bar.patches and bar.patches[-1]["update"]["selectedpoints"]
     assert app.state.selection.node in (app.state.current_build.report.layer(layer).onnx_nodes or [None])
+    # ...and the Memory views highlight the same layer
+    app.show("Memory")
+    for plot in app.tabs["Memory"].plots:
+        hits = plot.patches[-1]["update"]["selectedpoints"]
+        names = [list(t.customdata) for t in plot.figure.data]
+        assert any(trace_hits and all(names[t][i] == layer for i in trace_hits)
+                   for t, trace_hits in enumerate(hits))
 
 
 @needs_fixtures

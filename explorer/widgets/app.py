@@ -40,6 +40,18 @@ def _figure(fig, on_click=None):
     return widget
 
 
+def _highlight_layer(widget, layer: str | None) -> None:
+    """Select the points whose customdata is ``layer`` (every view keys its points by layer name)."""
+    if widget is None or widget.figure is None:
+        return
+    traces = list(range(len(widget.figure.data)))
+    if not traces:
+        return
+    hits = [[i for i, name in enumerate(t.customdata if t.customdata is not None else ()) if name == layer]
+            if layer else None for t in widget.figure.data]
+    widget.restyle({"selectedpoints": hits}, traces)
+
+
 def _customdata(widget, trace: int, point: int):
     try:
         values = widget.figure.data[trace].customdata
@@ -635,6 +647,7 @@ class TacticsTab(_EngineTab):
         if not timed_tactics(report):
             self.head.value = STYLE + f"<b>{e(build.name)}</b>" + message_box(no_tactics_message(report), "info")
             self.replace_figures(self.fig_box, [])
+            self.plots = []
             frame = report.tactics_frame()
             if len(frame):
                 cols = [c for c in ("layer", "tactic", "runner", "time_ms", "source") if c in frame.columns]
@@ -648,14 +661,20 @@ class TacticsTab(_EngineTab):
         self.head.value = STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
         fig = _figure(tactics_figure(report, kind=self.kind.value), on_click=self._clicked)
         self.replace_figures(self.fig_box, [fig])
+        self.plots = [fig]
         frame = tactics_table(report)
         cols = [c for c in ("layer", "tactic", "tactic_name", "time_ms", "chosen", "skipped_reason", "runner",
                             "layer_latency_ms") if c in frame.columns]
         self.table.value = table(frame, cols, source=build.source, max_rows=1000)
         self.widget.children = [self.head, self.kind, self.fig_box, W.HTML("<h4>Table</h4>"), self.table]
+        self.on_selection()
 
     def _clicked(self, layer: str) -> None:
         self.app.select(layer=layer, origin="tactics")
+
+    def on_selection(self) -> None:
+        for fig in getattr(self, "plots", ()):
+            _highlight_layer(fig, self.state.selection.layer)
 
 
 class MemoryTab(_EngineTab):
@@ -683,10 +702,16 @@ class MemoryTab(_EngineTab):
                 _figure(activation_footprint_figure(build.report), on_click=self._clicked),
                 _figure(memory_layers_figure(build.report), on_click=self._clicked)]
         self.replace_figures(self.fig_box, figs)
+        self.plots = figs[1:]  # the per-layer views (the totals bar has no layers)
         self.widget.children = [self.totals, self.fig_box]
+        self.on_selection()
 
     def _clicked(self, layer: str) -> None:
         self.app.select(layer=layer, origin="memory")
+
+    def on_selection(self) -> None:
+        for fig in getattr(self, "plots", ()):
+            _highlight_layer(fig, self.state.selection.layer)
 
 
 class LayersTab(_EngineTab):
@@ -737,16 +762,7 @@ class LayersTab(_EngineTab):
         self.app.select(layer=layer, origin="layers")
 
     def on_selection(self) -> None:
-        bar = self.bar
-        if bar is None or bar.figure is None:
-            return
-        layer = self.state.selection.layer
-        traces = list(range(len(bar.figure.data)))
-        if not traces:
-            return
-        hits = [[i for i, name in enumerate(t.customdata or ()) if name == layer] if layer else None
-                for t in bar.figure.data]
-        bar.restyle({"selectedpoints": hits}, traces)
+        _highlight_layer(self.bar, self.state.selection.layer)
 
 
 class CompareTab(_Tab):
