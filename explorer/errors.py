@@ -91,3 +91,22 @@ class BuildError(ExplorerError):
 
 class ExplorerWarning(UserWarning):
     """Something is off but analysis goes on (e.g. missing external data: structure is still analysed)."""
+
+
+def regular_file_size(path: str, error: type[ExplorerError], what: str = "a file") -> int:
+    """The size of a regular file, or ``error`` saying why it cannot be read (missing, a directory, a
+    device or pipe that would never end, a NUL in the path)."""
+    import os
+    import stat
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise error("file not found", file=path) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise error(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", file=path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise error(f"is a directory, not {what}", file=path)
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"not a regular file (a device, pipe or socket), not {what}", file=path)
+    return info.st_size

@@ -21,7 +21,7 @@ from typing import Union
 import onnx
 from google.protobuf.message import DecodeError
 
-from ..errors import ExplorerWarning, ModelError, check_memory_for
+from ..errors import ExplorerWarning, ModelError, check_memory_for, regular_file_size
 from .isolation import ShapeInferenceCrashed, ShapeInferenceFailed, shape_inference_worker
 from .ir import ExternalData, FunctionInfo, Graph, InitializerInfo, Model, Node, TensorInfo
 
@@ -203,17 +203,7 @@ def _gc_paused():
 # --------------------------------------------------------------------------------------------- reading
 
 def _read_file(path: str) -> bytes:
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise ModelError("file not found", file=path) from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise ModelError(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", file=path) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ModelError("is a directory, not an ONNX file", file=path)
-    if not stat.S_ISREG(info.st_mode):
-        raise ModelError("not a regular file (a device, pipe or socket), not an ONNX file", file=path)
-    size = info.st_size
+    size = regular_file_size(path, ModelError, "an ONNX file")
     if size > MAX_MODEL_BYTES:
         raise ModelError(
             f"file is {_gib(size)}; an ONNX protobuf cannot exceed 2 GiB",

@@ -9,10 +9,9 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import stat
 from typing import Any, Iterator, Union
 
-from ...errors import ArtifactError, check_memory_for
+from ...errors import ArtifactError, check_memory_for, regular_file_size
 
 Source = Union[str, os.PathLike, bytes, dict, list]
 
@@ -65,17 +64,7 @@ def load_json(source: Source) -> tuple[Any, str | None]:
 
 def file_size(path: str) -> int:
     """The size of a regular file, or an :class:`ArtifactError` saying why it cannot be read."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise ArtifactError("file not found", file=path) from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise ArtifactError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", file=path) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ArtifactError("is a directory, not a file", file=path)
-    if not stat.S_ISREG(info.st_mode):
-        raise ArtifactError("not a regular file (a device, pipe or socket)", file=path)
-    return info.st_size
+    return regular_file_size(path, ArtifactError)
 
 
 def read_text(path: str) -> str:
