@@ -810,17 +810,25 @@ def _min_float(source) -> float | None:
     return None
 
 
+def _cached_constant(c: _Ctx, kind: str, name: str, reduce):
+    """``reduce`` of a constant input's value, memoised per graph (shared scales and zero points are
+    checked once); None when the value cannot be read."""
+    cache = _cache(c.graph)[kind]
+    value = cache.get(name, _MISSING)
+    if value is _MISSING:
+        try:
+            value = reduce(_tensor_source(name, c.graph, c.parents))
+        except Exception:  # unreadable or malformed constant: the caller reports "cannot check"
+            value = None
+        cache[name] = value
+    return value
+
+
 def _check_scale(c: _Ctx) -> None:
     name = c.input(1)
     if not name:
         return
-    cache = _cache(c.graph)["scale"]
-    smallest = cache.get(name, _MISSING)
-    if smallest is _MISSING:
-        try:
-            smallest = cache[name] = _min_float(_tensor_source(name, c.graph, c.parents))
-        except Exception:
-            smallest = cache[name] = None
+    smallest = _cached_constant(c, "scale", name, _min_float)
     if smallest is not None and smallest <= 0:
         c.reject("scale has values <= 0 (the onnx-tensorrt parser requires positive scales)")
 
@@ -829,13 +837,7 @@ def _check_zero_point(c: _Ctx, index: int, label: str) -> None:
     name = c.input(index)
     if not name:
         return
-    cache = _cache(c.graph)["zero"]
-    zero = cache.get(name, _MISSING)
-    if zero is _MISSING:
-        try:
-            zero = cache[name] = _all_zero(_tensor_source(name, c.graph, c.parents))
-        except Exception:
-            zero = cache[name] = None
+    zero = _cached_constant(c, "zero", name, _all_zero)
     if zero:
         return
     sentence = c.rule.sentence("zero")
