@@ -13,13 +13,15 @@ the same worker and the same run:
   imports (near zero when the warm worker of an earlier build is reused), load, conversion, session creation
   (optimization), the profiler calibration, warm-up runs, report (worker and caller).
 
-    .venv/bin/python bench/build.py                  # 200 timed runs per model, opt level 3
+    .venv/bin/python bench/build.py                  # per model, enough runs for ~2 s of timed runs, opt level 3
     .venv/bin/python bench/build.py --runs 1000 --opt-level 2 --models resnet18 transformer_encoder
-    .venv/bin/python bench/build.py --seconds 5      # per model, enough runs for ~5 s of timed runs
+    .venv/bin/python bench/build.py --seconds 5      # ~5 s of timed runs per model
     .venv/bin/python bench/build.py --cold           # a new worker process for every build
 
-By default one small build starts the worker before the table (as in a session that builds more than once);
-``--cold`` spawns a worker per build instead. No assertions: it prints a table and a verdict per target, as
+By default one small build starts the worker before the table (as in a session that builds more than once),
+and the builds in the table reuse it and its profiler calibration (at most 5 minutes old; the report says
+so); ``--cold`` spawns a worker per build instead, each calibrating afresh. The run count comes from a short
+probe build per model, not counted in the table (as a user picks ``runs`` for a model). No assertions: it prints a table and a verdict per target, as
 measured.
 """
 
@@ -63,6 +65,7 @@ def measure(name: str, runs: int, warmup: int, opt_level: int) -> dict:
         "model": name, "layers": len(report.layers), "e2e_ms": e2e, "node_sum_ms": node_sum, "raw_sum_ms": raw_sum,
         "ratio": node_sum / e2e if e2e else float("nan"), "raw_ratio": raw_sum / e2e if e2e else float("nan"),
         "overhead_us": calibration.get("overhead_us"), "run_fixed_us": calibration.get("run_overhead_us"),
+        "parallel_us": calibration.get("parallel_extra_us") or 0.0,
         "at_floor": at_floor, "profiled_run_ms": profiled_run,
         "reused": bool(report.timings.get("worker_reused")),
         "wall_s": wall, "timed_s": timed, "overhead_s": wall - timed, "overhead_pct": 100.0 * (wall - timed) / timed,
@@ -83,14 +86,17 @@ def runs_for(name: str, seconds: float, warmup: int, opt_level: int) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=None, help="timed runs per model (instead of --seconds)")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="instead of --runs: per model, as many runs as make the timed runs last this long")
+                        help="per model, as many runs as make the timed runs last about this long (default 2, as "
+                             "trtexec times for a duration, not a count: 200 runs of a 70 us model are 30 ms)")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--opt-level", type=int, default=3)
     parser.add_argument("--models", nargs="*", default=RUNNABLE)
     parser.add_argument("--cold", action="store_true", help="a new worker process for every build (no reuse)")
     args = parser.parse_args(argv)
+    if args.runs is None and args.seconds is None:
+        args.seconds = 2.0
 
     if args.cold:
         build_module.REUSE_WORKERS = False
@@ -101,13 +107,14 @@ def main(argv=None) -> int:
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; times are wall clock; "
           f"{'a new worker per build (--cold)' if args.cold else 'warm worker reused (started before the table)'}")
     print("e2e = median session.run, profiler off | raw = sum of per-node medians as the profiler recorded them | "
-          "sum = the same less the\n  profiler overhead per node (ovh/node, calibrated in the same run on a "
-          "64-node Neg chain) | floor = nodes no longer than that overhead | run(prof) = median model_run span")
+          "sum = the same less the\n  profiler overhead per node (ovh/node for serial nodes, +par for nodes that "
+          "use the thread pool; calibrated on chains of Neg and\n  Sigmoid nodes, never on the model) | floor = "
+          "nodes no longer than that overhead | run(prof) = median model_run span")
     print("timed = wall time of the 2 x runs timed runs | overhead = build wall - timed; ovh-w = the same "
           "without the warm-up runs asked for\n  (process = worker start + imports, ~0 when reused; opt = session "
           "creation; cal = profiler calibration)\n")
     head = (f"{'model':<26} {'runs':>6} {'layers':>6} {'e2e ms':>8} {'raw ms':>8} {'raw/e2e':>7} {'sum ms':>8} "
-            f"{'sum/e2e':>7} {'ovh/node':>8} {'floor':>5} {'run(prof)':>9} | {'wall s':>7} {'timed s':>7} {'ovh s':>6} "
+            f"{'sum/e2e':>7} {'ovh+par':>8} {'floor':>5} {'run(prof)':>9} | {'wall s':>7} {'timed s':>7} {'ovh s':>6} "
             f"{'ovh %':>6} {'ovh-w %':>7} | {'process':>7} {'load':>5} {'conv':>5} {'opt':>5} {'cal':>5} "
             f"{'warmup':>6} {'report':>6}")
     print(head)
@@ -118,7 +125,8 @@ def main(argv=None) -> int:
         row = measure(name, runs, args.warmup, args.opt_level)
         row["runs"] = runs
         rows.append(row)
-        ovh = f"{row['overhead_us']:.2f}us" if row["overhead_us"] is not None else "-"
+        ovh = (f"{row['overhead_us']:.1f}+{row['parallel_us']:.1f}" if row["overhead_us"] is not None
+               else "-")
         print(f"{row['model']:<26} {runs:>6} {row['layers']:>6} {row['e2e_ms']:>8.3f} {row['raw_sum_ms']:>8.3f} "
               f"{row['raw_ratio']:>7.2f} {row['node_sum_ms']:>8.3f} {row['ratio']:>7.2f} {ovh:>8} "
               f"{row['at_floor']:>5} {row['profiled_run_ms']:>9.3f} | {row['wall_s']:>7.2f} {row['timed_s']:>7.2f} "
@@ -138,10 +146,10 @@ def main(argv=None) -> int:
             continue
         per_node_us = 1000.0 * (r["node_sum_ms"] - r["e2e_ms"]) / max(r["layers"], 1)
         if r["ratio"] > 1.0:
-            why = (f"even after subtracting {r['overhead_us']}us/node the nodes take {per_node_us:+.1f} us each over "
-                   "the unprofiled run: the profiler costs these nodes more than the 1-input Neg nodes it is "
-                   "calibrated on (more inputs and shapes to record, thread-pool hand-offs), or the profiled "
-                   "session ran on a busier machine")
+            why = (f"even after subtracting {r['overhead_us']}us/node (+{r['parallel_us']}us for thread-pool nodes) "
+                   f"the nodes take {per_node_us:+.1f} us each over the unprofiled run: the profiler costs these "
+                   "nodes more than the 1-input Neg and Sigmoid nodes it is calibrated on (more inputs and shapes "
+                   "to record), or the profiled session ran on a busier machine")
         else:
             gap_us = -1000.0 * (r["node_sum_ms"] - r["e2e_ms"])
             why = f"the unprofiled run takes {gap_us:.1f} us more than its nodes add up to"

@@ -451,7 +451,7 @@ def make_resnet18_qat() -> onnx.ModelProto:
 # 3. Transformer encoder (scoped names like the modern torch exporter)
 # ---------------------------------------------------------------------------
 
-TF_LAYERS, TF_HIDDEN, TF_HEADS, TF_SEQ, TF_FFN = 2, 64, 4, 16, 256
+TF_LAYERS, TF_HIDDEN, TF_HEADS, TF_SEQ, TF_FFN = 2, 64, 4, 128, 256
 
 
 class _ScopedBuilder:
@@ -549,7 +549,7 @@ def make_transformer_encoder() -> onnx.ModelProto:
         [_vi("last_hidden_state", TensorProto.FLOAT, [1, S, H])],
         initializer=b.inits)
     return _model(graph, {"": OPSET},
-                  "Synthetic 2-layer post-norm transformer encoder (hidden 64, 4 heads, seq 16, FFN 256, "
+                  "Synthetic 2-layer post-norm transformer encoder (hidden 64, 4 heads, seq 128, FFN 256, "
                   "random weights), scoped node names like the torch.onnx exporter. Layer 0 writes LayerNorm "
                   "as ReduceMean/Sub/Pow/.../Add, layer 1 uses LayerNormalization; GELU is the Erf pattern.")
 
@@ -693,7 +693,7 @@ def make_dynamic_shapes() -> onnx.ModelProto:
 # 6. INT8 Q/DQ via onnxruntime.quantization
 # ---------------------------------------------------------------------------
 
-QDQ_INPUT = [1, 3, 32, 32]
+QDQ_INPUT = [1, 3, 128, 128]
 
 
 def make_qdq_float() -> onnx.ModelProto:
@@ -810,6 +810,11 @@ HOSTILE_STRINGS = [
 ]
 
 
+#: image-sized, so that every node does measurable work (a build's per-node times are microseconds, not
+#: the profiler's own overhead)
+HOSTILE_SHAPE = [1, 4, 128, 128]
+
+
 def make_hostile_names() -> onnx.ModelProto:
     s = HOSTILE_STRINGS
     inp = s[1]                       # graph input named like an <img> tag
@@ -824,11 +829,11 @@ def make_hostile_names() -> onnx.ModelProto:
         helper.make_node("Add", ["dup_a_out", inp], [s[5]], name="duplicate"),   # same name again
         helper.make_node("Identity", [s[5]], [s[4]], name=s[6]),
     ]
-    init = _init(s[2], np.array([[0.5, -1.0, 2.0, 0.0]], F32))
+    init = _init(s[2], np.array([0.5, -1.0, 2.0, 0.0], F32).reshape(HOSTILE_SHAPE[:2] + [1, 1]))
     graph = helper.make_graph(
         nodes, '<script>alert("graph")</script>',
-        [_vi(inp, TensorProto.FLOAT, [1, 4])],
-        [_vi(s[4], TensorProto.FLOAT, [1, 4])],
+        [_vi(inp, TensorProto.FLOAT, HOSTILE_SHAPE)],
+        [_vi(s[4], TensorProto.FLOAT, HOSTILE_SHAPE)],
         initializer=[init],
         doc_string="graph doc: <iframe src=javascript:alert(5)></iframe>")
     model = _model(graph, {"": OPSET},
@@ -845,9 +850,13 @@ def make_hostile_names() -> onnx.ModelProto:
 # ---------------------------------------------------------------------------
 
 
+#: the input of control_flow.onnx: big enough that its nodes do measurable work
+CONTROL_FLOW_SHAPE = [1, 8, 32, 32]
+
+
 def make_control_flow() -> onnx.ModelProto:
     FLOAT = TensorProto.FLOAT
-    shape = [1, 8]
+    shape = CONTROL_FLOW_SHAPE
     # If: then = Relu -> Mul 2, else = Neg -> Sigmoid (both read the outer-scope `x`)
     then_g = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["then_relu"], name="then/relu"),
@@ -859,7 +868,7 @@ def make_control_flow() -> onnx.ModelProto:
         [helper.make_node("Neg", ["x"], ["else_neg"], name="else/neg"),
          helper.make_node("Sigmoid", ["else_neg"], ["else_out"], name="else/sigmoid")],
         "else_branch", [], [_vi("else_out", FLOAT, shape)])
-    # Loop body: carried acc [1,8]; Unique (unsupported by TensorRT) inside the body
+    # Loop body: carried acc (the input shape); Unique (unsupported by TensorRT) inside the body
     body = helper.make_graph(
         [helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body/cond"),
          helper.make_node("Unique", ["acc_in"], ["body_unique"], name="body/unique", sorted=1),

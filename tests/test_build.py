@@ -289,7 +289,7 @@ def test_cli_build_json(capsys):
 
 def test_cli_build_text_and_bad_input(capsys):
     assert main(["build", str(SAMPLES / "hostile_names.onnx"), "--runs", "2", "--warmup", "0",
-                 "--shape", "<img src=x onerror=alert(1)>:1x4"]) == 0
+                 "--shape", "<img src=x onerror=alert(1)>:1x4x128x128"]) == 0
     out, _ = capsys.readouterr()
     assert "backend      onnxruntime" in out and "latency      median" in out
 

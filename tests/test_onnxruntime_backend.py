@@ -241,15 +241,22 @@ def test_profiler_overhead_is_calibrated_on_a_chain_and_subtracted(tmp_path):
     result = _build(tmp_path, "transformer_encoder", opt_level=2, runs=20, warmup=2)
     calibration = result["latency"]["profiler_calibration"]
     assert calibration["nodes"] == ort_backend.CALIBRATION_NODES and "Neg" in calibration["method"]
+    assert "Sigmoid" in calibration["method"] and calibration["parallel_nodes"] == ort_backend.PARALLEL_NODES
     assert 0 <= calibration["overhead_us"] < 100  # a few microseconds on any CPU this runs on
+    assert 0 <= calibration["parallel_extra_us"] < 1000 and calibration["outside_us"] >= 0
     assert calibration["recorded_per_node_us"] >= calibration["overhead_us"]
-    overhead_ms = calibration["overhead_us"] / 1000.0
+    serial_ms = calibration["overhead_us"] / 1000.0
+    parallel_ms = serial_ms + calibration["parallel_extra_us"] / 1000.0
     for layer in result["layers"]:
         stats = layer["latency"]
         assert 0 < stats["median_ms"] <= stats["raw_median_ms"]
+        assert stats["p10_ms"] <= stats["median_ms"] <= stats["p90_ms"]
+        # a node that used the thread pool has the bigger overhead taken off (the trace says which)
+        assert (stats["profiler_overhead_ms"] == pytest.approx(serial_ms)
+                or stats["profiler_overhead_ms"] == pytest.approx(parallel_ms))
+        overhead_ms = stats["profiler_overhead_ms"]
         assert stats["median_ms"] == pytest.approx(
             max(stats["raw_median_ms"] - overhead_ms, min(stats["raw_median_ms"], 1e-4)), abs=1e-6) or stats["at_floor"]
-        assert stats["profiler_overhead_ms"] == pytest.approx(overhead_ms)
     latency = result["latency"]
     assert latency["sum_of_node_medians_ms"] < latency["raw_sum_of_node_medians_ms"]
     assert any("profiler overhead" in n and "us/node subtracted" in n and f"{ort_backend.CALIBRATION_NODES}-node chain"
@@ -267,8 +274,38 @@ def test_calibration_is_independent_of_the_model_and_can_be_turned_off(tmp_path)
 
 def test_corrected_stats_subtract_and_floor():
     stats = ort_backend.corrected_stats([10.0, 12.0, 14.0], 3.0)
-    assert stats["median_ms"] == pytest.approx(0.009) and stats["raw_median_ms"] == pytest.approx(0.012)
+    # whole-µs values: the median 12 is the class [12, 13) holding the middle run, interpolated to 12.5
+    assert stats["median_ms"] == pytest.approx(0.0095) and stats["raw_median_ms"] == pytest.approx(0.0125)
+    assert stats["p10_ms"] <= stats["median_ms"] <= stats["p90_ms"]
     assert not stats["at_floor"]
     tiny = ort_backend.corrected_stats([1.0, 2.0, 3.0], 3.0)  # no longer than the overhead: at the floor
     assert tiny["at_floor"] and tiny["median_ms"] == pytest.approx(ort_backend.CORRECTED_FLOOR_US / 1000.0)
     assert tiny["median_ms"] > 0
+
+
+def test_whole_us_quantiles_are_interpolated_within_the_microsecond():
+    """ONNX Runtime truncates durations to whole µs: 3 µs means [3, 4). With runs at 3, 3 and 4 µs the
+    middle run sits three quarters into the class [3, 4), not at 3; fractional data is taken as it is."""
+    assert ort_backend.whole_us_median([3, 3, 4]) == pytest.approx(3.75)
+    assert ort_backend.whole_us_median([3.0] * 10) == pytest.approx(3.5)
+    assert ort_backend.whole_us_median([2.5, 3.5, 9.25]) == pytest.approx(3.5)
+    values = [3] * 6 + [4] * 3 + [9]
+    quantiles = [ort_backend.whole_us_quantile(values, q) for q in (0.1, 0.5, 0.9)]
+    assert quantiles == sorted(quantiles) and 3 <= quantiles[0] < quantiles[1] < 4 <= quantiles[2] <= 5
+
+
+def test_control_flow_nodes_are_corrected_for_their_bodies_and_loop_nodes_per_event():
+    """An If/Loop's recorded time spans its body's node events (each with the profiler's work); a body
+    node run three times in a run carries the overhead three times. Both are taken off, from the trace."""
+    import numpy as np
+
+    # a Loop [0, 100) holding three body events and an If holding one; then a plain node
+    ts = [0, 10, 40, 70, 120, 125, 200]
+    dur = [100, 5, 5, 5, 20, 5, 8]
+    assert ort_backend.nested_event_counts(ts, dur).tolist() == [3, 0, 0, 0, 1, 0, 0]
+    assert ort_backend.nested_event_counts([0, 10, 20], [5, 5, 5]).tolist() == [0, 0, 0]
+    stats = ort_backend.corrected_stats([100.0, 100.0], 3.0, events=[1, 1], nested=[3, 3], nested_overhead_us=5.0)
+    assert stats["profiler_overhead_ms"] == pytest.approx(0.018)  # 3 + 3 x 5 µs
+    body = ort_backend.corrected_stats([15.0, 15.0], 3.0, events=[3, 3])
+    assert body["profiler_overhead_ms"] == pytest.approx(0.009)
+    assert np.isclose(body["median_ms"], (15.5 - 9.0) / 1000.0)
