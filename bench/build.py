@@ -77,11 +77,12 @@ def measure(name: str, runs: int, warmup: int, opt_level: int) -> dict:
 
 
 def runs_for(name: str, seconds: float, warmup: int, opt_level: int) -> int:
-    """Enough runs for the timed runs (2 x runs) to take about ``seconds``, from a short probe build."""
+    """Enough runs for the runs without the profiler to take about ``seconds`` (the profiled share comes on
+    top), from a short probe build."""
     probe = build(os.path.join(SAMPLES, f"{name}.onnx"), backend="onnxruntime", runs=20, warmup=warmup,
                   opt_level=opt_level)
-    per_pair = probe.timings["worker_s"]["timed_runs"] / 20  # one run without + one with the profiler
-    return max(20, min(100_000, int(seconds / max(per_pair, 1e-6))))
+    per_run = probe.end_to_end_median_ms / 1000.0  # the runs without the profiler fill the time
+    return max(20, min(100_000, int(seconds / max(per_run, 1e-6))))
 
 
 def main(argv=None) -> int:
@@ -110,7 +111,8 @@ def main(argv=None) -> int:
           "sum = the same less the\n  profiler overhead per node (ovh/node for serial nodes, +par for nodes that "
           "use the thread pool; calibrated on chains of Neg and\n  Sigmoid nodes, never on the model) | floor = "
           "nodes no longer than that overhead | run(prof) = median model_run span")
-    print("timed = wall time of the 2 x runs timed runs | overhead = build wall - timed; ovh-w = the same "
+    print("timed = wall time of the timed runs (runs without the profiler + the profiled share, at most ~20k node "
+          "events) | overhead = build wall - timed; ovh-w = the same "
           "without the warm-up runs asked for\n  (process = worker start + imports, ~0 when reused; opt = session "
           "creation; cal = profiler calibration)\n")
     head = (f"{'model':<26} {'runs':>6} {'layers':>6} {'e2e ms':>8} {'raw ms':>8} {'raw/e2e':>7} {'sum ms':>8} "

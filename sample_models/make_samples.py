@@ -1024,7 +1024,7 @@ Total: {total:.1f} MiB.
   BatchNormalization stays unfolded. All nodes are numbered in that order, which reproduces every name in
   `a100_resnet_qat.graph.json` (`QuantizeLinear_2`, `conv1.weight + QuantizeLinear_7 + Conv_9`, ...,
   `Gemm_257`). Scales are > 0 (activation ranges calibrated on random input), zero points are int8 zeros.
-- **transformer_encoder.onnx**: 2 post-norm encoder layers (hidden 64, 4 heads, sequence 16, FFN 256),
+- **transformer_encoder.onnx**: 2 post-norm encoder layers (hidden 64, 4 heads, sequence 128, FFN 256),
   input `embeddings` [1,16,64]. Node names are scoped like the torch exporter
   (`/encoder/layers.0/self_attn/MatMul`, `/encoder/layers.0/norm1/ReduceMean`, ...). Layer 0 spells
   LayerNorm out (ReduceMean, Sub, Pow, ReduceMean, Add eps, Sqrt, Div, Mul, Add), layer 1 uses
@@ -1037,7 +1037,7 @@ Total: {total:.1f} MiB.
 - **dynamic_shapes.onnx**: input `images` ["batch", 3, "height", "width"]; outputs `logits` ["batch", 10] and
   `tokens` ["batch", "num_tokens", 4], whose length comes from Shape -> Gather -> Mul -> Unsqueeze -> Concat
   -> Reshape arithmetic (what constant folding with fixed shapes simplifies).
-- **int8_qdq.onnx**: `onnxruntime.quantization.quantize_static` (MinMax calibration) in QDQ format with int8
+- **int8_qdq.onnx** (input 1x3x128x128): `onnxruntime.quantization.quantize_static` (MinMax calibration) in QDQ format with int8
   activations and weights, `ActivationSymmetric`/`WeightSymmetric`, per-channel weights and
   `QuantizeBias: False` (float Conv biases; an int32 bias DequantizeLinear is not a type TensorRT's
   DequantizeLinear takes): all zero points are 0, as TensorRT requires.
@@ -1047,11 +1047,11 @@ Total: {total:.1f} MiB.
   is requested explicitly.)
 - For both, calibration ranges are measured with onnxruntime, rounded to 2 significant digits and passed as
   `TensorQuantOverrides`, so the files do not depend on the CPU they were made on.
-- **hostile_names.onnx**: node names, tensor names, graph name, doc strings and metadata containing
+- **hostile_names.onnx** (input 1x4x128x128): node names, tensor names, graph name, doc strings and metadata containing
   `<script>`, `<img onerror>`, quotes, ampersands, template syntax and unicode; two unnamed nodes and two nodes
   both named `duplicate`. Anything that renders it must escape it. The ONNX checker accepts it, but
   onnxruntime refuses duplicate node names, so the tests run it with the second `duplicate` renamed.
-- **control_flow.onnx**: an `If` (then: Relu, Mul; else: Neg, Sigmoid; both read outer-scope `x`), a `Loop`
+- **control_flow.onnx** (input 1x8x32x32): an `If` (then: Relu, Mul; else: Neg, Sigmoid; both read outer-scope `x`), a `Loop`
   whose body contains `Unique` (unsupported by TensorRT) and a node calling the model-local function
   `local.fn::ScaledTanh` (`FunctionProto`).
 

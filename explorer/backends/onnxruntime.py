@@ -63,6 +63,9 @@ BLOCK_SECONDS = 0.25
 
 #: ONNX Runtime's profiler records at most this many events (later ones are dropped with a warning)
 PROFILER_EVENTS = 900_000
+#: profile about this many node events (runs x nodes), and at least PROFILED_RUNS_MIN runs
+PROFILED_EVENTS = 20_000
+PROFILED_RUNS_MIN = 100
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -823,16 +826,27 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
     if profiled_runs < runs:
         notes.append(f"per-node times come from {profiled_runs} of the {runs} runs: ONNX Runtime's profiler "
                      f"keeps at most {PROFILER_EVENTS:,} events")
+    # beyond PROFILED_EVENTS events the per-node medians no longer move, but writing and reading the trace
+    # (about 1 kB per event) would cost more than the runs: profile a spread-out share of the runs
+    enough = max(PROFILED_RUNS_MIN, PROFILED_EVENTS // max(1, len(original.graph.node)))
+    if profiled_runs > enough:
+        profiled_runs = enough
+        notes.append(f"per-node times come from {profiled_runs} of the {runs} runs, spread over the measurement "
+                     f"(about {PROFILED_EVENTS:,} node events: more would not change the medians, only make the "
+                     "profiler's trace slower to write and read); the end-to-end figures use all runs")
     total_steps = runs + profiled_runs
     # blocks of ~BLOCK_SECONDS, judged from the warm-up runs (at least CHUNK runs, at least two blocks each)
     per_run = warm_s / warm_total if warm_total else 0.0
     by_time = int(BLOCK_SECONDS / per_run) if per_run > 0 else CHUNK
     chunk = runs if runs < 2 * CHUNK else max(CHUNK, min(by_time, runs // 2))
+    # the profiled session's block: its share of the runs, so that its runs spread over the whole measurement
+    profiled_chunk = min(chunk, max(CHUNK, -(-chunk * profiled_runs // runs)))
     done_plain = done_profiled = 0
     step = 0
     while done_plain < runs or done_profiled < profiled_runs:
         for session, is_plain in ((plain, True), (profiled, False)):
-            todo = min(chunk, (runs - done_plain) if is_plain else (profiled_runs - done_profiled))
+            todo = min(chunk if is_plain else profiled_chunk,
+                       (runs - done_plain) if is_plain else (profiled_runs - done_profiled))
             for _ in range(todo):
                 progress("profile", step, total_steps)
                 check()
