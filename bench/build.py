@@ -40,6 +40,9 @@ import explorer.backends.build as build_module  # noqa: E402
 from explorer.backends.build import build  # noqa: E402
 
 SAMPLES = os.path.join(os.path.dirname(HERE), "sample_models")
+#: input shapes for the sample models with symbolic dimensions (the build's default sets them to 1, a
+#: 1x1-pixel image here: a user of a dynamic model gives the shapes they deploy)
+SHAPES = {"dynamic_shapes": {"images": (1, 3, 224, 224)}}
 RUNNABLE = ["resnet18", "resnet18_qat", "transformer_encoder", "dynamic_shapes", "int8_qdq",
             "int8_qdq_asymmetric_uint8", "hostile_names", "control_flow"]
 
@@ -47,7 +50,7 @@ RUNNABLE = ["resnet18", "resnet18_qat", "transformer_encoder", "dynamic_shapes",
 def measure(name: str, runs: int, warmup: int, opt_level: int) -> dict:
     t0 = time.perf_counter()
     report = build(os.path.join(SAMPLES, f"{name}.onnx"), backend="onnxruntime", runs=runs, warmup=warmup,
-                   opt_level=opt_level)
+                   opt_level=opt_level, shapes=SHAPES.get(name))
     wall = time.perf_counter() - t0
     worker = report.timings["worker_s"]
     latency = report.raw["latency"]
@@ -80,7 +83,7 @@ def runs_for(name: str, seconds: float, warmup: int, opt_level: int) -> int:
     """Enough runs for the runs without the profiler to take about ``seconds`` (the profiled share comes on
     top), from a short probe build."""
     probe = build(os.path.join(SAMPLES, f"{name}.onnx"), backend="onnxruntime", runs=20, warmup=warmup,
-                  opt_level=opt_level)
+                  opt_level=opt_level, shapes=SHAPES.get(name))
     per_run = probe.end_to_end_median_ms / 1000.0  # the runs without the profiler fill the time
     return max(20, min(100_000, int(seconds / max(per_run, 1e-6))))
 
@@ -119,6 +122,10 @@ def main(argv=None) -> int:
             f"{'sum/e2e':>7} {'ovh+par':>8} {'floor':>5} {'run(prof)':>9} | {'wall s':>7} {'timed s':>7} {'ovh s':>6} "
             f"{'ovh %':>6} {'ovh-w %':>7} | {'process':>7} {'load':>5} {'conv':>5} {'opt':>5} {'cal':>5} "
             f"{'warmup':>6} {'report':>6}")
+    for name, shapes in SHAPES.items():
+        if name in args.models:
+            print(f"{name} runs with {', '.join(f'{k}: ' + 'x'.join(map(str, v)) for k, v in shapes.items())} "
+                  "(its dimensions are symbolic)")
     print(head)
     print("-" * len(head))
     rows = []

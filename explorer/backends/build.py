@@ -896,6 +896,7 @@ def _worker_env() -> dict[str, str]:
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env["EXPLORER_ORT_SHARED_THREAD_POOL"] = "1"  # see explorer.backends.onnxruntime.shared_thread_pool
     return env
 
 

@@ -64,7 +64,7 @@ BLOCK_SECONDS = 0.25
 #: ONNX Runtime's profiler records at most this many events (later ones are dropped with a warning)
 PROFILER_EVENTS = 900_000
 #: profile about this many node events (runs x nodes), and at least PROFILED_RUNS_MIN runs
-PROFILED_EVENTS = 20_000
+PROFILED_EVENTS = 10_000
 PROFILED_RUNS_MIN = 100
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -223,7 +223,43 @@ def convert_precision(proto, precision: str, *, calibration: Iterable[dict] | No
                        "note": "the model already has Q/DQ nodes: kept as is"}
     if calibration is None:
         raise BuildError("int8 quantization needs calibration inputs")
+    if _shared_pool:  # quantize_static's own sessions cannot run in a process with the shared pool
+        return _quantize_int8_isolated(proto, list(calibration), workdir=workdir)
     return quantize_int8(proto, calibration, workdir=workdir)
+
+
+def _quantize_int8_isolated(proto, batches: list[dict], *, workdir: str | None) -> tuple[Any, dict[str, Any]]:
+    """:func:`quantize_int8` in a child process (see :func:`shared_thread_pool`): the calibration batches
+    travel as an ``.npz`` file (plain arrays, no pickles), the model on the child's stdin."""
+    import json
+    import tempfile
+
+    import numpy as np
+    import onnx
+
+    from ..model.isolation import IsolatedCrashed, IsolatedFailed, run_isolated
+
+    names = list(batches[0]) if batches else []
+    folder = workdir or tempfile.mkdtemp(prefix="explorer-int8-")
+    arrays_path = os.path.join(folder, "int8_calibration.npz")
+    np.savez(arrays_path, **{f"b{i}_{j}": np.asarray(batch[name]) for i, batch in enumerate(batches)
+                             for j, name in enumerate(names)})
+    try:
+        data = run_isolated("quantize_int8", proto.SerializeToString(), arrays_path, json.dumps(names), folder)
+    except IsolatedFailed as exc:
+        message = str(exc).split(": ", 1)[1] if str(exc).startswith("BuildError: ") else str(exc)
+        raise BuildError(message) from None
+    except IsolatedCrashed as exc:
+        raise BuildError(f"onnxruntime.quantization could not quantize the model to int8: it {exc}") from None
+    finally:
+        _remove(arrays_path)
+        if workdir is None:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+    quantized = onnx.ModelProto()
+    quantized.ParseFromString(data)
+    return quantized, _int8_info(len(batches))
 
 
 def _convert_float(proto, precision: str) -> tuple[Any, dict[str, Any]]:
@@ -305,11 +341,15 @@ def quantize_int8(proto, calibration: Iterable[dict], *, workdir: str | None = N
             import shutil
 
             shutil.rmtree(folder, ignore_errors=True)
-    return quantized, {
+    return quantized, _int8_info(len(batches))
+
+
+def _int8_info(batches: int) -> dict[str, Any]:
+    return {
         "precision": "int8", "changed": True,
         "tool": "onnxruntime.quantization.quantize_static (QDQ, symmetric int8 activations and weights, "
                 "per-channel weights, MinMax)",
-        "calibration": f"{len(batches)} random batches",
+        "calibration": f"{batches} random batches",
         "note": "random calibration data: fine for exploring the graph and the timings, not for accuracy; "
                 "calibrate on real data (or use NVIDIA Model Optimizer) for a deployable model",
     }
@@ -399,15 +439,50 @@ def random_inputs(proto, shapes: Mapping[str, tuple[int, ...]], seed: int = 0) -
 # Running (also used by tests and the benchmark to compare precisions)
 # --------------------------------------------------------------------------------------------------------
 
+_shared_pool: bool | None = None
+#: set to "1" in the build worker's environment: only there do the timed sessions share a thread pool
+SHARED_POOL_ENV = "EXPLORER_ORT_SHARED_THREAD_POOL"
+
+
+def shared_thread_pool() -> bool:
+    """Let the sessions this process times share one intra-op thread pool (set up once; False if it can't).
+
+    A build times two sessions of the model (without and with the profiler) and the calibration times
+    more. With a pool each, a session's threads go on spinning on the cores after its run and slow the
+    next session's runs: on 2 cores, runs alternating in blocks of 10 made ResNet-18 QAT's end-to-end
+    median 40% slow and its per-node times longer. One shared pool (ONNX Runtime's global thread pool, of
+    the default size: one thread per physical core) has no one to compete with, and runs as fast as a
+    session's own pool does."""
+    global _shared_pool
+    if _shared_pool is None and os.environ.get(SHARED_POOL_ENV) != "1":
+        return False  # only in the build worker: the pool is the whole process's, for every session after
+    if _shared_pool is None:
+        import onnxruntime as ort
+        from onnxruntime.capi import _pybind_state
+
+        try:
+            _pybind_state.set_global_thread_pool_sizes(0, 1)  # 0: the default size
+            so = ort.SessionOptions()
+            so.use_per_session_threads = False
+            so.log_severity_level = 4
+            ort.InferenceSession(_chain_model(1), so, providers=["CPUExecutionProvider"])
+            _shared_pool = True
+        except Exception:  # an ONNX Runtime without it, or an environment made without global pools
+            _shared_pool = False
+    return _shared_pool
+
+
 def make_session_options(opt_level: int, *, profile_prefix: str | None = None, optimized_path: str | None = None,
-                         external_folder: str | None = None, stop_spinning: bool = False):
+                         external_folder: str | None = None, measured: bool = False, stop_spinning: bool = False):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, graph_optimization_level(opt_level))
-    if profile_prefix or stop_spinning:
-        # its threads stop spinning when a run returns, so they never slow another session's runs (after a
-        # run, ONNX Runtime's intra-op threads spin on the cores for a while, waiting for more work)
+    if (measured and shared_thread_pool()) or _shared_pool:
+        so.use_per_session_threads = False  # see shared_thread_pool: once set up, every session must
+    elif measured and (profile_prefix or stop_spinning):
+        # no shared pool: the profiled session's threads (and the calibration's) stop spinning when a run
+        # returns, so they never slow the other sessions' runs
         so.add_session_config_entry("session.force_spinning_stop", "1")
     if profile_prefix:
         so.enable_profiling = True
@@ -537,12 +612,12 @@ def calibrate_profiler_overhead(providers: Sequence[Any], workdir: str, *, runs:
 
     def chains(op: str, elements: int, k: int, short: int, tag: str) -> dict[str, Any]:
         feeds = {"x": np.full([elements], 0.5, dtype=np.float32)}
-        plain_long = ort.InferenceSession(_chain_model(k, op, elements), make_session_options(0, stop_spinning=True),
+        plain_long = ort.InferenceSession(_chain_model(k, op, elements), make_session_options(0, measured=True, stop_spinning=True),
                                           providers=list(providers))
-        plain_short = ort.InferenceSession(_chain_model(short, op, elements), make_session_options(0, stop_spinning=True),
+        plain_short = ort.InferenceSession(_chain_model(short, op, elements), make_session_options(0, measured=True, stop_spinning=True),
                                            providers=list(providers))
         prefix = os.path.join(workdir, f"calibration_{tag}")
-        profiled = ort.InferenceSession(_chain_model(k, op, elements), make_session_options(0, profile_prefix=prefix),
+        profiled = ort.InferenceSession(_chain_model(k, op, elements), make_session_options(0, profile_prefix=prefix, measured=True),
                                         providers=list(providers))
         for session in (plain_long, plain_short, profiled):
             timed(session, feeds, warm)
@@ -631,24 +706,24 @@ def corrected_stats(durations_us: Sequence[float], overhead_us: float, *, events
     Per run, the overhead is ``overhead_us`` for each of the node's events in it (a loop body node runs
     several times), plus ``nested_overhead_us`` for each node event nested in its span (the whole cost of
     profiling a node of its If/Loop body, inside and outside that node's own interval)."""
-    raw = stats_ms(durations_us)
+    import numpy as np
+
+    d = np.asarray(durations_us, dtype=float)
+    raw = stats_ms(d)
     if raw is None:
         return None
-    n = len(durations_us)
-    ev = list(events) if events is not None and len(events) == n else [1] * n
-    ch = list(nested) if nested is not None and len(nested) == n else [0] * n
-    per_run = [overhead_us * e + nested_overhead_us * c for e, c in zip(ev, ch)]
-    corrected = [max(d - o, min(d, CORRECTED_FLOOR_US)) for d, o in zip(durations_us, per_run)]
+    n = d.size
+    ev = np.asarray(events if events is not None and len(events) == n else np.ones(n), dtype=float)
+    ch = np.asarray(nested if nested is not None and len(nested) == n else np.zeros(n), dtype=float)
+    per_run = overhead_us * ev + nested_overhead_us * ch
+    corrected = np.maximum(d - per_run, np.minimum(d, CORRECTED_FLOOR_US))
     stats = stats_ms(corrected)
     assert stats is not None
     stats.update({f"raw_{k}": v for k, v in raw.items() if k != "count"})
-    # median and p10/p90 from the whole-µs values, interpolated (see whole_us_quantile; the calibration
+    # median and p10/p90 from the whole-µs values, interpolated (see whole_us_quantiles; the calibration
     # uses the same), less the run's overhead
-    import numpy as np
-
     overhead = float(np.median(per_run))
-    for key, q in (("p10_ms", 0.1), ("median_ms", 0.5), ("p90_ms", 0.9)):
-        value_us = whole_us_quantile(durations_us, q)
+    for key, value_us in zip(("p10_ms", "median_ms", "p90_ms"), whole_us_quantiles(d, (0.1, 0.5, 0.9))):
         stats[f"raw_{key}"] = value_us / 1000.0
         stats[key] = max(value_us - overhead, min(value_us, CORRECTED_FLOOR_US)) / 1000.0
     median_us = stats["raw_median_ms"] * 1000.0
@@ -677,6 +752,7 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
     from ..model import load_model
 
     started = time.perf_counter()
+    shared_thread_pool()  # before any session of this process, if it can (int8 quantization makes some)
     timings: dict[str, float] = {}
     notes: list[str] = []
     precision = settings.get("precision", "fp32")
@@ -896,7 +972,9 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
             "warmup": warmup,
             "input_shapes": {k: list(v) for k, v in input_shapes.items()},
             "inputs": f"random, seed {seed}",
-            "threads": "ONNX Runtime default (intra-op = physical cores)",
+            "threads": ("ONNX Runtime default (intra-op = physical cores), one pool shared by the timed sessions"
+                        if shared_thread_pool() else "ONNX Runtime default (intra-op = physical cores) per session; "
+                        "the profiled session's threads stop spinning after each run"),
         },
         "timings_s": timings,
     })
@@ -920,7 +998,7 @@ def _serialize(proto, workdir: str) -> Any:
 
 def _session(ort, source, opt_level, providers, *, optimized_path=None, profile_prefix=None, external_folder=None,
              on_created=None, cancelled=None):
-    so = make_session_options(opt_level, profile_prefix=profile_prefix, optimized_path=optimized_path,
+    so = make_session_options(opt_level, profile_prefix=profile_prefix, optimized_path=optimized_path, measured=True,
                               external_folder=external_folder)
     if on_created is not None:
         on_created(so)  # lets the worker flip set_load_cancellation_flag while the session is being made
@@ -1172,42 +1250,50 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def whole_us_quantile(durations_us: Sequence[float], q: float) -> float:
-    """The ``q`` quantile of durations ONNX Runtime's profiler truncated to whole µs, interpolated in its class.
+def whole_us_quantiles(durations_us: Sequence[float], qs: Sequence[float]) -> list[float]:
+    """The ``qs`` quantiles of durations ONNX Runtime's profiler truncated to whole µs, interpolated in
+    their class.
 
     A node recorded as 3, 4, 4, 3, 4 µs took somewhere in [3, 5) µs each time; the plain median (4) is off
     by up to 1 µs, which is a node's whole cost when it is this short. The grouped-data quantile
     ``k + (q*n - count(< k)) / count(== k)`` (``k`` the class holding it, values in ``[k, k+1)``) is not, and
-    is monotone in ``q``. Falls back to the plain quantile when the values are not whole numbers."""
+    is monotone in ``q``. Falls back to the plain quantiles when the values are not whole numbers."""
     import numpy as np
 
-    a = np.asarray(durations_us, dtype=float)
+    a = np.sort(np.asarray(durations_us, dtype=float))
     if a.size == 0:
-        return float("nan")
-    plain = float(np.quantile(a, q))
+        return [float("nan")] * len(qs)
+    q = np.asarray(qs, dtype=float)
+    plain = np.quantile(a, q)
     if not np.all(a == np.floor(a)):
-        return plain
-    k = float(np.floor(plain))
-    below = int(np.count_nonzero(a < k))
-    equal = int(np.count_nonzero(a == k))
-    return k + min(1.0, max(0.0, (q * a.size - below) / equal)) if equal else plain
+        return plain.tolist()
+    k = np.floor(plain)
+    below = np.searchsorted(a, k, side="left")
+    equal = np.searchsorted(a, k, side="right") - below
+    inside = np.clip((q * a.size - below) / np.maximum(equal, 1), 0.0, 1.0)
+    return np.where(equal > 0, k + inside, plain).tolist()
+
+
+def whole_us_quantile(durations_us: Sequence[float], q: float) -> float:
+    """:func:`whole_us_quantiles` at one ``q``."""
+    return whole_us_quantiles(durations_us, [q])[0]
 
 
 def whole_us_median(durations_us: Sequence[float]) -> float:
-    """:func:`whole_us_quantile` at 0.5."""
-    return whole_us_quantile(durations_us, 0.5)
+    """:func:`whole_us_quantiles` at 0.5."""
+    return whole_us_quantiles(durations_us, [0.5])[0]
 
 
 def stats_ms(durations_us: Sequence[float]) -> dict[str, float] | None:
     """median, p10, p90, mean, min, max (ms) and count of a list of per-run durations in µs."""
-    if not durations_us:
+    if len(durations_us) == 0:
         return None
     import numpy as np
 
     a = np.asarray(durations_us, dtype=float) / 1000.0
-    return {"median_ms": float(np.median(a)), "p10_ms": float(np.percentile(a, 10)),
-            "p90_ms": float(np.percentile(a, 90)), "mean_ms": float(a.mean()), "min_ms": float(a.min()),
-            "max_ms": float(a.max()), "total_ms": float(a.sum()), "count": int(a.size)}
+    p10, median, p90 = np.quantile(a, [0.1, 0.5, 0.9]).tolist()  # one sort for the three
+    return {"median_ms": median, "p10_ms": p10, "p90_ms": p90, "mean_ms": float(a.mean()),
+            "min_ms": float(a.min()), "max_ms": float(a.max()), "total_ms": float(a.sum()), "count": int(a.size)}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1765,5 +1851,5 @@ def _assemble(model, original, converted, optimized, profile: dict[str, Any], e2
 __all__ = ["CALIBRATION_BATCHES", "CALIBRATION_NODES", "Cancelled", "calibrate_profiler_overhead", "corrected_stats", "NodeProfile", "ORT_LEVELS", "PRECISIONS", "available", "build",
            "choose_providers", "convert_precision", "create_session", "graph_input_specs", "graph_optimization_level",
            "has_qdq", "make_session_options", "map_optimized_graph", "name_nodes_by_id", "parse_profile",
-           "quantize_int8", "random_inputs", "resolve_input_shapes", "recent_calibration", "run", "stats_ms", "whole_us_median", "whole_us_quantile",
+           "quantize_int8", "random_inputs", "resolve_input_shapes", "recent_calibration", "run", "shared_thread_pool", "stats_ms", "whole_us_median", "whole_us_quantile", "whole_us_quantiles",
            "tensorrt_provider_options", "version"]

@@ -208,6 +208,15 @@ def run(data):
     if task == "convert_version":
         from onnx import version_converter
         return version_converter.convert_version(model, int(args[0])).SerializeToString()
+    if task == "quantize_int8":
+        import json
+        import numpy as np
+        from explorer.backends.onnxruntime import quantize_int8
+        names = json.loads(args[1])
+        with np.load(args[0], allow_pickle=False) as arrays:
+            count = len(arrays.files) // max(1, len(names))
+            batches = [{name: arrays[f"b{i}_{j}"] for j, name in enumerate(names)} for i in range(count)]
+        return quantize_int8(model, batches, workdir=args[2] or None)[0].SerializeToString()
     raise ValueError("unknown task " + task)
 
 
@@ -221,7 +230,7 @@ with os.fdopen(result_fd, "wb") as out:
 """
 
 #: what :func:`run_isolated` can run, so no caller can make a child run arbitrary code
-TASKS = ("fold_constants", "convert_version", "tensorrt_parser")
+TASKS = ("fold_constants", "convert_version", "tensorrt_parser", "quantize_int8")
 
 
 class IsolatedCrashed(RuntimeError):
