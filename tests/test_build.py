@@ -408,13 +408,35 @@ def test_report_carries_raw_and_corrected_layer_times_and_the_calibration():
     report = build(SAMPLES / "transformer_encoder.onnx", backend="onnxruntime", runs=10, warmup=2)
     calibration = report.raw["latency"]["profiler_calibration"]
     assert calibration and calibration["overhead_us"] >= 0
-    assert "us/node subtracted, calibrated on a 64-node chain in this run" in report.provenance["latency_correction"]
-    assert "calibrated on a 64-node chain" in report.layers[0].latency.source
+    correction = report.provenance["latency_correction"]
+    assert "us/node (+" in correction and "calibrated on chains of 64 Neg and 16 Sigmoid nodes" in correction
+    assert ("in this build" in correction) != bool(calibration.get("reused"))  # or "... earlier in this build worker"
+    assert "calibrated on chains of 64 Neg" in report.layers[0].latency.source
+    assert f"median of {report.settings['profiled_runs']} profiled runs" in report.layers[0].latency.source
     for layer in report.layers:
         assert layer.latency.raw_median_ms >= layer.latency.median_ms > 0
     assert report.sum_of_layer_medians_ms <= report.raw_sum_of_layer_medians_ms
     assert report.raw_sum_of_layer_medians_ms == pytest.approx(report.raw["latency"]["raw_sum_of_node_medians_ms"])
     json.dumps(report.to_dict())
+
+
+def test_warm_worker_shares_one_thread_pool_and_still_quantizes_int8():
+    """In the build worker the timed sessions share ONNX Runtime's global thread pool (so one session's
+    spinning threads never slow the other's runs); every session of that process must then use it, which
+    quantize_static's own sessions cannot: int8 quantization runs in an isolated child there. A real fp32
+    build, then a real int8 quantization in the same warm worker, reusing its profiler calibration."""
+    from explorer.backends.build import idle_worker_pid
+
+    first = build(SAMPLES / "transformer_encoder.onnx", backend="onnxruntime", runs=5, warmup=1)
+    assert "one pool shared by the timed sessions" in first.raw["settings"]["threads"]
+    pid = idle_worker_pid()
+    second = build(SAMPLES / "transformer_encoder.onnx", backend="onnxruntime", precision="int8", runs=5, warmup=1)
+    assert idle_worker_pid() == pid and second.timings["worker_reused"] == 1.0
+    assert second.raw["conversion"]["tool"].startswith("onnxruntime.quantization.quantize_static")
+    assert any(layer.type in ("QuantizeLinear", "DequantizeLinear") for layer in second.layers)
+    calibration = second.raw["latency"]["profiler_calibration"]
+    assert calibration["reused"] and calibration["seconds"] == 0.0 and calibration["age_s"] >= 0
+    assert "earlier in this build worker" in second.provenance["latency_correction"]
 
 
 def test_build_cli_on_a_corrupt_file_prints_exactly_one_error_line(tmp_path):

@@ -318,12 +318,14 @@ def report_from_onnxruntime(result: Mapping[str, Any]) -> BuildReport:
     settings = dict(result.get("settings") or {})
     runs = settings.get("runs")
     providers = settings.get("providers") or []
-    source = (f"ONNX Runtime {version} profiler ({', '.join(providers)}), median of {runs} runs after "
-              f"{settings.get('warmup')} warm-up")
+    from .onnxruntime import calibration_summary
+
+    profiled = settings.get("profiled_runs") or runs
+    source = (f"ONNX Runtime {version} profiler ({', '.join(providers)}), median of {profiled} profiled runs "
+              f"(spread over the {runs} timed runs) after warm-up")
     calibration = (result.get("latency") or {}).get("profiler_calibration")
     if calibration:
-        source += (f", less the profiler's overhead of {calibration['overhead_us']:.2f} us/node calibrated on a "
-                   f"{calibration['nodes']}-node chain in this run")
+        source += f", less the profiler's overhead of {calibration_summary(calibration)}"
     layers: list[Layer] = []
     tactics: list[TacticRecord] = []
     activations: dict[str, int] = {}
@@ -427,10 +429,9 @@ def report_from_onnxruntime(result: Mapping[str, Any]) -> BuildReport:
                     "layers": f"ONNX Runtime {version} optimized graph ({level})", "latency": source,
                     "tactics": f"ONNX Runtime {version} node placement (execution provider per node)",
                     "onnx_nodes": mapping.source,
-                    **({"latency_correction": f"ONNX Runtime profiler overhead {calibration['overhead_us']:.2f} "
-                                              f"us/node subtracted, calibrated on a {calibration['nodes']}-node chain "
-                                              f"in this run ({calibration['method']}); raw figures in "
-                                              "latency.raw_median_ms"} if calibration else {})},
+                    **({"latency_correction": f"ONNX Runtime profiler overhead subtracted: "
+                                              f"{calibration_summary(calibration)} ({calibration['method']}); raw "
+                                              "figures in latency.raw_median_ms"} if calibration else {})},
         notes=notes, mapping=mapping, backend="onnxruntime", backend_reason=reason,
         settings={**settings, "backend": "onnxruntime", "backend_reason": reason},
         fusions=list(result.get("fusions") or []),

@@ -65,7 +65,9 @@ BLOCK_SECONDS = 0.25
 PROFILER_EVENTS = 900_000
 #: profile about this many node events (runs x nodes), and at least PROFILED_RUNS_MIN runs
 PROFILED_EVENTS = 10_000
-PROFILED_RUNS_MIN = 100
+PROFILED_RUNS_MIN = 50
+#: the profiled session's warm-up runs: its first (allocations) plus at most this many of those asked for
+PROFILED_WARMUP = 3
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -691,6 +693,16 @@ def recent_calibration(workdir: str, *, cancelled: Callable[[], bool] | None = N
     return {**fresh, "reused": False, "age_s": 0.0}
 
 
+def calibration_summary(calibration: Mapping[str, Any]) -> str:
+    """One phrase for reports: the overhead taken off, and where and when it was measured."""
+    when = (f"{calibration.get('age_s', 0):.0f} s earlier in this build worker" if calibration.get("reused")
+            else "in this build")
+    extra = float(calibration.get("parallel_extra_us") or 0.0)
+    return (f"{float(calibration['overhead_us']):.2f} us/node (+{extra:.2f} us for nodes that use the intra-op "
+            f"thread pool), calibrated on chains of {calibration['nodes']} Neg and "
+            f"{calibration.get('parallel_nodes', PARALLEL_NODES)} Sigmoid nodes {when}")
+
+
 def node_overhead_us(calibration: Mapping[str, Any], parallel_sections: int) -> float:
     """The profiler's overhead in one recorded event of a node: the serial figure, plus the extra the
     calibration measured for nodes that hand work to the intra-op thread pool."""
@@ -868,8 +880,12 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
     # (per-node times), alternating in blocks (see BLOCK_SECONDS) so that both see the same machine (other
     # processes, clock changes). Not single runs in turn: after a run, a session's intra-op threads spin for
     # a while, and two sessions taking turns run by run would steal the cores from each other.
-    warm_total = 2 * warmup + 1
-    warm_s = 0.0  # wall time of the warm-up runs, and of the timed runs (what a benchmark of the build needs)
+    # the profiled session's warm-up: its first run (allocations) and a few more, dropped from its trace; its
+    # per-node medians over many runs do not need the `warmup` runs asked for the end-to-end time
+    profiled_warmup = min(warmup, PROFILED_WARMUP) + 1
+    warm_total = warmup + profiled_warmup
+    warm_s = 0.0  # wall time of the warm-up runs asked for, and of the profiled session's
+    profiled_warm_s = 0.0
     progress("warmup", 0, warm_total)
     # the profiler's own cost per node, on a chain of cheap nodes (never on this model), before its runs
     calibration: dict[str, Any] | None = None
@@ -886,10 +902,13 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
         notes.append(f"per-node times are ONNX Runtime's raw profiler figures: the profiler's overhead is calibrated "
                      f"on the CPU provider only (this build used {', '.join(used_providers)})")
     check()
-    for i in range(warm_total):  # the profiled session's warm-ups (one more) are dropped from its trace
+    for i in range(warm_total):
         progress("warmup", i, warm_total)
         check()
-        warm_s += run_once(plain if i < warmup else profiled)
+        if i < warmup:
+            warm_s += run_once(plain)
+        else:
+            profiled_warm_s += run_once(profiled)
     progress("warmup", warm_total, warm_total)
     t = lap("warmup", t)
 
@@ -898,7 +917,7 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
     # ONNX Runtime's profiler keeps at most a million events and drops the rest: profile fewer runs than
     # that allows (a generous guess at the node count: conversions and layout passes add nodes)
     node_guess = 2 * len(original.graph.node) + 16
-    profiled_runs = max(1, min(runs, PROFILER_EVENTS // node_guess - warmup - 1))
+    profiled_runs = max(1, min(runs, PROFILER_EVENTS // node_guess - profiled_warmup))
     if profiled_runs < runs:
         notes.append(f"per-node times come from {profiled_runs} of the {runs} runs: ONNX Runtime's profiler "
                      f"keeps at most {PROFILER_EVENTS:,} events")
@@ -912,7 +931,7 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
                      "profiler's trace slower to write and read); the end-to-end figures use all runs")
     total_steps = runs + profiled_runs
     # blocks of ~BLOCK_SECONDS, judged from the warm-up runs (at least CHUNK runs, at least two blocks each)
-    per_run = warm_s / warm_total if warm_total else 0.0
+    per_run = (warm_s + profiled_warm_s) / warm_total if warm_total else 0.0
     by_time = int(BLOCK_SECONDS / per_run) if per_run > 0 else CHUNK
     chunk = runs if runs < 2 * CHUNK else max(CHUNK, min(by_time, runs // 2))
     # the profiled session's block: its share of the runs, so that its runs spread over the whole measurement
@@ -938,7 +957,8 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
     progress("profile", total_steps, total_steps)
     t = lap("profile", t)
     timings["timed_runs"] = round(timed_s, 6)
-    timings["warmup_runs"] = round(warm_s, 6)
+    timings["warmup_runs"] = round(warm_s, 6)  # the ones asked for (the session without the profiler)
+    timings["profiled_warmup_runs"] = round(profiled_warm_s, 6)
     check()
 
     # -- report ---------------------------------------------------------------------------------------------
@@ -950,7 +970,7 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
         raise BuildError(f"could not read ONNX Runtime's profile {profile_file}: {exc}") from None
     finally:
         _remove(profile_file)
-    profile = parse_profile(trace, skip_runs=warmup + 1)
+    profile = parse_profile(trace, skip_runs=profiled_warmup)
 
     optimized = onnx.load(optimized_path, load_external_data=False) if optimized_saved else None
     converted = run_proto if run_proto is not original else None
@@ -1043,7 +1063,7 @@ class NodeProfile:
     first_seen: int = 0
 
 
-_STRING = r'"((?:[^"\\\n]|\\.)*)"'
+_STRING = r'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
 #: one node or session event as ONNX Runtime writes it, one per line: "cat", "pid", "tid", "dur", "ts", "ph", "name"
 _EVENT = re.compile(r'"cat"\s*:\s*"(Node|Session)"[^\n]*?"dur"\s*:\s*(\d+)\s*,\s*"ts"\s*:\s*(\d+)\s*,[^\n]*?'
                     r'"name"\s*:\s*' + _STRING)
@@ -1264,7 +1284,7 @@ def whole_us_quantiles(durations_us: Sequence[float], qs: Sequence[float]) -> li
     if a.size == 0:
         return [float("nan")] * len(qs)
     q = np.asarray(qs, dtype=float)
-    plain = np.quantile(a, q)
+    plain = _sorted_quantiles(a, q)
     if not np.all(a == np.floor(a)):
         return plain.tolist()
     k = np.floor(plain)
@@ -1272,6 +1292,17 @@ def whole_us_quantiles(durations_us: Sequence[float], qs: Sequence[float]) -> li
     equal = np.searchsorted(a, k, side="right") - below
     inside = np.clip((q * a.size - below) / np.maximum(equal, 1), 0.0, 1.0)
     return np.where(equal > 0, k + inside, plain).tolist()
+
+
+def _sorted_quantiles(a, q):
+    """``np.quantile(a, q)`` (linear) of an already sorted 1-d array, without numpy's per-call overhead
+    (a report computes a few per node)."""
+    import numpy as np
+
+    pos = np.asarray(q, dtype=float) * (a.size - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, a.size - 1)
+    return a[lo] + (a[hi] - a[lo]) * (pos - lo)
 
 
 def whole_us_quantile(durations_us: Sequence[float], q: float) -> float:
@@ -1290,10 +1321,11 @@ def stats_ms(durations_us: Sequence[float]) -> dict[str, float] | None:
         return None
     import numpy as np
 
-    a = np.asarray(durations_us, dtype=float) / 1000.0
-    p10, median, p90 = np.quantile(a, [0.1, 0.5, 0.9]).tolist()  # one sort for the three
-    return {"median_ms": median, "p10_ms": p10, "p90_ms": p90, "mean_ms": float(a.mean()),
-            "min_ms": float(a.min()), "max_ms": float(a.max()), "total_ms": float(a.sum()), "count": int(a.size)}
+    a = np.sort(np.asarray(durations_us, dtype=float)) / 1000.0
+    p10, median, p90 = _sorted_quantiles(a, (0.1, 0.5, 0.9)).tolist()  # one sort for the three
+    total = float(a.sum())
+    return {"median_ms": median, "p10_ms": p10, "p90_ms": p90, "mean_ms": total / a.size,
+            "min_ms": float(a[0]), "max_ms": float(a[-1]), "total_ms": total, "count": int(a.size)}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1806,9 +1838,8 @@ def _assemble(model, original, converted, optimized, profile: dict[str, Any], e2
     }
     if calibration is not None and measured:
         at_floor = [n for n in measured if n["latency"].get("at_floor")]
-        notes.append(f"ONNX Runtime profiler overhead {overhead_us:.2f} us/node subtracted from every node's "
-                     f"recorded time (raw figures kept as raw_*), calibrated on a {calibration['nodes']}-node chain "
-                     f"in this run: {calibration['method']}")
+        notes.append(f"ONNX Runtime profiler overhead subtracted from every node's recorded time (raw figures kept "
+                     f"as raw_*): {calibration_summary(calibration)}: {calibration['method']}")
         if 2 * len(at_floor) > len(measured):
             notes.append(f"{len(at_floor)} of {len(measured)} nodes took no longer than the profiler's overhead "
                          f"({overhead_us:.2f} us): their corrected times sit at the floor "
@@ -1851,5 +1882,5 @@ def _assemble(model, original, converted, optimized, profile: dict[str, Any], e2
 __all__ = ["CALIBRATION_BATCHES", "CALIBRATION_NODES", "Cancelled", "calibrate_profiler_overhead", "corrected_stats", "NodeProfile", "ORT_LEVELS", "PRECISIONS", "available", "build",
            "choose_providers", "convert_precision", "create_session", "graph_input_specs", "graph_optimization_level",
            "has_qdq", "make_session_options", "map_optimized_graph", "name_nodes_by_id", "parse_profile",
-           "quantize_int8", "random_inputs", "resolve_input_shapes", "recent_calibration", "run", "shared_thread_pool", "stats_ms", "whole_us_median", "whole_us_quantile", "whole_us_quantiles",
+           "quantize_int8", "random_inputs", "resolve_input_shapes", "calibration_summary", "recent_calibration", "run", "shared_thread_pool", "stats_ms", "whole_us_median", "whole_us_quantile", "whole_us_quantiles",
            "tensorrt_provider_options", "version"]
