@@ -439,6 +439,24 @@ def test_warm_worker_shares_one_thread_pool_and_still_quantizes_int8():
     assert "earlier in this build worker" in second.provenance["latency_correction"]
 
 
+def test_prestart_readies_a_worker_that_the_first_build_uses_warm():
+    """prestart() (the app calls it when the Build tab opens) returns at once; the worker imports its
+    libraries and calibrates the profiler while nobody waits, so the first real build reuses both."""
+    from explorer.backends.build import idle_worker_pid, prestart
+
+    _fresh()
+    t0 = time.perf_counter()
+    pid = prestart()
+    assert time.perf_counter() - t0 < 0.5 and pid == idle_worker_pid()
+    assert prestart() == pid  # one idle worker, not one per call
+    time.sleep(0.5)
+    report = build(SAMPLES / "int8_qdq.onnx", backend="onnxruntime", runs=5, warmup=1)
+    assert report.timings["worker_reused"] == 1.0 and idle_worker_pid() == pid
+    assert report.timings["worker_start_s"] < 0.1
+    calibration = report.raw["latency"]["profiler_calibration"]
+    assert calibration["reused"] and calibration["seconds"] == 0.0
+
+
 def test_build_cli_on_a_corrupt_file_prints_exactly_one_error_line(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00\xff garbage")

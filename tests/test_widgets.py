@@ -229,6 +229,21 @@ def test_tensorrt_option_is_disabled_with_the_reason(app):
     assert not tab.build_button.disabled
 
 
+def test_opening_the_build_tab_prestarts_the_build_worker(app):
+    """The worker (Python, ONNX Runtime, the profiler calibration) starts when the Build tab first opens,
+    so the first build does not wait for it; opening the tab again starts nothing more."""
+    from explorer.backends.build import idle_worker_pid, shutdown_idle_worker
+
+    shutdown_idle_worker()
+    app.tabs["Build"].built = False  # as if it had never been shown
+    app.show("Build")
+    pid = idle_worker_pid()
+    assert pid is not None
+    app.show("Model")
+    app.show("Build")
+    assert idle_worker_pid() == pid
+
+
 def test_dynamic_shape_profile_editor():
     from explorer.widgets import Explorer
     from explorer.widgets.app import parse_dims

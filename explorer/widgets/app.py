@@ -338,6 +338,7 @@ class BuildTab(_Tab):
 
         trt_ok, trt_why = self.app.tensorrt_status()
         self.trt_ok, self.trt_why = trt_ok, trt_why
+        self.state.prepare_builds()  # the worker starts while the user picks the settings
         self.backend = W.Dropdown(
             options=[("auto (TensorRT if available, else ONNX Runtime)", "auto"),
                      ("ONNX Runtime (CPU)", "onnxruntime"),

@@ -329,6 +329,16 @@ class ExplorerState:
     def building(self) -> bool:
         return self.job_status.state == "running"
 
+    def prepare_builds(self) -> None:
+        """Start the build worker in the background (imports, thread pool, profiler calibration), so that the
+        first build does not wait for it; nothing happens if one is ready, and failures wait for the build."""
+        try:
+            from ..backends.build import prestart
+
+            prestart()
+        except Exception:  # noqa: BLE001 - the build will start its own worker and report what goes wrong
+            pass
+
     def start_build(self, *, backend: str = "auto", name: str | None = None, **options) -> bool:
         """Start a build in the worker; progress and the result arrive through the ``job`` event."""
         if self.model is None:
