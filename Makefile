@@ -34,9 +34,9 @@ toolchain:
 wheels: $(STAMP)
 	$(PY) tests/trt_api/stubbed_env.py --download
 
+# JupyterLab on the explorer notebook, its first cell already run: the app shows with a sample model loaded.
 run: setup
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/explorer.ipynb
+	$(PY) -m explorer lab notebooks/explorer.ipynb --port $(PORT)
 
 test: setup
 	$(PY) -m pytest -q -ra

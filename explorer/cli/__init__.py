@@ -22,6 +22,7 @@ COMMANDS = {
     "inspect": "inspect",
     "build": "build",
     "report": "report",
+    "lab": "lab",
 }
 
 EXIT_BAD_INPUT = 2
