@@ -124,7 +124,9 @@ class _Lab:
         jupyter = Path(sys.executable).with_name("jupyter")
         cmd = [str(jupyter) if jupyter.exists() else "jupyter", "lab", "--no-browser",
                f"--ServerApp.ip={self.ip}", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}"]
+               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+               # nothing fetched from the internet at run time (news feed, update check)
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # containers and CI run as root
         try:
