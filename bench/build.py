@@ -5,13 +5,14 @@ the same worker and the same run:
 
 * the end-to-end median of ``session.run`` with the profiler off (what the model really takes);
 * the sum of the per-node medians with the profiler on, raw (what ONNX Runtime's profiler recorded) and
-  corrected (less the profiler's own overhead per node, calibrated in the same run on a chain of cheap nodes,
-  never on the model measured), and their ratios to the end-to-end median (target: within +-20%); also the
-  median of ONNX Runtime's own ``model_run`` span with the profiler on;
+  corrected (less the profiler's own overhead per recorded event, calibrated on chains of cheap serial and
+  thread-pool nodes, never on the model measured), and their ratios to the end-to-end median (target:
+  within +-20%); also the median of ONNX Runtime's own ``model_run`` span with the profiler on;
 * the build's wall time (``start_build`` to the report in the caller) against the wall time of the timed
-  runs it performs (target: the build adds under 10%), with the rest broken down: worker process start and
-  imports (near zero when the warm worker of an earlier build is reused), load, conversion, session creation
-  (optimization), the profiler calibration, warm-up runs, report (worker and caller).
+  runs it performs (target: the build adds under 10%; the ``warmup`` runs asked for count as runs, not as
+  overhead, and the table also shows the figure with them), with the rest broken down: worker process start
+  and imports (near zero when the warm worker of an earlier build is reused), load, conversion, session
+  creation (optimization), the profiler calibration, warm-up runs, report (worker and caller).
 
     .venv/bin/python bench/build.py                  # per model, enough runs for ~2 s of timed runs, opt level 3
     .venv/bin/python bench/build.py --runs 1000 --opt-level 2 --models resnet18 transformer_encoder
@@ -21,8 +22,8 @@ the same worker and the same run:
 By default one small build starts the worker before the table (as in a session that builds more than once),
 and the builds in the table reuse it and its profiler calibration (at most 5 minutes old; the report says
 so); ``--cold`` spawns a worker per build instead, each calibrating afresh. The run count comes from a short
-probe build per model, not counted in the table (as a user picks ``runs`` for a model). No assertions: it prints a table and a verdict per target, as
-measured.
+probe build per model, not counted in the table (as a user picks ``runs`` for a model). No assertions: it
+prints a table and a verdict per target, as measured.
 """
 
 from __future__ import annotations
