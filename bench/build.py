@@ -21,9 +21,9 @@ the same worker and the same run:
 
 By default one small build starts the worker before the table (as in a session that builds more than once),
 and the builds in the table reuse it and its profiler calibration (at most 5 minutes old; the report says
-so); ``--cold`` spawns a worker per build instead, each calibrating afresh. The run count comes from a short
-probe build per model, not counted in the table (as a user picks ``runs`` for a model). No assertions: it
-prints a table and a verdict per target, as measured.
+so); ``--cold`` spawns a worker per build instead, each calibrating afresh. With ``--seconds`` (the
+default) each build is ``explorer.build(runs=20, duration=seconds)``, as trtexec's ``--duration``. No
+assertions: it prints a table and a verdict per target, as measured.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ RUNNABLE = ["resnet18", "resnet18_qat", "transformer_encoder", "dynamic_shapes",
             "int8_qdq_asymmetric_uint8", "hostile_names", "control_flow"]
 
 
-def measure(name: str, runs: int, warmup: int, opt_level: int) -> dict:
+def measure(name: str, runs: int, warmup: int, opt_level: int, seconds: float = 0.0) -> dict:
     t0 = time.perf_counter()
     report = build(os.path.join(SAMPLES, f"{name}.onnx"), backend="onnxruntime", runs=runs, warmup=warmup,
-                   opt_level=opt_level, shapes=SHAPES.get(name))
+                   opt_level=opt_level, shapes=SHAPES.get(name), duration=seconds)
     wall = time.perf_counter() - t0
     worker = report.timings["worker_s"]
     latency = report.raw["latency"]
@@ -66,7 +66,7 @@ def measure(name: str, runs: int, warmup: int, opt_level: int) -> dict:
                    l.latency.raw_median_ms is not None and l.latency.profiler_overhead_ms is not None and
                    l.latency.raw_median_ms <= l.latency.profiler_overhead_ms + 1e-4)
     return {
-        "model": name, "layers": len(report.layers), "e2e_ms": e2e, "node_sum_ms": node_sum, "raw_sum_ms": raw_sum,
+        "model": name, "runs": report.settings["runs"], "layers": len(report.layers), "e2e_ms": e2e, "node_sum_ms": node_sum, "raw_sum_ms": raw_sum,
         "ratio": node_sum / e2e if e2e else float("nan"), "raw_ratio": raw_sum / e2e if e2e else float("nan"),
         "overhead_us": calibration.get("overhead_us"), "run_fixed_us": calibration.get("run_overhead_us"),
         "parallel_us": calibration.get("parallel_extra_us") or 0.0,
@@ -80,21 +80,13 @@ def measure(name: str, runs: int, warmup: int, opt_level: int) -> dict:
     }
 
 
-def runs_for(name: str, seconds: float, warmup: int, opt_level: int) -> int:
-    """Enough runs for the runs without the profiler to take about ``seconds`` (the profiled share comes on
-    top), from a short probe build."""
-    probe = build(os.path.join(SAMPLES, f"{name}.onnx"), backend="onnxruntime", runs=20, warmup=warmup,
-                  opt_level=opt_level, shapes=SHAPES.get(name))
-    per_run = probe.end_to_end_median_ms / 1000.0  # the runs without the profiler fill the time
-    return max(20, min(100_000, int(seconds / max(per_run, 1e-6))))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=None, help="timed runs per model (instead of --seconds)")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="per model, as many runs as make the timed runs last about this long (default 2, as "
-                             "trtexec times for a duration, not a count: 200 runs of a 70 us model are 30 ms)")
+                        help="per model, explorer.build(duration=S): runs until the runs without the profiler "
+                             "have taken S seconds (default 2, as trtexec times for a duration, not a count: 200 "
+                             "runs of a 70 us model are 15 ms)")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--opt-level", type=int, default=3)
     parser.add_argument("--models", nargs="*", default=RUNNABLE)
@@ -131,9 +123,9 @@ def main(argv=None) -> int:
     print("-" * len(head))
     rows = []
     for name in args.models:
-        runs = runs_for(name, args.seconds, args.warmup, args.opt_level) if args.seconds else args.runs
-        row = measure(name, runs, args.warmup, args.opt_level)
-        row["runs"] = runs
+        # with --seconds: explorer.build(runs=20, duration=seconds), as trtexec --iterations/--duration
+        row = measure(name, args.runs or 20, args.warmup, args.opt_level, args.seconds or 0.0)
+        runs = row["runs"]
         rows.append(row)
         ovh = (f"{row['overhead_us']:.1f}+{row['parallel_us']:.1f}" if row["overhead_us"] is not None
                else "-")

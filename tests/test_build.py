@@ -232,7 +232,8 @@ def test_bad_settings_are_refused_at_once():
     path = SAMPLES / "int8_qdq.onnx"
     for kwargs, words in [({"backend": "tvm"}, "unknown backend"), ({"precision": "fp64"}, "unknown precision"),
                           ({"opt_level": 9}, "opt_level must be 0..5"), ({"runs": 0}, "runs must be"),
-                          ({"cancel": "yes"}, "cancel must be")]:
+                          ({"cancel": "yes"}, "cancel must be"), ({"duration": -1}, "duration must be 0..3600"),
+                          ({"duration": "long"}, "duration must be a number")]:
         with pytest.raises(BuildError, match=words):
             start_build(path, **kwargs)
     with pytest.raises(BuildError, match="not found"):
@@ -285,6 +286,19 @@ def test_cli_build_json(capsys):
     # progress on stderr, one line per phase (stderr is not a terminal here)
     assert [line.split("] ", 1)[1].split(" (")[0] for line in err.splitlines() if line.startswith("[")] == [
         "load", "convert", "optimize", "warmup", "profile", "report"]
+
+
+def test_duration_times_runs_until_it_has_passed(capsys):
+    """As trtexec's --duration: 5 runs asked, but runs go on until 0.4 s of them (without the profiler)
+    have passed; the per-node medians come from a share of them. Through the CLI, as a user would."""
+    code = main(["build", str(SAMPLES / "hostile_names.onnx"), "--backend", "onnxruntime", "--runs", "5",
+                 "--warmup", "2", "--duration", "0.4", "--json"])
+    data = json.loads(capsys.readouterr()[0])
+    assert code == 0 and data["settings"]["duration"] == 0.4
+    assert data["settings"]["runs"] > 5 and 0 < data["settings"]["profiled_runs"] <= data["settings"]["runs"]
+    report = build(SAMPLES / "hostile_names.onnx", backend="onnxruntime", runs=5, warmup=2, duration=0.4)
+    e2e_ms = report.raw["latency"]["end_to_end_ms"]
+    assert len(e2e_ms) == report.settings["runs"] > 5 and sum(e2e_ms) >= 400.0
 
 
 def test_cli_build_text_and_bad_input(capsys):

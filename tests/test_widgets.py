@@ -260,6 +260,9 @@ def test_dynamic_shape_profile_editor():
         assert tab.options()["shapes"] == {"images": ((1, 3, 64, 64),) * 3}
         mn.value, mx.value = "1x3x32x32", "4x3x128x128"
         assert tab.options()["shapes"]["images"] == ((1, 3, 32, 32), (1, 3, 64, 64), (4, 3, 128, 128))
+        assert "duration" not in tab.options()  # 0: just the runs
+        tab.duration.value = 2.5
+        assert tab.options()["duration"] == 2.5
         opt.value = "one"
         tab.build_button.click()
         assert "shape profile" in tab.message.value and not app.state.building

@@ -95,11 +95,13 @@ class BuildSettings:
     warmup: int = 5
     providers: list[str] | None = None
     seed: int = 0
+    duration: float = 0.0
 
     @classmethod
     def make(cls, backend: str = "auto", precision: str = "fp32", opt_level: int = 3, workspace: int | None = None,
              shapes: Mapping[str, Any] | None = None, timing_cache: str | os.PathLike | None = None, runs: int = 20,
-             warmup: int = 5, providers: Sequence[str] | None = None, seed: int = 0) -> "BuildSettings":
+             warmup: int = 5, providers: Sequence[str] | None = None, seed: int = 0,
+             duration: float = 0.0) -> "BuildSettings":
         """Check and normalise user input; raises :class:`BuildError` saying what is wrong."""
         backend = str(backend).lower()
         if backend not in BACKENDS:
@@ -110,13 +112,19 @@ class BuildSettings:
         level = _int_setting("opt_level", opt_level, 0, 5)
         runs = _int_setting("runs", runs, 1, 10_000_000)
         warmup = _int_setting("warmup", warmup, 0, 10_000_000)
+        try:
+            seconds = float(duration or 0.0)
+        except (TypeError, ValueError):
+            raise BuildError(f"duration must be a number of seconds, got {duration!r}") from None
+        if not 0.0 <= seconds <= 3600.0:
+            raise BuildError(f"duration must be 0..3600 seconds, got {duration!r}")
         if workspace is not None:
             workspace = _int_setting("workspace", workspace, 1, None)
         if timing_cache is not None:
             timing_cache = os.fspath(timing_cache)
         return cls(backend=backend, precision=precision, opt_level=level, workspace=workspace,
                    shapes=normalize_shapes(shapes), timing_cache=timing_cache, runs=runs, warmup=warmup,
-                   providers=list(providers) if providers else None, seed=int(seed))
+                   providers=list(providers) if providers else None, seed=int(seed), duration=seconds)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -527,7 +535,7 @@ def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level:
           workspace: int | None = None, shapes: Mapping[str, Any] | None = None,
           timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
           on_progress: ProgressCallback | None = None, cancel: Any = None, *,
-          providers: Sequence[str] | None = None, seed: int = 0) -> BuildReport:
+          providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0) -> BuildReport:
     """Build and profile ``model`` (a path, bytes, ``onnx.ModelProto`` or :class:`explorer.Model`) in a
     worker process; returns a :class:`BuildReport` (an :class:`~explorer.engine.report.EngineReport`).
 
@@ -536,13 +544,15 @@ def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level:
     ``quantize_static`` with random calibration - for exploring, not accuracy). ``opt_level``: 0-5
     (TensorRT's builder optimization level; for ONNX Runtime 0 / 1 / 2 / 3+ = DISABLE_ALL / BASIC / EXTENDED
     / ALL). ``shapes``: ``{input: shape}`` or ``{input: (min, opt, max)}``. ``runs`` timed runs after
-    ``warmup`` untimed ones. ``on_progress(phase, step, total)``; ``cancel``: a ``threading.Event`` (or
+    ``warmup`` untimed ones, and with ``duration`` (seconds) on until that much time has passed, as trtexec's
+    ``--iterations`` and ``--duration`` (a microsecond model needs thousands of runs for steady per-layer
+    figures). ``on_progress(phase, step, total)``; ``cancel``: a ``threading.Event`` (or
     anything with ``is_set()``) that stops the build. Raises :class:`BuildError` (``BuildCancelled`` when
     cancelled) carrying the backend's own message.
     """
     job = start_build(model, backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
                       shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup, on_progress=on_progress,
-                      cancel=cancel, providers=providers, seed=seed)
+                      cancel=cancel, providers=providers, seed=seed, duration=duration)
     return job.result()
 
 
@@ -550,14 +560,14 @@ def start_build(model: Any, backend: str = "auto", precision: str = "fp32", opt_
                 workspace: int | None = None, shapes: Mapping[str, Any] | None = None,
                 timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
                 on_progress: ProgressCallback | None = None, cancel: Any = None, *,
-                providers: Sequence[str] | None = None, seed: int = 0) -> "BuildJob":
+                providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0) -> "BuildJob":
     """Start :func:`build` and return at once with a :class:`BuildJob` (for widgets and notebooks).
 
     Bad settings raise :class:`BuildError` here, before any process starts.
     """
     settings = BuildSettings.make(backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
                                   shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup,
-                                  providers=providers, seed=seed)
+                                  providers=providers, seed=seed, duration=duration)
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise BuildError(f"cancel must be a threading.Event (or have is_set()), got {type(cancel).__name__}")
     model_path, temp_dir = _model_file(model)
@@ -1345,7 +1355,7 @@ def _build_tensorrt(model_path: str, settings: BuildSettings, workdir: str, prog
     trt_settings = trt_backend.TensorRTBuildSettings(
         precision=settings.precision, opt_level=settings.opt_level, workspace=settings.workspace,
         shapes=dict(settings.shapes), timing_cache=settings.timing_cache, runs=settings.runs,
-        warmup=settings.warmup, output_dir=out_dir)
+        warmup=settings.warmup, duration=settings.duration, output_dir=out_dir)
     result = trt_backend.build_engine(build_path, trt_settings, on_progress=progress, cancel_event=cancel,
                                       log_path=os.path.join(out_dir, "build.log"))
     result.setdefault("notes", []).extend(notes)

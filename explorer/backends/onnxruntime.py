@@ -63,6 +63,8 @@ BLOCK_SECONDS = 0.25
 
 #: ONNX Runtime's profiler records at most this many events (later ones are dropped with a warning)
 PROFILER_EVENTS = 900_000
+#: the most timed runs a build makes (a ``duration`` on a microsecond model)
+MAX_TIMED_RUNS = 10_000_000
 #: profile about this many node events (runs x nodes), and at least PROFILED_RUNS_MIN runs
 PROFILED_EVENTS = 10_000
 PROFILED_RUNS_MIN = 50
@@ -753,8 +755,8 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
           on_session_created: Callable[[Any], None] | None = None) -> dict[str, Any]:
     """Optimize and profile ``model_path`` with ONNX Runtime; returns plain JSON-able data.
 
-    ``settings``: precision, opt_level, shapes ({input: [min, opt, max]}), runs, warmup, providers,
-    workspace, timing_cache, seed. ``on_progress(phase, step, total)`` is called for the phases load,
+    ``settings``: precision, opt_level, shapes ({input: [min, opt, max]}), runs, warmup, duration
+    (seconds: time runs until then too), providers, workspace, timing_cache, seed. ``on_progress(phase, step, total)`` is called for the phases load,
     convert, optimize, warmup, profile (one step per run) and report; ``cancelled()`` is checked between
     phases and runs (raises :class:`Cancelled`). Raises :class:`BuildError` with ONNX Runtime's own words.
     """
@@ -914,6 +916,12 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
 
     e2e: list[float] = []
     timed_s = 0.0
+    plain_s = 0.0  # the runs without the profiler: what `duration` counts
+    duration = float(settings.get("duration") or 0.0)
+    if duration > 0:  # as trtexec's --duration: enough runs for that long, judged from the warm-up runs
+        per_plain = warm_s / warmup if warmup else profiled_warm_s / profiled_warmup
+        if per_plain > 0:
+            runs = max(runs, min(MAX_TIMED_RUNS, int(duration / per_plain)))
     # ONNX Runtime's profiler keeps at most a million events and drops the rest: profile fewer runs than
     # that allows (a generous guess at the node count: conversions and layout passes add nodes)
     node_guess = 2 * len(original.graph.node) + 16
@@ -938,7 +946,12 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
     profiled_chunk = min(chunk, max(CHUNK, -(-chunk * profiled_runs // runs)))
     done_plain = done_profiled = 0
     step = 0
-    while done_plain < runs or done_profiled < profiled_runs:
+    while True:
+        if duration > 0 and done_plain >= runs and plain_s < duration and runs < MAX_TIMED_RUNS:
+            runs = min(MAX_TIMED_RUNS, runs + chunk)  # the estimate fell short of the duration: one more block
+            total_steps = runs + profiled_runs
+        if done_plain >= runs and done_profiled >= profiled_runs:
+            break
         for session, is_plain in ((plain, True), (profiled, False)):
             todo = min(chunk if is_plain else profiled_chunk,
                        (runs - done_plain) if is_plain else (profiled_runs - done_profiled))
@@ -950,6 +963,7 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
                 step += 1
                 if is_plain:
                     e2e.append(seconds * 1000.0)
+                    plain_s += seconds
             if is_plain:
                 done_plain += todo
             else:
@@ -988,6 +1002,7 @@ def build(model_path: str, settings: Mapping[str, Any], *, workdir: str,
             "ort_graph_optimization_level": level_name,
             "providers": used_providers,
             "runs": runs,
+            "duration": duration,
             "profiled_runs": profiled_runs,
             "warmup": warmup,
             "input_shapes": {k: list(v) for k, v in input_shapes.items()},

@@ -105,6 +105,11 @@ class MappedCapability:
     unmapped: list[ParserIssue]  # errors naming no node of the model (model-level errors, function bodies)
 
 
+#: the longest ``duration`` of timed runs a build accepts (seconds), and the most runs it makes for one
+MAX_DURATION_S = 3600.0
+MAX_TIMED_RUNS = 10_000_000
+
+
 @dataclass
 class TensorRTBuildSettings:
     """How to build. Plain data (JSON-able through :meth:`to_dict` / :meth:`from_dict`) for the worker.
@@ -112,7 +117,9 @@ class TensorRTBuildSettings:
     ``shapes``: input name -> (min, opt, max) shapes, one optimization profile; required for every input
     with a dynamic dimension. ``timing_cache``: a file to load before the build and to save (combined with
     what is already there) after it. ``workspace`` / ``tactic_shared_memory``: memory pool limits in bytes.
-    ``runs`` timed inferences after ``warmup`` untimed ones give per-layer latencies (0 runs: no profiling).
+    ``runs`` timed inferences after ``warmup`` untimed ones give per-layer latencies (0 runs: no profiling);
+    with ``duration`` (seconds) the timed inferences go on until that much time has passed too, as
+    trtexec's ``--duration``.
     ``output_dir``: where the engine and its artifacts go (default: the log's folder, else a new temp dir).
     ``keep_io_types``: on TensorRT 11, keep fp32 inputs/outputs when converting the model to fp16/bf16.
     ``editable_timing_cache``: on TensorRT >= 10.8, build with ``BuilderFlag.EDITABLE_TIMING_CACHE`` so the
@@ -128,6 +135,7 @@ class TensorRTBuildSettings:
     sparse_weights: bool = False
     runs: int = 10
     warmup: int = 3
+    duration: float = 0.0
     output_dir: str | None = None
     keep_io_types: bool = True
     editable_timing_cache: bool = True
@@ -142,6 +150,8 @@ class TensorRTBuildSettings:
                 raise ExplorerError(f"{name} must be a positive number of bytes, got {value}")
         if int(self.runs) < 0 or int(self.warmup) < 0:
             raise ExplorerError("runs and warmup must be >= 0")
+        if not 0 <= float(self.duration) <= MAX_DURATION_S:
+            raise ExplorerError(f"duration must be 0..{MAX_DURATION_S:.0f} seconds, got {self.duration}")
         for name, triple in self.shapes.items():
             if len(triple) != 3:
                 raise ExplorerError(f"shapes[{name!r}] must be (min, opt, max), got {triple!r}")
@@ -816,7 +826,11 @@ def _profile(trt, engine, settings: TensorRTBuildSettings, cancel_event) -> tupl
             for _ in range(settings.warmup):
                 runner.infer(feed)
             context.profiler = profiler
-            for _ in range(settings.runs):
+            started = time.perf_counter()
+            # `runs` inferences, and on until `duration` seconds have passed (trtexec's --iterations/--duration)
+            while len(latencies) < settings.runs or (
+                    settings.duration and time.perf_counter() - started < settings.duration
+                    and len(latencies) < MAX_TIMED_RUNS):
                 if cancel_event is not None and cancel_event.is_set():
                     cancelled = True
                     break

@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "2 extended, 3+ all (with CPU layout optimizations)")
     p.add_argument("--runs", type=int, default=20, metavar="N", help="timed runs (default 20)")
     p.add_argument("--warmup", type=int, default=5, metavar="N", help="untimed runs before them (default 5)")
+    p.add_argument("--duration", type=float, default=0.0, metavar="S",
+                   help="time runs for at least S seconds too, as trtexec --duration (default 0: just --runs)")
     p.add_argument("--shape", action="append", default=[], metavar="INPUT:DIMS",
                    help="input shape, e.g. images:1x3x224x224, or min,opt,max: images:1x3x224x224,4x3x224x224,"
                         "8x3x224x224 (repeat per input); symbolic dimensions default to 1")
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(sys.stderr)
     job = start_build(args.model, backend=args.backend, precision=args.precision, opt_level=args.opt_level,
                       workspace=args.workspace, shapes=shapes, timing_cache=args.timing_cache, runs=args.runs,
-                      warmup=args.warmup, on_progress=progress, providers=args.provider)
+                      warmup=args.warmup, on_progress=progress, providers=args.provider, duration=args.duration)
     try:
         report = job.result()
     finally:

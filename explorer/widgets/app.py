@@ -356,6 +356,10 @@ class BuildTab(_Tab):
         self.timing_cache = W.Text(placeholder="optional: path to a timing cache file", description="Timing cache",
                                    layout=W.Layout(width="420px"), style={"description_width": "initial"})
         self.runs = W.BoundedIntText(value=20, min=1, max=100000, description="Runs", layout=W.Layout(width="160px"))
+        self.duration = W.BoundedFloatText(value=0.0, min=0.0, max=3600.0, step=0.5, description="Min s",
+                                           tooltip="time runs for at least this many seconds too (trtexec "
+                                                   "--duration); 0: just the runs",
+                                           layout=W.Layout(width="150px"))
         self.warmup = W.BoundedIntText(value=3, min=0, max=10000, description="Warm-up",
                                        layout=W.Layout(width="160px"))
         self.shapes_box = W.VBox()
@@ -397,7 +401,7 @@ class BuildTab(_Tab):
         build_form = W.VBox([
             W.HTML("<h4>Build an engine</h4>"), W.HBox([self.backend, self.trt_note]),
             W.HBox([self.precision, self.opt_level, self.workspace]), self.shapes_box, self.timing_cache,
-            W.HBox([self.runs, self.warmup]), W.HBox([self.build_button, self.cancel_button]),
+            W.HBox([self.runs, self.duration, self.warmup]), W.HBox([self.build_button, self.cancel_button]),
             W.HBox([self.progress, self.phase]), self.message, self.log_box, self.result_box])
         import_form = W.VBox([
             W.HTML("<h4>Import what trtexec exported (paths or upload)</h4>"),
@@ -455,6 +459,8 @@ class BuildTab(_Tab):
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"precision": self.precision.value, "runs": self.runs.value,
                                 "warmup": self.warmup.value}
+        if self.duration.value:
+            opts["duration"] = float(self.duration.value)
         backend = self.backend.value
         if not self.opt_level.disabled:
             opts["opt_level"] = self.opt_level.value
@@ -998,7 +1004,7 @@ class Explorer:
         return self.state.support
 
     def build(self, *, backend: str = "auto", wait: bool = False, timeout: float | None = None, **options) -> bool:
-        """Start a build (precision, opt_level, workspace, shapes, timing_cache, runs, warmup).
+        """Start a build (precision, opt_level, workspace, shapes, timing_cache, runs, warmup, duration).
 
         The notebook stays responsive: the build runs in a worker process and progress arrives on a
         background thread. ``wait=True`` blocks until it ends (scripts and tests).
