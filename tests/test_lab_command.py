@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 
-def _start(root: Path, tmp: Path) -> tuple[subprocess.Popen, str]:
+def _start(root: Path, tmp: Path, notebook: str = "notebooks/explorer.ipynb") -> tuple[subprocess.Popen, str]:
     settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
@@ -33,7 +33,7 @@ def _start(root: Path, tmp: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, **lab_env(), "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
            "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "explorer", "lab", "notebooks/explorer.ipynb", "--no-browser",
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", "lab", notebook, "--no-browser",
                              "--port", str(free_port())], cwd=root, env=env, stdout=subprocess.PIPE,
                             stderr=open(tmp / "lab.log", "w"), text=True, start_new_session=True)
     deadline = time.monotonic() + 150
@@ -95,3 +95,38 @@ def test_lab_command_refuses_a_missing_notebook(tmp_path, capsys):
     assert main(["lab", str(tmp_path / "nope.ipynb"), "--no-browser"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no such notebook" in err and err.count("\n") == 1
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_lab_command_opens_even_when_the_autorun_cell_fails(tmp_path):
+    """A failing cell (or a crashing kernel) must not keep JupyterLab from opening: the error is the cell's
+    output, as if the user had run it; the untagged cell is not run; Ctrl-C still tidies up."""
+    import nbformat
+
+    root = tmp_path / "root"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print('not tagged: never run here')"),
+                nbformat.v4.new_code_cell("raise ValueError('<b>bad</b> model')", metadata={"tags": ["autorun"]})]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(root / "broken.ipynb"))
+    proc, url = _start(root, tmp_path, "broken.ipynb")
+    try:
+        assert "/lab/tree/broken.ipynb?token=" in url
+        saved = nbformat.read(str(root / "broken.ipynb"), as_version=4)
+        assert saved.cells[0].outputs == []
+        [error] = saved.cells[1].outputs
+        assert error.output_type == "error" and error.ename == "ValueError"
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0
+    after = nbformat.read(str(root / "broken.ipynb"), as_version=4)
+    assert all(cell.outputs == [] for cell in after.cells)

@@ -179,10 +179,17 @@ class _Lab:
         client = BlockingKernelClient(connection_file=str(connection))
         client.load_connection_file()
         client.start_channels()
+        def kernel_dead() -> bool:
+            try:
+                state = self._call("GET", f"/api/kernels/{kernel_id}").get("execution_state")
+                return state in ("dead", "restarting", "autorestarting")
+            except (OSError, ValueError):
+                return True
+
         try:
             client.wait_for_ready(timeout=60)
             for index in chosen:
-                _execute(client, nb.cells[index], timeout)
+                _execute(client, nb.cells[index], timeout, kernel_dead)
         finally:
             client.stop_channels()
         for index in chosen:  # outputs made here, by this user: trusted, so the widgets render
@@ -210,8 +217,10 @@ class _Lab:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def _execute(client, cell, timeout: float) -> None:
+def _execute(client, cell, timeout: float, kernel_dead=lambda: False) -> None:
     """Run one cell; its outputs and execution count as JupyterLab would have stored them."""
+    import queue
+
     import nbformat
 
     msg_id = client.execute(cell.source, store_history=True, allow_stdin=False)
@@ -221,7 +230,12 @@ def _execute(client, cell, timeout: float) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError(f"the cell took longer than {timeout:.0f} s")
-        message = client.get_iopub_msg(timeout=remaining)
+        try:
+            message = client.get_iopub_msg(timeout=min(remaining, 2.0))
+        except queue.Empty:
+            if kernel_dead():  # it crashed (the server restarts it): no answer is coming
+                raise RuntimeError("the kernel died while running the cell") from None
+            continue
         if message.get("parent_header", {}).get("msg_id") != msg_id:
             continue
         kind = message["msg_type"]
