@@ -478,6 +478,9 @@ def shared_thread_pool() -> bool:
 
 def make_session_options(opt_level: int, *, profile_prefix: str | None = None, optimized_path: str | None = None,
                          external_folder: str | None = None, measured: bool = False, stop_spinning: bool = False):
+    """ONNX Runtime session options for ``opt_level`` (0-5). ``measured``: a session whose runs are timed
+    (see :func:`shared_thread_pool`); ``stop_spinning``: without the shared pool, its threads stop spinning
+    after each run (the calibration's sessions; the profiled session always does)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
