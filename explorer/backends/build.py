@@ -330,7 +330,7 @@ def report_from_onnxruntime(result: Mapping[str, Any]) -> BuildReport:
 
     profiled = settings.get("profiled_runs") or runs
     source = (f"ONNX Runtime {version} profiler ({', '.join(providers)}), median of {profiled} profiled runs "
-              f"(spread over the {runs} timed runs) after warm-up")
+              f"(of the {runs} timed ones) after warm-up")
     calibration = (result.get("latency") or {}).get("profiler_calibration")
     if calibration:
         source += f", less the profiler's overhead of {calibration_summary(calibration)}"

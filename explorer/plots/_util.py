@@ -67,12 +67,13 @@ def titled(title: str, source: str | None, width: int = 120) -> str:
     """A figure title with its source label on the next line(s) (escaped, wrapped)."""
     head = "<br>".join(esc(line, None) for line in wrap(title, width, 2))
     if source:
-        src = "<br>".join(esc(line, None) for line in wrap("source: " + source, int(width * 1.3), 3))
+        # the smaller font of <sup> fits about as many characters as the title's width in the app's plots
+        src = "<br>".join(esc(line, None) for line in wrap("source: " + source, width, 3))
         return f"{head}<br><sup>{src}</sup>"
     return head
 
 
-def fit_title(fig, base: int = 30, per_line: int = 17):
+def fit_title(fig, base: int = 40, per_line: int = 17):
     """Make the top margin tall enough for a (multi-line) title; returns the figure."""
     text = fig.layout.title.text or ""
     lines = text.count("<br>") + 1 if text else 0

@@ -78,8 +78,9 @@ def latency_bar(report, *, title: str = "Per-layer latency", sort: str = "execut
     return fit_title(fig)
 
 
-def latency_treemap(report, *, title: str = "Latency by layer type", height: int = 460):
-    """Treemap: engine time by layer type, then by layer."""
+def latency_treemap(report, *, title: str = "Latency by layer type", height: int = 460, title_width: int = 120):
+    """Treemap: engine time by layer type, then by layer. ``title_width``: characters per title line (a
+    narrower figure, side by side with another, wants fewer)."""
     import plotly.graph_objects as go
 
     source = engine_source(report, "latency")
@@ -108,13 +109,14 @@ def latency_treemap(report, *, title: str = "Latency by layer type", height: int
             custom.append(layer.name)
     fig = go.Figure(go.Treemap(ids=ids, labels=labels, parents=parents, values=values, branchvalues="total",
                                hovertext=hover, hoverinfo="text", customdata=custom, textinfo="label+percent root"))
-    fig.update_layout(title=titled(title, source), height=height, margin=dict(l=10, r=10, t=70, b=10),
+    fig.update_layout(title=titled(title, source, title_width), height=height, margin=dict(l=10, r=10, t=70, b=10),
                       meta={"kind": "latency_treemap", "source": source})
     return fit_title(fig)
 
 
-def precision_pie(report, *, title: str = "Precision split", height: int = 360):
-    """Share of engine time (or of layers, without latency) by output precision."""
+def precision_pie(report, *, title: str = "Precision split", height: int = 360, title_width: int = 120):
+    """Share of engine time (or of layers, without latency) by output precision (``title_width`` as for
+    :func:`latency_treemap`)."""
     import plotly.graph_objects as go
 
     layers = layer_records(report)
@@ -135,6 +137,6 @@ def precision_pie(report, *, title: str = "Precision split", height: int = 360):
         hovertext=[f"{esc(k)}: {counts[k]} layers" + (f", {esc(fmt_ms(totals[k]))}" if timed else "")
                    for k in keys], hoverinfo="text+percent"))
     what = "engine time" if timed else "layers (no latency in this source)"
-    fig.update_layout(title=titled(f"{title}: share of {what}", source), height=height,
+    fig.update_layout(title=titled(f"{title}: share of {what}", source, title_width), height=height,
                       margin=dict(l=10, r=10, t=70, b=10), meta={"kind": "precision_pie", "source": source})
     return fit_title(fig)

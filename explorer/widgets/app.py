@@ -752,8 +752,8 @@ class LayersTab(_EngineTab):
         self.head.value = (STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
                            + f"<div class='trex-source'>latency: {e(engine_source(report, 'latency'))}</div>")
         bar = _figure(latency_bar(report, sort=self.sort.value, color_by=self.color.value), on_click=self._clicked)
-        tree = _figure(latency_treemap(report), on_click=self._clicked)
-        pie = _figure(precision_pie(report))
+        tree = _figure(latency_treemap(report, title_width=68), on_click=self._clicked)  # side by side:
+        pie = _figure(precision_pie(report, title_width=48))  # narrower titles
         tree.layout.width, pie.layout.width = "58%", "42%"
         self.bar = bar
         self.replace_figures(self.fig_box, [bar, W.HBox([tree, pie])])
