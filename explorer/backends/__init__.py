@@ -12,6 +12,11 @@ Nothing heavy is imported here: the names below load their module on first use.
 
 from __future__ import annotations
 
+#: the most timed runs a build makes (runs, or a ``duration`` on a microsecond model), and the longest
+#: ``duration`` of timed runs it accepts (seconds): one bound for every backend and for the settings
+MAX_TIMED_RUNS = 10_000_000
+MAX_DURATION_S = 3600.0
+
 _LAZY = {
     "build": "build", "start_build": "build", "BuildJob": "build", "BuildReport": "build",
     "BuildCancelled": "build", "BuildSettings": "build", "normalize_shapes": "build", "parse_shape": "build",

@@ -43,6 +43,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..engine.report import (EngineReport, LatencyStats, LatencySummary, Layer, MemoryReport, Percentiles,
                              TacticRecord, TensorDesc)
 from ..errors import BuildError, ExplorerError
+from . import MAX_DURATION_S, MAX_TIMED_RUNS
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
@@ -110,14 +111,14 @@ class BuildSettings:
         if precision not in PRECISIONS:
             raise BuildError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         level = _int_setting("opt_level", opt_level, 0, 5)
-        runs = _int_setting("runs", runs, 1, 10_000_000)
-        warmup = _int_setting("warmup", warmup, 0, 10_000_000)
+        runs = _int_setting("runs", runs, 1, MAX_TIMED_RUNS)
+        warmup = _int_setting("warmup", warmup, 0, MAX_TIMED_RUNS)
         try:
             seconds = float(duration or 0.0)
         except (TypeError, ValueError):
             raise BuildError(f"duration must be a number of seconds, got {duration!r}") from None
-        if not 0.0 <= seconds <= 3600.0:
-            raise BuildError(f"duration must be 0..3600 seconds, got {duration!r}")
+        if not 0.0 <= seconds <= MAX_DURATION_S:
+            raise BuildError(f"duration must be 0..{MAX_DURATION_S:.0f} seconds, got {duration!r}")
         if workspace is not None:
             workspace = _int_setting("workspace", workspace, 1, None)
         if timing_cache is not None:
@@ -907,7 +908,9 @@ def _worker_env() -> dict[str, str]:
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("PYTHONUNBUFFERED", "1")
-    env["EXPLORER_ORT_SHARED_THREAD_POOL"] = "1"  # see explorer.backends.onnxruntime.shared_thread_pool
+    from .onnxruntime import SHARED_POOL_ENV  # (imports no onnxruntime)
+
+    env[SHARED_POOL_ENV] = "1"  # see explorer.backends.onnxruntime.shared_thread_pool
     return env
 
 

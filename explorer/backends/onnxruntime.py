@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..errors import BuildError
+from . import MAX_TIMED_RUNS
 
 #: explorer opt_level -> name of the ``onnxruntime.GraphOptimizationLevel`` member
 ORT_LEVELS = {0: "ORT_DISABLE_ALL", 1: "ORT_ENABLE_BASIC", 2: "ORT_ENABLE_EXTENDED", 3: "ORT_ENABLE_ALL"}
@@ -63,8 +64,6 @@ BLOCK_SECONDS = 0.25
 
 #: ONNX Runtime's profiler records at most this many events (later ones are dropped with a warning)
 PROFILER_EVENTS = 900_000
-#: the most timed runs a build makes (a ``duration`` on a microsecond model)
-MAX_TIMED_RUNS = 10_000_000
 #: profile about this many node events (runs x nodes), and at least PROFILED_RUNS_MIN runs
 PROFILED_EVENTS = 10_000
 PROFILED_RUNS_MIN = 50

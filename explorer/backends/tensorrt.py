@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import BuildError, ExplorerError
+from . import MAX_DURATION_S, MAX_TIMED_RUNS
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
 
@@ -103,11 +104,6 @@ class MappedCapability:
     subgraphs: list[tuple[list[str], bool]]
     issues: dict[str, list[ParserIssue]]  # node id -> parser errors about it
     unmapped: list[ParserIssue]  # errors naming no node of the model (model-level errors, function bodies)
-
-
-#: the longest ``duration`` of timed runs a build accepts (seconds), and the most runs it makes for one
-MAX_DURATION_S = 3600.0
-MAX_TIMED_RUNS = 10_000_000
 
 
 @dataclass

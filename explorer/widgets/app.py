@@ -336,6 +336,8 @@ class BuildTab(_Tab):
     def build(self) -> None:
         import ipywidgets as W
 
+        from ..backends import MAX_DURATION_S
+
         trt_ok, trt_why = self.app.tensorrt_status()
         self.trt_ok, self.trt_why = trt_ok, trt_why
         self.state.prepare_builds()  # the worker starts while the user picks the settings
@@ -356,7 +358,7 @@ class BuildTab(_Tab):
         self.timing_cache = W.Text(placeholder="optional: path to a timing cache file", description="Timing cache",
                                    layout=W.Layout(width="420px"), style={"description_width": "initial"})
         self.runs = W.BoundedIntText(value=20, min=1, max=100000, description="Runs", layout=W.Layout(width="160px"))
-        self.duration = W.BoundedFloatText(value=0.0, min=0.0, max=3600.0, step=0.5, description="Min s",
+        self.duration = W.BoundedFloatText(value=0.0, min=0.0, max=MAX_DURATION_S, step=0.5, description="Min s",
                                            tooltip="time runs for at least this many seconds too (trtexec "
                                                    "--duration); 0: just the runs",
                                            layout=W.Layout(width="150px"))
