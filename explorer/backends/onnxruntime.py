@@ -1322,11 +1322,6 @@ def _sorted_quantiles(a, q):
     return a[lo] + (a[hi] - a[lo]) * (pos - lo)
 
 
-def whole_us_quantile(durations_us: Sequence[float], q: float) -> float:
-    """:func:`whole_us_quantiles` at one ``q``."""
-    return whole_us_quantiles(durations_us, [q])[0]
-
-
 def whole_us_median(durations_us: Sequence[float]) -> float:
     """:func:`whole_us_quantiles` at 0.5."""
     return whole_us_quantiles(durations_us, [0.5])[0]
@@ -1899,5 +1894,5 @@ def _assemble(model, original, converted, optimized, profile: dict[str, Any], e2
 __all__ = ["CALIBRATION_BATCHES", "CALIBRATION_NODES", "Cancelled", "calibrate_profiler_overhead", "corrected_stats", "NodeProfile", "ORT_LEVELS", "PRECISIONS", "available", "build",
            "choose_providers", "convert_precision", "create_session", "graph_input_specs", "graph_optimization_level",
            "has_qdq", "make_session_options", "map_optimized_graph", "name_nodes_by_id", "parse_profile",
-           "quantize_int8", "random_inputs", "resolve_input_shapes", "calibration_summary", "recent_calibration", "run", "shared_thread_pool", "stats_ms", "whole_us_median", "whole_us_quantile", "whole_us_quantiles",
+           "quantize_int8", "random_inputs", "resolve_input_shapes", "calibration_summary", "recent_calibration", "run", "shared_thread_pool", "stats_ms", "whole_us_median", "whole_us_quantiles",
            "tensorrt_provider_options", "version"]
