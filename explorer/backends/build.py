@@ -914,13 +914,18 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
+def _env_key(env: Mapping[str, str]) -> tuple:
+    """What a worker was started with: a worker is reused only by builds that would start the same one."""
+    return (sys.executable, tuple(sorted(env.items())))
+
+
 class _Worker:
     """A worker process and the two threads that read it; its output goes to the job it is attached to."""
 
     def __init__(self, process: subprocess.Popen, env: Mapping[str, str]) -> None:
         self.process = process
         self.pid = process.pid
-        self.env_key = (sys.executable, tuple(sorted(env.items())))
+        self.env_key = _env_key(env)
         self.messages: "queue.Queue[dict[str, Any]]" = queue.Queue()
         self._job: BuildJob | None = None
         self._lock = threading.Lock()
@@ -1028,7 +1033,7 @@ def _take_idle_worker(env: Mapping[str, str]) -> _Worker | None:
         worker, _idle_worker = _idle_worker, None
     if worker is None:
         return None
-    if REUSE_WORKERS and worker.alive() and worker.env_key == (sys.executable, tuple(sorted(env.items()))):
+    if REUSE_WORKERS and worker.alive() and worker.env_key == _env_key(env):
         return worker
     worker.close(wait=0.5)
     worker.join_readers(timeout=1.0)
@@ -1057,9 +1062,8 @@ def prestart(backend: str = "onnxruntime") -> int | None:
     if not REUSE_WORKERS:
         return None
     env = _worker_env()
-    key = (sys.executable, tuple(sorted(env.items())))
     with _idle_lock:
-        if _idle_worker is not None and _idle_worker.alive() and _idle_worker.env_key == key:
+        if _idle_worker is not None and _idle_worker.alive() and _idle_worker.env_key == _env_key(env):
             return _idle_worker.pid
     worker = _Worker.spawn(env)
     try:
