@@ -40,8 +40,8 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from ..engine.report import (EngineReport, LatencyStats, LatencySummary, Layer, MemoryReport, Percentiles,
-                             TacticRecord, TensorDesc)
+from ..engine.report import (BuildReport, EngineReport, LatencySummary, Layer, MemoryReport, Percentiles,
+                             ProfiledLatency, TacticRecord, TensorDesc)
 from ..errors import BuildError, ExplorerError
 from . import MAX_DURATION_S, MAX_TIMED_RUNS
 
@@ -231,76 +231,6 @@ def _one_shape(name: str, value: Any) -> Shape:
 # --------------------------------------------------------------------------------------------------------
 # The report
 # --------------------------------------------------------------------------------------------------------
-
-@dataclass
-class ProfiledLatency(LatencyStats):
-    """A layer's latency over many runs, with its spread (``average_ms`` is the mean)."""
-
-    p10_ms: float | None = None
-    p90_ms: float | None = None
-    min_ms: float | None = None
-    max_ms: float | None = None
-    #: what the profiler recorded, before its calibrated overhead per node was subtracted (None: no correction)
-    raw_median_ms: float | None = None
-    raw_average_ms: float | None = None
-    profiler_overhead_ms: float | None = None
-
-
-@dataclass
-class BuildReport(EngineReport):
-    """An :class:`EngineReport` from :func:`build`, plus how it was built.
-
-    ``backend``: "tensorrt" or "onnxruntime"; ``backend_reason``: why (auto's choice); ``settings``: the
-    resolved settings (precision and the tool that converted the model, optimization level and what it
-    means for the backend, providers, runs, warm-up, input shapes); ``fusions``: layers that cover several
-    ONNX nodes (kind "fusion"), one node split into several layers ("expansion") or run by another kernel
-    ("substitution"); ``vanished``: ONNX nodes in no layer, with why (constant-folded, Constant nodes,
-    removed); ``timings``: where the build's wall time went (seconds).
-    """
-
-    backend: str = ""
-    backend_reason: str = ""
-    settings: dict[str, Any] = field(default_factory=dict)
-    fusions: list[dict[str, Any]] = field(default_factory=list)
-    vanished: list[dict[str, Any]] = field(default_factory=list)  # ONNX nodes in no layer, grouped, with why
-    timings: dict[str, Any] = field(default_factory=dict)
-    artifacts: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def end_to_end_median_ms(self) -> float | None:
-        return self.end_to_end.latency.p50 if self.end_to_end is not None else None
-
-    @property
-    def sum_of_layer_medians_ms(self) -> float | None:
-        values = [l.latency.median_ms for l in self.layers if l.latency is not None and l.latency.median_ms is not None]
-        return sum(values) if values else None
-
-    @property
-    def raw_sum_of_layer_medians_ms(self) -> float | None:
-        """The sum of the per-layer medians as the profiler recorded them (its own overhead included)."""
-        values = [(l.latency.raw_median_ms if getattr(l.latency, "raw_median_ms", None) is not None
-                   else l.latency.median_ms) for l in self.layers
-                  if l.latency is not None and l.latency.median_ms is not None]
-        return sum(values) if values else None
-
-    def fusions_frame(self):
-        import pandas as pd
-
-        return pd.DataFrame([{**f, "onnx_nodes": list(f.get("onnx_nodes", []))} for f in self.fusions],
-                            columns=["layer", "type", "kind", "pattern", "onnx_nodes", "onnx_ops"])
-
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        data["backend"] = self.backend
-        data["backend_reason"] = self.backend_reason
-        data["settings"] = dict(self.settings)
-        data["fusions"] = [dict(f) for f in self.fusions]
-        data["vanished"] = [dict(v) for v in self.vanished]
-        data["timings"] = dict(self.timings)
-        data["artifacts"] = dict(self.artifacts)
-        return data
-
 
 _DTYPE_WORDS = {"float": "FP32", "float32": "FP32", "float16": "FP16", "bfloat16": "BF16", "double": "FP64",
                 "int8": "INT8", "uint8": "UINT8", "int16": "INT16", "uint16": "UINT16", "int32": "INT32",

@@ -17,7 +17,24 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable
 
-from .dtypes import nbytes, volume
+from ..dtypes import nbytes, volume
+from .stats import sorted_quantiles
+
+_MASK64 = 2**64 - 1
+
+
+def tactic_key(value: str | int | None) -> int | str | None:
+    """A comparable tactic id: ``"0x5deb..."``, ``"6767..."`` and ``-1234`` (signed 64-bit) all become ints."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value & _MASK64
+    text = value.strip().rstrip(",.;")
+    try:
+        return int(text, 16) if text.lower().startswith("0x") else int(text) & _MASK64
+    except ValueError:
+        return text
+
 
 _REFORMAT_NAME = re.compile(r"^Reformatting CopyNode for (Input|Output) Tensor \d+ to ")
 
@@ -272,7 +289,7 @@ class MemoryReport:
 
 @dataclass
 class Percentiles:
-    """Summary statistics of one series of times, in ms."""
+    """Summary statistics of one series of times, in ms (quantiles as :mod:`explorer.engine.stats` defines them)."""
 
     mean: float
     min: float
@@ -286,10 +303,9 @@ class Percentiles:
     def of(cls, values) -> "Percentiles":
         import numpy as np
 
-        a = np.asarray(values, dtype=float)
-        # "lower" = nearest rank at or below, the way trtexec's own summary picks percentiles
-        p50, p90, p95, p99 = (float(np.percentile(a, q, method="lower")) for q in (50, 90, 95, 99))
-        return cls(mean=float(a.mean()), min=float(a.min()), max=float(a.max()), p50=p50, p90=p90, p95=p95, p99=p99)
+        a = np.sort(np.asarray(values, dtype=float))
+        p50, p90, p95, p99 = sorted_quantiles(a, (0.5, 0.9, 0.95, 0.99)).tolist()
+        return cls(mean=float(a.mean()), min=float(a[0]), max=float(a[-1]), p50=p50, p90=p90, p95=p95, p99=p99)
 
 
 @dataclass
@@ -416,7 +432,6 @@ class EngineReport:
 
     def _mark_engine_tactics(self) -> None:
         """The engine's TacticValue per layer is the final word on which timed tactic was chosen."""
-        from .readers.build_log import tactic_key
 
         if not self.tactics:
             return
@@ -501,3 +516,73 @@ class EngineReport:
             })
         return pd.DataFrame(rows, columns=["layer", "weights_bytes", "output_activation_bytes",
                                            "host_persistent", "device_persistent", "scratch"])
+
+
+@dataclass
+class ProfiledLatency(LatencyStats):
+    """A layer's latency over many runs, with its spread (``average_ms`` is the mean)."""
+
+    p10_ms: float | None = None
+    p90_ms: float | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    #: what the profiler recorded, before its calibrated overhead per node was subtracted (None: no correction)
+    raw_median_ms: float | None = None
+    raw_average_ms: float | None = None
+    profiler_overhead_ms: float | None = None
+
+
+@dataclass
+class BuildReport(EngineReport):
+    """An :class:`EngineReport` from :func:`build`, plus how it was built.
+
+    ``backend``: "tensorrt" or "onnxruntime"; ``backend_reason``: why (auto's choice); ``settings``: the
+    resolved settings (precision and the tool that converted the model, optimization level and what it
+    means for the backend, providers, runs, warm-up, input shapes); ``fusions``: layers that cover several
+    ONNX nodes (kind "fusion"), one node split into several layers ("expansion") or run by another kernel
+    ("substitution"); ``vanished``: ONNX nodes in no layer, with why (constant-folded, Constant nodes,
+    removed); ``timings``: where the build's wall time went (seconds).
+    """
+
+    backend: str = ""
+    backend_reason: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    fusions: list[dict[str, Any]] = field(default_factory=list)
+    vanished: list[dict[str, Any]] = field(default_factory=list)  # ONNX nodes in no layer, grouped, with why
+    timings: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def end_to_end_median_ms(self) -> float | None:
+        return self.end_to_end.latency.p50 if self.end_to_end is not None else None
+
+    @property
+    def sum_of_layer_medians_ms(self) -> float | None:
+        values = [l.latency.median_ms for l in self.layers if l.latency is not None and l.latency.median_ms is not None]
+        return sum(values) if values else None
+
+    @property
+    def raw_sum_of_layer_medians_ms(self) -> float | None:
+        """The sum of the per-layer medians as the profiler recorded them (its own overhead included)."""
+        values = [(l.latency.raw_median_ms if getattr(l.latency, "raw_median_ms", None) is not None
+                   else l.latency.median_ms) for l in self.layers
+                  if l.latency is not None and l.latency.median_ms is not None]
+        return sum(values) if values else None
+
+    def fusions_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{**f, "onnx_nodes": list(f.get("onnx_nodes", []))} for f in self.fusions],
+                            columns=["layer", "type", "kind", "pattern", "onnx_nodes", "onnx_ops"])
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["backend"] = self.backend
+        data["backend_reason"] = self.backend_reason
+        data["settings"] = dict(self.settings)
+        data["fusions"] = [dict(f) for f in self.fusions]
+        data["vanished"] = [dict(v) for v in self.vanished]
+        data["timings"] = dict(self.timings)
+        data["artifacts"] = dict(self.artifacts)
+        return data

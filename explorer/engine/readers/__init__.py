@@ -6,7 +6,8 @@
 * :func:`read_build_log` - verbose build logs 7.x/8.x/10.x (tactics, choices, memory), streamed
 """
 
-from .build_log import LogParser, read_build_log, tactic_key
+from ..report import tactic_key
+from .build_log import LogParser, read_build_log
 from .layer_info import read_layer_info
 from .profile import read_profile, read_times
 

@@ -38,8 +38,8 @@ from itertools import islice
 from typing import Iterable, Iterator
 
 from ...errors import ArtifactError
-from ..report import EngineReport, Layer, LayerMemory, MemoryReport, TacticRecord, TensorDesc
-from ..dtypes import canonical_dtype
+from ..report import EngineReport, Layer, LayerMemory, MemoryReport, TacticRecord, TensorDesc, tactic_key
+from ...dtypes import canonical_dtype
 from .common import describe, file_size
 
 # -- line patterns (compiled once; each runs only on lines that passed a substring test) ----------------
@@ -91,21 +91,7 @@ MAX_LINE_CHARS = 256 * 1024
 #: A .gz log may expand at most this much (and at least to MIN_GZ_LIMIT): past it, it is a gzip bomb.
 GZ_RATIO_LIMIT = 200
 MIN_GZ_LIMIT = 1024**3
-_MASK64 = 2**64 - 1
 _LOG_MARKERS = ("[TRT]", "[TensorRT]", "TensorRT", "[V]", "[I]", "[W]", "[E]", "trtexec")
-
-
-def tactic_key(value: str | int | None) -> int | str | None:
-    """A comparable tactic id: ``"0x5deb..."``, ``"6767..."`` and ``-1234`` (signed 64-bit) all become ints."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return value & _MASK64
-    text = value.strip().rstrip(",.;")
-    try:
-        return int(text, 16) if text.lower().startswith("0x") else int(text) & _MASK64
-    except ValueError:
-        return text
 
 
 def read_build_log(source: str | os.PathLike | Iterable[str], *, origin_label: str | None = None) -> EngineReport:

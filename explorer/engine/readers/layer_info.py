@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ArtifactError
-from ..dtypes import canonical_dtype, nbytes
+from ...dtypes import canonical_dtype, nbytes
 from ..report import EngineReport, Layer, MemoryReport, TensorDesc
 from .common import Source, describe, load_json, wrong_tool
 

@@ -1,4 +1,6 @@
-"""TensorRT's many spellings of a data type, reduced to one short name and an item size.
+"""Data types and precisions: the one table of names and item sizes every layer reads.
+
+``PRECISIONS`` are the build precisions the explorer offers (each backend says which of them it can build).
 
 TensorRT writes types as ``"Row major linear FP32"``, ``"Channel major FP16 format where channel % 8 == 0"``,
 ``"Four wide channel vectorized row major Int8 format"`` (tensor formats), ``"Float"``/``"Half"``/``"Int8"``
@@ -9,6 +11,9 @@ column, activation and weight bytes) only needs the element type, so it is read 
 from __future__ import annotations
 
 import re
+
+#: build precisions, in the order the app and the CLI offer them
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
 
 #: spelling (case-folded) -> canonical precision name
 _CANONICAL = {
