@@ -1,0 +1,733 @@
+"""A verdict for every node from TensorRT's real ONNX parser (TensorRT or TensorRT-RTX).
+
+``OnnxParser.supports_model_v2`` answers with subgraphs and errors, but two of its semantics make the raw
+answer misleading: ``is_subgraph_supported(i)`` is False for *every* subgraph unless the whole model is
+supported (False means "unknown", not "unsupported"), and the nodes of those subgraphs were checked in a
+network whose other parts failed. So, like ``polygraphy inspect capability --with-partitioning``, each
+unknown subgraph is cut out into a model of its own and checked again, and again inside it, until every node
+is judged. Each node the parser rejects keeps the parser's own message (checker and condition).
+
+Nodes of If/Loop/Scan bodies and of model-local functions: the parser names the failing body node (its
+error carries the If/Loop/function call stack). When the owner is accepted, every body node it imported is
+accepted too (an If whose condition is a constant imports only the taken branch: the other branch's nodes are
+"not imported"). When the owner is rejected, the body is cut out into a model of its own (its formal inputs
+and the outer-scope values it reads become network inputs) and judged the same way.
+
+The parser is C++ that reads untrusted files: :func:`judge_in_subprocess` runs it in a child process.
+:func:`judge_model` is what that child calls, given the bindings module (``tensorrt``, or TensorRT-RTX's
+``tensorrt_rtx_bindings`` once ``tensorrt_rtx_libs`` is imported); capabilities are probed, not versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+__all__ = ["ParserError", "NodeVerdict", "ModelVerdicts", "SUPPORTED", "UNSUPPORTED", "UNKNOWN",
+           "NOT_IMPORTED", "import_bindings", "judge_model", "judge_in_subprocess"]
+
+SUPPORTED = "supported"
+UNSUPPORTED = "unsupported"
+UNKNOWN = "unknown"  # the parser could not be made to say (a model-level error, a body it cannot cut out)
+NOT_IMPORTED = "not imported"  # the branch of an If with a constant condition that is not taken
+
+_MAX_PARSES = 4000  # a bound on re-checks per model (each splits off at least one node)
+
+
+@dataclass(frozen=True)
+class ParserError:
+    """One error of the parser, as it reports it."""
+
+    node: int  # index in the graph (or body / function) the error belongs to; -1: the model as a whole
+    node_name: str
+    op_type: str
+    checker: str  # the C++ function that said no, e.g. "checkResize", "importHardSwish"
+    code: str  # the ErrorCode name, e.g. "UNSUPPORTED_NODE_ATTR"
+    desc: str  # the condition and message, e.g. '(antialias == 0) && "Antialiasing is not supported currently."'
+    file: str = ""
+    line: int = -1
+    stack: tuple[str, ...] = ()  # If/Loop/Scan/function call stack: ("if0 (If)", "then (then_branch)")
+
+    @property
+    def message(self) -> str:
+        """``checker: what it says``, e.g. ``checkResize: Antialiasing is not supported currently.``"""
+        text = condition_text(self.desc)
+        return f"{self.checker}: {text}" if self.checker else text
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ParserError":
+        return cls(**{**data, "stack": tuple(data.get("stack", ()))})
+
+
+def condition_text(desc: str) -> str:
+    """The human part of a parser error: the quoted message of ``cond && "message"``, else the text as is
+    without the ``Assertion failed:`` prefix."""
+    lines = [ln.strip() for ln in desc.strip().splitlines() if ln.strip()]
+    # detail lines the builder logs into the error (ITensor checks), without the no-GPU CUDA noise
+    extra = [ln for ln in lines[1:] if "cudaError" not in ln and "catchCudaError" not in ln]
+    text = lines[0] if lines else ""
+    if extra:
+        return "; ".join([_condition(text)] + extra)
+    return _condition(text)
+
+
+def _condition(text: str) -> str:
+    quoted = re.findall(r'"((?:[^"\\]|\\.)+)"', text)
+    if quoted and "&&" in text:
+        return quoted[-1]
+    return re.sub(r"^Assertion failed:\s*", "", text)
+
+
+@dataclass(frozen=True)
+class NodeVerdict:
+    """The parser's verdict on one node.
+
+    ``path`` locates body nodes: ``((owner_index, "then_branch"),)`` for a node of the then-branch of the
+    main graph's node ``owner_index``; ``((call_index, "function:domain::Name"),)`` for a node of a
+    model-local function; ``()`` for main-graph nodes. ``index`` is the position in that graph/body/function.
+    """
+
+    index: int
+    name: str
+    op_type: str
+    domain: str
+    status: str  # SUPPORTED / UNSUPPORTED / UNKNOWN / NOT_IMPORTED
+    how: str  # how the verdict was reached (whole model, re-checked alone, inside its If, ...)
+    error: ParserError | None = None
+    path: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def supported(self) -> bool | None:
+        """True / False, or None when the parser gave no verdict (unknown, not imported)."""
+        return {SUPPORTED: True, UNSUPPORTED: False}.get(self.status)
+
+    @property
+    def message(self) -> str:
+        return self.error.message if self.error is not None else ""
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NodeVerdict":
+        error = ParserError.from_dict(data["error"]) if data.get("error") else None
+        path = tuple((int(i), str(a)) for i, a in data.get("path", ()))
+        return cls(**{**data, "error": error, "path": path})
+
+
+@dataclass(frozen=True)
+class ModelVerdicts:
+    """Every node's verdict for one model (main graph first, in file order, then body/function nodes)."""
+
+    parser: str  # "TensorRT-RTX 1.7.1.116", "TensorRT 10.15.1"
+    model_supported: bool  # the whole model parses as it is
+    nodes: tuple[NodeVerdict, ...]
+    model_errors: tuple[ParserError, ...] = ()  # errors that name no node (the model as a whole)
+    parses: int = 0  # parser calls it took
+    source: str = ""  # the model path, when there was one
+    failure: str = ""  # why no verdict at all could be had (unreadable model, parser crash)
+
+    @property
+    def main(self) -> tuple[NodeVerdict, ...]:
+        return tuple(v for v in self.nodes if not v.path)
+
+    @property
+    def unsupported(self) -> tuple[NodeVerdict, ...]:
+        return tuple(v for v in self.nodes if v.status == UNSUPPORTED)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelVerdicts":
+        return cls(parser=data["parser"], model_supported=bool(data["model_supported"]),
+                   nodes=tuple(NodeVerdict.from_dict(n) for n in data["nodes"]),
+                   model_errors=tuple(ParserError.from_dict(e) for e in data.get("model_errors", ())),
+                   parses=int(data.get("parses", 0)), source=data.get("source", ""),
+                   failure=data.get("failure", ""))
+
+
+# ------------------------------------------------------------------------------------------- bindings
+
+def import_bindings(which: str = "auto"):
+    """The TensorRT bindings module: ``"rtx"`` (TensorRT-RTX from PyPI), ``"tensorrt"``, or ``"auto"``
+    (TensorRT when it imports, else TensorRT-RTX). Raises ImportError when none loads."""
+    errors = []
+    order = {"rtx": ("rtx",), "tensorrt": ("tensorrt",), "auto": ("tensorrt", "rtx")}[which]
+    for kind in order:
+        try:
+            if kind == "rtx":
+                import tensorrt_rtx_libs  # noqa: F401  (loads libtensorrt_rtx and its ONNX parser)
+                import tensorrt_rtx_bindings as trt
+            else:
+                import tensorrt as trt
+            return trt
+        except Exception as exc:  # a missing or broken install: try the next
+            errors.append(f"{kind}: {exc}")
+    raise ImportError("; ".join(errors))
+
+
+def parser_label(trt) -> str:
+    name = "TensorRT-RTX" if "rtx" in getattr(trt, "__name__", "") else "TensorRT"
+    return f"{name} {getattr(trt, '__version__', '?')}"
+
+
+class _Parser:
+    """One Builder and logger for many ``supports_model_v2`` calls (a fresh network + parser each)."""
+
+    def __init__(self, trt):
+        self.trt = trt
+        self.logger = trt.Logger(trt.Logger.INTERNAL_ERROR)
+        self.builder = trt.Builder(self.logger)
+        self.calls = 0
+        if not hasattr(trt.OnnxParser, "supports_model_v2") and not hasattr(trt.OnnxParser, "supports_model"):
+            raise RuntimeError(f"{parser_label(trt)}'s OnnxParser has no supports_model_v2 / supports_model")
+
+    def check(self, data: bytes, path: str = "") -> tuple[bool, list[tuple[list[int], bool]], list[ParserError]]:
+        trt = self.trt
+        self.calls += 1
+        flags = 0
+        strongly = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
+        if strongly is not None and "rtx" in trt.__name__:
+            flags = 0  # TensorRT-RTX networks are strongly typed already (the flag is accepted, not needed)
+        network = self.builder.create_network(flags)
+        parser = trt.OnnxParser(network, self.logger)
+        if hasattr(parser, "supports_model_v2"):
+            ok = bool(parser.supports_model_v2(data, path))
+            subgraphs = [(list(parser.get_subgraph_nodes(i)), bool(parser.is_subgraph_supported(i)))
+                         for i in range(parser.num_subgraphs)]
+        else:  # TensorRT 10.0: the deprecated form
+            ok, raw = parser.supports_model(data, path)
+            subgraphs = [(list(nodes), bool(s)) for nodes, s in raw]
+        errors = [_error(parser.get_error(i)) for i in range(parser.num_errors)]
+        del parser, network
+        return ok, subgraphs, errors
+
+
+def _error(e) -> ParserError:
+    def call(name, default):
+        try:
+            return getattr(e, name)()
+        except Exception:  # older bindings lack some accessors
+            return default
+
+    stack = ()
+    if call("local_function_stack_size", 0):
+        stack = tuple(str(s) for s in call("local_function_stack", ()))
+    code = call("code", "")
+    return ParserError(node=int(call("node", -1)), node_name=str(call("node_name", "")),
+                       op_type=str(call("node_operator", "")), checker=str(call("func", "")),
+                       code=getattr(code, "name", str(code)), desc=str(call("desc", str(e))),
+                       file=str(call("file", "")), line=int(call("line", -1)), stack=stack)
+
+
+# ------------------------------------------------------------------------------------ cutting models
+
+class _Types:
+    """Element type and shape of every value of a model, from ONNX shape inference (for cut-out inputs)."""
+
+    def __init__(self, model):
+        import onnx
+
+        self.infos: dict[str, object] = {}
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
+                                                         data_prop=True)
+        except Exception:  # inference failed: what the file itself declares
+            inferred = model
+        self._collect(inferred.graph)
+        for fn in model.functions:
+            for vi in getattr(fn, "value_info", ()):
+                self.infos.setdefault(vi.name, vi)
+
+    def _collect(self, graph) -> None:
+        for vi in (*graph.input, *graph.output, *graph.value_info):
+            if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
+                self.infos.setdefault(vi.name, vi)
+        for init in graph.initializer:
+            self.infos.setdefault(init.name, _vi_from_tensor(init))
+        for node in graph.node:
+            for attr in node.attribute:
+                if attr.type == attr.GRAPH:
+                    self._collect(attr.g)
+                for g in attr.graphs:
+                    self._collect(g)
+
+    def value_info(self, name: str, fallback=None):
+        import onnx
+
+        vi = self.infos.get(name) or fallback
+        if vi is not None and vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
+            out = onnx.ValueInfoProto()
+            out.CopyFrom(vi)
+            out.name = name
+            return out
+        return None
+
+
+def _vi_from_tensor(t):
+    import onnx
+
+    return onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+
+
+def _used_names(node) -> set[str]:
+    """Every value a node reads, including the outer-scope values its bodies read."""
+    names = {n for n in node.input if n}
+    for attr in node.attribute:
+        for g in ([attr.g] if attr.type == attr.GRAPH else []) + list(attr.graphs):
+            local = {i.name for i in g.input} | {t.name for t in g.initializer}
+            for inner in g.node:
+                local.update(inner.output)
+            for inner in g.node:
+                names.update(n for n in _used_names(inner) if n not in local)
+    return names
+
+
+def _cut(model, types: _Types, indices: Sequence[int]):
+    """A model of the nodes ``indices`` of ``model``'s graph; Constant nodes they read come along (prepended,
+    so weights stay weights); values produced elsewhere become network inputs. Returns (model, positions)
+    where positions[i] is the cut model's node index of indices[i]."""
+    import onnx
+
+    graph = model.graph
+    chosen = set(indices)
+    producer = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
+    inits = {t.name: t for t in graph.initializer}
+    needed: set[str] = set()
+    for i in indices:
+        needed |= _used_names(graph.node[i])
+    made = {o for i in indices for o in graph.node[i].output if o}
+    constants = sorted({producer[n] for n in needed - made
+                        if n in producer and graph.node[producer[n]].op_type == "Constant"
+                        and graph.node[producer[n]].domain in ("", "ai.onnx") and producer[n] not in chosen})
+    order = constants + list(indices)
+    made |= {o for i in constants for o in graph.node[i].output if o}
+    inputs, seen = [], set()
+    declared = {vi.name: vi for vi in graph.input}
+    for name in sorted(needed - made - set(inits)):
+        if name in seen:
+            continue
+        seen.add(name)
+        vi = types.value_info(name, declared.get(name))
+        if vi is None:
+            vi = onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+        inputs.append(vi)
+    consumers_outside: set[str] = set()
+    for i, n in enumerate(graph.node):
+        if i not in chosen:
+            consumers_outside |= _used_names(n)
+    read_inside: set[str] = set()
+    for i in indices:
+        read_inside |= _used_names(graph.node[i])
+    graph_outputs = {o.name for o in graph.output}
+    outputs = []
+    for i in indices:
+        for o in graph.node[i].output:
+            if o and (o in graph_outputs or o in consumers_outside or o not in read_inside):
+                outputs.append(types.value_info(o) or onnx.helper.make_empty_tensor_value_info(o))
+    new_graph = onnx.helper.make_graph([graph.node[i] for i in order], graph.name or "cut", inputs, outputs,
+                                       [inits[n] for n in sorted(needed & set(inits))])
+    cut = onnx.helper.make_model(new_graph, opset_imports=list(model.opset_import),
+                                 functions=list(model.functions))
+    cut.ir_version = model.ir_version
+    positions = {i: k + len(constants) for k, i in enumerate(indices)}
+    return cut, positions
+
+
+def _body_model(model, types: _Types, body, extra_inputs: Iterable = ()):
+    """A control-flow body (or function body) as a model of its own: its formal inputs and the outer-scope
+    values it reads become network inputs."""
+    import onnx
+
+    local = {i.name for i in body.input} | {t.name for t in body.initializer}
+    for n in body.node:
+        local.update(n.output)
+    outer: set[str] = set()
+    for n in body.node:
+        outer |= {x for x in _used_names(n) if x not in local}
+    inputs = []
+    for vi in (*body.input, *extra_inputs):
+        known = vi if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type else None
+        vi2 = types.value_info(vi.name, known)
+        inputs.append(vi2 or onnx.helper.make_tensor_value_info(vi.name, onnx.TensorProto.FLOAT, None))
+    for name in sorted(outer):
+        vi = types.value_info(name)
+        inputs.append(vi or onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    outputs = [types.value_info(o.name, o) or onnx.helper.make_empty_tensor_value_info(o.name)
+               for o in body.output]
+    g = onnx.helper.make_graph(list(body.node), body.name or "body", inputs, outputs, list(body.initializer))
+    m = onnx.helper.make_model(g, opset_imports=list(model.opset_import), functions=list(model.functions))
+    m.ir_version = model.ir_version
+    return m
+
+
+# ------------------------------------------------------------------------------------------- judging
+
+class _Judge:
+    def __init__(self, parser: _Parser):
+        self.parser = parser
+
+    def graph(self, model, data: bytes | None, path: str, prefix=()) -> tuple[list[NodeVerdict], list, bool]:
+        """Verdicts for every node of ``model``'s main graph (bodies and functions appended)."""
+        types = _Types(model)
+        nodes = model.graph.node
+        n = len(nodes)
+        status: dict[int, tuple[str, str, ParserError | None]] = {}
+        body_errors: dict[int, list[ParserError]] = {}
+        model_errors: list[ParserError] = []
+        if data is None:
+            data = model.SerializeToString()
+        whole_ok, subgraphs, errors = self.parser.check(data, path)
+        if whole_ok:
+            for i in range(n):
+                status[i] = (SUPPORTED, "the whole model parses", None)
+        else:
+            self._resolve(model, types, list(range(n)), (whole_ok, subgraphs, errors), status, body_errors,
+                          model_errors, first=True)
+        verdicts: list[NodeVerdict] = []
+        for i, node in enumerate(nodes):
+            st, how, err = status.get(i, (UNKNOWN, "the parser gave no verdict", None))
+            verdicts.append(NodeVerdict(i, node.name, node.op_type, node.domain, st, how, err, prefix))
+        for i, node in enumerate(nodes):
+            verdicts.extend(self._inner(model, types, i, node, status.get(i, (UNKNOWN,))[0],
+                                        body_errors.get(i, []), prefix))
+        return verdicts, model_errors, whole_ok
+
+    def _resolve(self, model, types, indices, answer, status, body_errors, model_errors, first=False):
+        """Judge the nodes ``indices`` (of ``model``'s main graph) from a parser answer on them."""
+        ok, subgraphs, errors = answer
+        nodes = model.graph.node
+        how_alone = "re-checked in a model of its own" if len(indices) == 1 else \
+            f"re-checked with the {len(indices)} nodes of its subgraph"
+        if ok:
+            for i in indices:
+                status[i] = (SUPPORTED, "the whole model parses" if first else how_alone, None)
+            return
+        covered: set[int] = set()
+        for sub, _ in subgraphs:
+            covered |= {indices[k] for k in sub if 0 <= k < len(indices)}
+        failed = [i for i in indices if i not in covered]
+        for e in errors:
+            if e.node < 0 or (not e.stack and e.node >= len(indices)):
+                if first:
+                    model_errors.append(e)
+                continue
+            if e.stack:  # inside a body / local function: the owner is the failed node named by the stack
+                owner = self._owner(model, indices, failed, e.stack[0])
+                if owner is None:
+                    continue
+                body_errors.setdefault(owner, []).append(e)
+                if owner not in status:
+                    status[owner] = (UNSUPPORTED, "the parser rejects a node of its body", e)
+                continue
+            target = indices[e.node]
+            if e.node_name and nodes[target].name and e.node_name != nodes[target].name and _has_body(model, nodes[target]):
+                # a Loop/Scan body error: the parser numbers it with its owner and names the body node
+                body_errors.setdefault(target, []).append(e)
+            if target not in status or status[target][0] != UNSUPPORTED:
+                how = "reported by the parser" if first else \
+                    f"reported by the parser when re-checked {'alone' if len(indices) == 1 else f'with the {len(indices)} nodes of its subgraph'}"
+                status[target] = (UNSUPPORTED, how, e)
+        groups = [[indices[k] for k in sub if 0 <= k < len(indices)] for sub, s in subgraphs if not s]
+        for sub, s in subgraphs:
+            if s:
+                for k in sub:
+                    status.setdefault(indices[k], (SUPPORTED, "in a subgraph the parser accepts", None))
+        leftovers = [i for i in failed if i not in status]
+        if leftovers:
+            groups.append(leftovers)
+        for group in groups:
+            group = [i for i in group if i not in status]
+            if not group:
+                continue
+            if group == list(indices) and not first:
+                # no progress: the parser names no node of this set; bisect (or give up on one node)
+                if len(group) == 1:
+                    err = errors[0] if errors else None
+                    status[group[0]] = (UNKNOWN, "the parser rejects it alone without naming a node", err)
+                    continue
+                half = len(group) // 2
+                for part in (group[:half], group[half:]):
+                    self._recheck(model, types, part, status, body_errors, model_errors)
+                continue
+            self._recheck(model, types, group, status, body_errors, model_errors)
+
+    def _recheck(self, model, types, group, status, body_errors, model_errors):
+        if self.parser.calls > _MAX_PARSES:
+            for i in group:
+                status.setdefault(i, (UNKNOWN, f"not re-checked (more than {_MAX_PARSES} parser calls)", None))
+            return
+        try:
+            cut, positions = _cut(model, types, group)
+            answer = self.parser.check(cut.SerializeToString())
+        except Exception as exc:  # a cut the parser or onnx cannot take: no verdict for these nodes
+            for i in group:
+                status.setdefault(i, (UNKNOWN, f"could not be cut out for a re-check ({exc})", None))
+            return
+        # map the cut model's node indices back (prepended Constant nodes map to -1 and are dropped)
+        back = {p: i for i, p in positions.items()}
+        ok, subgraphs, errors = answer
+        mapped_sub = [([back[k] for k in sub if k in back], s) for sub, s in subgraphs]
+        mapped_err = []
+        for e in errors:
+            if not e.stack and e.node in back:
+                mapped_err.append(_renumber(e, group.index(back[e.node])))
+            elif e.stack:
+                mapped_err.append(e)
+            elif e.node >= 0 and e.node not in back:
+                continue  # a prepended Constant node: judged where it stands
+            else:
+                mapped_err.append(e)
+        local_sub = [([group.index(i) for i in sub], s) for sub, s in mapped_sub]
+        # a prepended Constant that failed takes nothing from the group's verdicts
+        self._resolve(model, types, group, (ok, local_sub, mapped_err), status, body_errors, model_errors)
+
+    @staticmethod
+    def _owner(model, indices, failed, frame: str) -> int | None:
+        name = frame.rsplit(" (", 1)[0]
+        nodes = model.graph.node
+        for i in failed:
+            if nodes[i].name == name:
+                return i
+        for i in indices:
+            if nodes[i].name == name:
+                return i
+        return failed[0] if len(failed) == 1 else None
+
+    def _inner(self, model, types, index, node, owner_status, errors, prefix) -> list[NodeVerdict]:
+        """Verdicts for the nodes of ``node``'s bodies (If/Loop/Scan) or of the local function it calls."""
+        bodies = []
+        for attr in node.attribute:
+            if attr.type == attr.GRAPH:
+                bodies.append((attr.name, attr.g))
+            for k, g in enumerate(attr.graphs):
+                bodies.append((f"{attr.name}[{k}]", g))
+        function = None
+        if not bodies:
+            function = next((f for f in model.functions if f.name == node.op_type and f.domain == node.domain),
+                            None)
+            if function is None:
+                return []
+        taken = _constant_branch(model, node) if node.op_type == "If" and node.domain in ("", "ai.onnx") else None
+        out: list[NodeVerdict] = []
+        if function is not None:
+            key = f"function:{function.domain}::{function.name}" if function.domain else f"function:{function.name}"
+            import onnx
+
+            body = onnx.helper.make_graph(list(function.node), function.name, [], [])
+            formal = [onnx.helper.make_empty_tensor_value_info(n) for n in function.input]
+            call_types = [types.value_info(actual) for actual in node.input]
+            extra = []
+            for vi, actual in zip(formal, call_types):
+                if actual is not None:
+                    actual.name = vi.name
+                    extra.append(actual)
+                else:
+                    extra.append(vi)
+            body.output.extend(onnx.helper.make_empty_tensor_value_info(o) for o in function.output)
+            bodies = [(key, body, extra)]
+        else:
+            bodies = [(name, g, ()) for name, g in bodies]
+        for name, body, extra in bodies:
+            path = prefix + ((index, name),)
+            mine = _errors_for(body, name, errors, function is not None)
+            if owner_status == SUPPORTED or (taken is not None and name != taken):
+                if taken is not None and name != taken:
+                    st, how = NOT_IMPORTED, "the If condition is a constant: the parser imports only the taken branch"
+                else:
+                    st, how = SUPPORTED, f"imported with its {node.op_type}, which the parser accepts"
+                out.extend(_flat(body, st, how, path))
+                continue
+            if owner_status != UNSUPPORTED:
+                out.extend(_flat(body, UNKNOWN, f"its {node.op_type} has no verdict", path))
+                continue
+            if attrs_refer(body):
+                marked = mine
+                for k, bn in enumerate(body.node):
+                    if k in marked:
+                        out.append(NodeVerdict(k, bn.name, bn.op_type, bn.domain, UNSUPPORTED,
+                                               f"reported by the parser inside its {node.op_type}", marked[k], path))
+                    else:
+                        out.append(NodeVerdict(k, bn.name, bn.op_type, bn.domain, UNKNOWN,
+                                               "the function uses attribute references: not re-checked", None, path))
+                continue
+            try:
+                sub = _body_model(model, types, body, extra)
+                verdicts, _, _ = self.graph(sub, None, "", path)
+            except Exception as exc:  # a body onnx cannot re-assemble: the parser's own errors only
+                verdicts = []
+                marked = mine
+                for k, bn in enumerate(body.node):
+                    st = UNSUPPORTED if k in marked else UNKNOWN
+                    verdicts.append(NodeVerdict(k, bn.name, bn.op_type, bn.domain, st,
+                                                "reported by the parser" if k in marked else
+                                                f"the body could not be re-checked ({exc})", marked.get(k), path))
+            # the parser's own in-place errors take precedence over the cut-out re-check
+            marked = mine
+            for v in verdicts:
+                if v.path == path and v.index in marked and v.status != UNSUPPORTED:
+                    v = NodeVerdict(v.index, v.name, v.op_type, v.domain, UNSUPPORTED,
+                                    f"reported by the parser inside its {node.op_type}", marked[v.index], path)
+                elif v.path == path:
+                    v = NodeVerdict(v.index, v.name, v.op_type, v.domain, v.status,
+                                    f"{v.how} (body cut out of its {node.op_type})", v.error, path)
+                out.append(v)
+        return out
+
+
+def _has_body(model, node) -> bool:
+    return any(a.type == a.GRAPH or len(a.graphs) for a in node.attribute) or any(
+        f.name == node.op_type and f.domain == node.domain for f in model.functions)
+
+
+def _errors_for(body, attr_name: str, errors, is_function: bool) -> dict[int, ParserError]:
+    """The parser's errors that name a node of ``body`` (directly inside it), by body node index: by name
+    first (Loop/Scan body errors carry the owner's index), then by index when the call stack says so."""
+    by_name: dict[str, int] = {}
+    for k, n in enumerate(body.node):
+        if n.name:
+            by_name.setdefault(n.name, k)
+    found: dict[int, ParserError] = {}
+    for e in errors:
+        depth = len(e.stack)
+        if depth > (1 if is_function else 2):
+            continue  # deeper: belongs to a nested body, judged when that body is cut out
+        if depth == 2 and _frame_attr(e.stack[1]) not in (attr_name, body.name):
+            continue
+        k = by_name.get(e.node_name)
+        if k is None and depth and 0 <= e.node < len(body.node) and not body.node[e.node].name:
+            k = e.node
+        if k is not None:
+            found.setdefault(k, e)
+    return found
+
+
+def attrs_refer(body) -> bool:
+    return any(a.ref_attr_name for n in body.node for a in n.attribute)
+
+
+def _frame_attr(frame: str) -> str:
+    m = re.search(r"\(([^()]*)\)\s*$", frame)
+    return m.group(1) if m else frame
+
+
+def _flat(body, status, how, path) -> list[NodeVerdict]:
+    out = []
+    for k, n in enumerate(body.node):
+        out.append(NodeVerdict(k, n.name, n.op_type, n.domain, status, how, None, path))
+        for attr in n.attribute:
+            for name, g in ([(attr.name, attr.g)] if attr.type == attr.GRAPH else []) + \
+                    [(f"{attr.name}[{j}]", g) for j, g in enumerate(attr.graphs)]:
+                out.extend(_flat(g, status, how, path + ((k, name),)))
+    return out
+
+
+def _constant_branch(model, node) -> str | None:
+    """The branch an If takes when its condition is an initializer or a Constant node's output, else None."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    cond = node.input[0] if node.input else ""
+    value = None
+    for t in model.graph.initializer:
+        if t.name == cond:
+            value = numpy_helper.to_array(t)
+    for n in model.graph.node:
+        if n.op_type == "Constant" and cond in n.output:
+            for a in n.attribute:
+                if a.name == "value":
+                    value = numpy_helper.to_array(a.t)
+                elif a.name == "value_int":
+                    value = np.array(a.i)
+    if value is None or np.asarray(value).size != 1:
+        return None
+    return "then_branch" if bool(np.asarray(value).reshape(-1)[0]) else "else_branch"
+
+
+def _renumber(e: ParserError, node: int) -> ParserError:
+    return ParserError(node, e.node_name, e.op_type, e.checker, e.code, e.desc, e.file, e.line, e.stack)
+
+
+def judge_model(trt, model, path: str = "", parser: _Parser | None = None) -> ModelVerdicts:
+    """Every node's verdict from the parser of the bindings module ``trt``; ``model`` is a path, bytes or
+    an ``onnx.ModelProto``. Runs the C++ parser in this process: see :func:`judge_in_subprocess`."""
+    import onnx
+
+    data = None
+    if isinstance(model, (str, os.PathLike)):
+        path = str(model)
+        proto = onnx.load(path)
+        data = Path(path).read_bytes()
+    elif isinstance(model, (bytes, bytearray)):
+        data = bytes(model)
+        proto = onnx.load_from_string(data)
+    else:
+        proto = model
+    parser = parser or _Parser(trt)
+    start = parser.calls
+    nodes, model_errors, whole = _Judge(parser).graph(proto, data, path)
+    return ModelVerdicts(parser_label(trt), whole, tuple(nodes), tuple(model_errors),
+                         parser.calls - start, path)
+
+
+# ------------------------------------------------------------------------------------- child process
+
+def judge_in_subprocess(models: Sequence[str | os.PathLike], bindings: str = "rtx",
+                        timeout: float | None = 600) -> list[ModelVerdicts]:
+    """Judge many model files in ONE child process (the parser is C++ reading untrusted files; one child for
+    a batch keeps 2,000 small models fast). A model the child cannot judge comes back with ``failure``; a
+    crash of the child fails the models it had not answered yet."""
+    paths = [str(p) for p in models]
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    results: dict[int, ModelVerdicts] = {}
+    pending = list(range(len(paths)))
+    while pending:
+        batch = [paths[i] for i in pending]
+        proc = subprocess.run([sys.executable, "-m", "explorer.trt.verdicts", "--bindings", bindings],
+                              input=json.dumps(batch), capture_output=True, text=True, timeout=timeout, env=env)
+        answered = 0
+        for line in proc.stdout.splitlines():
+            if not line.startswith("{"):
+                continue
+            item = json.loads(line)
+            results[pending[item["i"]]] = ModelVerdicts.from_dict(item["verdicts"])
+            answered = item["i"] + 1
+        if proc.returncode == 0 and answered == len(pending):
+            break
+        if proc.returncode != 0 and answered < len(pending):
+            # the model being parsed when the child died: no verdict; go on after it
+            crashed = pending[answered]
+            why = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+            results[crashed] = ModelVerdicts("", False, (), source=paths[crashed],
+                                             failure=f"the parser process died ({why[:300]})")
+            pending = pending[answered + 1:]
+            continue
+        break
+    return [results.get(i) or ModelVerdicts("", False, (), source=paths[i], failure="no answer")
+            for i in range(len(paths))]
+
+
+def _main(argv: list[str]) -> int:
+    which = argv[argv.index("--bindings") + 1] if "--bindings" in argv else "rtx"
+    trt = import_bindings(which)
+    paths = json.loads(sys.stdin.read())
+    parser = _Parser(trt)
+    for i, path in enumerate(paths):
+        try:
+            verdicts = judge_model(trt, path, parser=parser)
+        except Exception as exc:  # an unreadable model: say so and go on
+            verdicts = ModelVerdicts(parser_label(trt), False, (), source=path,
+                                     failure=f"{type(exc).__name__}: {exc}"[:500])
+        sys.stdout.write(json.dumps({"i": i, "verdicts": verdicts.to_dict()}) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv))
