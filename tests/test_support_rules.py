@@ -251,7 +251,8 @@ def _topk(k, **attrs):
 
 def test_topk_sorted_and_k_limit():
     assert verdict(_topk(10), "n").supported
-    assert "sorted=0" in text(verdict(_topk(10, sorted=0), "n"))
+    j = verdict(_topk(10, sorted=0), "n")  # the parser never reads `sorted`: a caveat, not a rejection
+    assert j.supported and "sorted=0" in text(j)
     j = verdict(_topk(5000), "n")
     assert not j.supported and "K is 5000" in j.reasons[0] and "3840" in j.reasons[0]
 
@@ -268,7 +269,8 @@ def _rnn(op, hidden=3, direction="forward", **attrs):
 
 def test_lstm_layout_input_forget_and_bidirectional_activations():
     assert verdict(_rnn("LSTM"), "n").supported
-    assert "layout=1" in text(verdict(_rnn("LSTM", layout=1), "n"))
+    j = verdict(_rnn("LSTM", layout=1), "n")  # the parser accepts batch-major LSTMs
+    assert j.supported and "layout=1" in text(j)
     assert "input_forget=1" in text(verdict(_rnn("LSTM", input_forget=1), "n"))
     same = ["Sigmoid", "Tanh", "Tanh"] * 2
     assert verdict(_rnn("LSTM", direction="bidirectional", activations=same), "n").supported
@@ -301,7 +303,6 @@ def _resize(**attrs):
 
 
 @pytest.mark.parametrize("attrs, problem", [
-    ({"mode": "cubic"}, "mode 'cubic'"),
     ({"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize"}, "tf_crop_and_resize"),
     ({"mode": "linear", "antialias": 1}, "antialias=1"),
     ({"keep_aspect_ratio_policy": "not_larger"}, "not_larger"),
@@ -309,6 +310,64 @@ def _resize(**attrs):
 def test_resize_restrictions(attrs, problem):
     j = verdict(_resize(**attrs), "n")
     assert not j.supported and problem in j.reasons[0]
+
+
+def test_resize_cubic_is_accepted_with_a_caveat_and_scales_as_a_network_input_is_not():
+    j = verdict(_resize(mode="cubic"), "n")
+    assert j.supported and "cubic" in text(j)
+    m = build([h.make_node("Resize", ["x", "", "s"], ["y"], name="n")],
+              [vi("x", T.FLOAT, [1, 1, 4, 4]), vi("s", T.FLOAT, [4])], [vi("y", T.FLOAT, None)], opset=19)
+    j = verdict(m, "n")
+    assert not j.supported and "shape tensor" in j.reasons[0]
+
+
+def test_parser_restrictions_the_matrix_never_states():
+    # LpPool: checkLpPool takes p = 1 or 2 only
+    assert verdict(unary("LpPool", shape=(1, 1, 4, 4), kernel_shape=[2, 2], p=2), "n").supported
+    j = verdict(unary("LpPool", shape=(1, 1, 4, 4), kernel_shape=[2, 2], p=3), "n")
+    assert not j.supported and "p=3" in j.reasons[0]
+    # Mod: fmod=0 only for integers (importMod)
+    def mod(dtype, fmod):
+        return build([h.make_node("Mod", ["a", "b"], ["y"], name="n", fmod=fmod)],
+                     [vi("a", dtype, [3]), vi("b", dtype, [3])], [vi("y", dtype, None)])
+    assert verdict(mod(T.INT32, 0), "n").supported and verdict(mod(T.FLOAT, 1), "n").supported
+    j = verdict(mod(T.FLOAT, 0), "n")
+    assert not j.supported and "fmod=0" in j.reasons[0]
+    # Unsqueeze: axes computed at run time
+    m = build([h.make_node("Unsqueeze", ["x", "axes"], ["y"], name="n")],
+              [vi("x", T.FLOAT, [3]), vi("axes", T.INT64, [1])], [vi("y", T.FLOAT, None)])
+    j = verdict(m, "n")
+    assert not j.supported and "axes" in j.reasons[0]
+
+
+def test_attention_key_and_value_of_different_shapes():
+    def attention(k_shape, v_shape):
+        return build([h.make_node("Attention", ["q", "k", "v"], ["y"], name="n")],
+                     [vi("q", T.FLOAT, [1, 2, 4, 8]), vi("k", T.FLOAT, k_shape), vi("v", T.FLOAT, v_shape)],
+                     [vi("y", T.FLOAT, None)], opset=23)
+    assert verdict(attention([1, 2, 6, 8], [1, 2, 6, 8]), "n").supported
+    j = verdict(attention([1, 2, 6, 8], [1, 2, 6, 16]), "n")
+    assert not j.supported and "same shape" in j.reasons[0]
+
+
+def test_cast_to_fp8_int4_fp4_is_accepted_with_a_caveat():
+    for to in (T.FLOAT8E4M3FN, T.INT4, T.FLOAT4E2M1):
+        m = build([h.make_node("Cast", ["x"], ["y"], name="n", to=to)], [vi("x", T.FLOAT, [4])],
+                  [vi("y", to, None)], opset=23)
+        j = verdict(m, "n")
+        assert j.supported and j.caveats, to
+
+
+def test_if_with_a_constant_condition_is_judged_on_the_taken_branch():
+    def if_model(condition: bool):
+        then = h.make_graph([h.make_node("Unique", ["x"], ["t"], name="then/unique")], "then", [],
+                            [vi("t", T.FLOAT, None)])
+        other = h.make_graph([h.make_node("Neg", ["x"], ["e"], name="else/neg")], "else", [],
+                             [vi("e", T.FLOAT, [4, 1])])
+        return build([h.make_node("If", ["c"], ["y"], name="n", then_branch=then, else_branch=other)],
+                     [vi("x", T.FLOAT, [4])], [vi("y", T.FLOAT, None)], [init("c", np.array(condition))])
+    assert verdict(if_model(False), "n").supported  # then_branch (Unique) is never imported
+    assert not verdict(if_model(True), "n").supported
 
 
 def test_resize_valid_modes():

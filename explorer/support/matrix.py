@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import ExplorerError
 
-__all__ = ["OperatorSpec", "SupportMatrix", "available_versions", "load_matrix", "normalise_type",
+__all__ = ["OperatorSpec", "SupportMatrix", "available_versions", "load_matrix", "normalise_type", "data_dir",
            "FP8_TYPES", "QUANTIZED_TYPES"]
 
 #: Every ONNX float8 element type; the matrices say just "FP8" (TensorRT's own FP8 is E4M3FN).
@@ -96,7 +96,8 @@ class SupportMatrix:
 
 # ----------------------------------------------------------------------------------------------- files
 
-def _data_dir():
+def data_dir():
+    """The folder of the published matrices and parser-derived data files (package data)."""
     try:
         from importlib.resources import files
 
@@ -113,7 +114,7 @@ def _version_key(version: str) -> tuple[int, ...]:
 def _published() -> dict[str, str]:
     """Published matrix version -> file name, e.g. {"10.1": "onnx-tensorrt-operators-10.1.md"}."""
     found: dict[str, str] = {}
-    for entry in _data_dir().iterdir():
+    for entry in data_dir().iterdir():
         name = entry.name
         if name.startswith(_FILE_PREFIX) and name.endswith(".md"):
             version = name[len(_FILE_PREFIX):-3]
@@ -195,7 +196,7 @@ def parse_matrix(text: str, version: str) -> SupportMatrix:
 
 @lru_cache(maxsize=None)
 def _load_published(version: str) -> SupportMatrix:
-    text = _data_dir().joinpath(_published()[version]).read_text(encoding="utf-8")
+    text = data_dir().joinpath(_published()[version]).read_text(encoding="utf-8")
     return parse_matrix(text, version)
 
 

@@ -22,7 +22,8 @@ from types import MappingProxyType
 from typing import Callable, Iterable
 
 from ..model.ir import DEFAULT_DOMAINS, Graph, InitializerInfo, Model, Node, TensorInfo
-from .matrix import FP8_TYPES, QUANTIZED_TYPES, SupportMatrix, _data_dir
+from ..dtypes import canonical_dtype
+from .matrix import FP8_TYPES, QUANTIZED_TYPES, SupportMatrix, data_dir
 
 __all__ = ["Judgement", "judge", "judge_graph", "check_opset", "is_build_time_constant", "constness",
            "const_value", "WEIGHTS", "FOLDABLE", "RUNTIME", "UNKNOWN"]
@@ -294,7 +295,7 @@ _DATA_MOVEMENT = frozenset({"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqu
 
 def _load_extensions() -> dict[str, tuple[frozenset[str], str]]:
     try:
-        data = json.loads(_data_dir().joinpath("parser-type-extensions.json").read_text(encoding="utf-8"))
+        data = json.loads(data_dir().joinpath("parser-type-extensions.json").read_text(encoding="utf-8"))
         source = data.get("_source", "the onnx-tensorrt parser source")
         return {op: (frozenset(entry.get("types", ())), f"{entry.get('why', '')} ({source})")
                 for op, entry in data.get("operators", {}).items()}
@@ -385,12 +386,14 @@ def _names(values) -> list[str]:
 
 
 def _fmt_types(types: Iterable[str]) -> str:
-    short = {"FLOAT": "FP32", "FLOAT16": "FP16", "BFLOAT16": "BF16", "FLOAT4E2M1": "FP4"}
     out: list[str] = []
     for t in sorted(types):
         if t in FP8_TYPES:
             t = "FP8"
-        t = short.get(t, t)
+        elif t == "FLOAT4E2M1":
+            t = "FP4"
+        elif t != "DOUBLE":  # the matrices say DOUBLE, not FP64
+            t = canonical_dtype(t) or t
         if t not in out:
             out.append(t)
     return ", ".join(out) if out else "none"
@@ -462,6 +465,30 @@ def _r_pool_dims(c: _Ctx) -> None:
         c.reject(f"{spatial}D pooling (kernel_shape has {spatial} dimensions)", sentence)
 
 
+def _r_lppool_p(c: _Ctx) -> None:
+    p = c.attr("p", 2)
+    if p not in (1, 2):
+        c.reject(f"p={p}: the onnx-tensorrt parser takes only p = 1 or 2 (onnxOpCheckers.cpp checkLpPool: "
+                 "\"Only L1 and L2 normalization are supported.\")")
+
+
+def _r_mod(c: _Ctx) -> None:
+    if c.attr("fmod", 0):
+        return
+    dtype = c.dtype(c.input(0))
+    if dtype in ("FLOAT", "FLOAT16", "BFLOAT16", "DOUBLE"):
+        c.reject(f"fmod=0 with {dtype} inputs: the onnx-tensorrt importer takes fmod=0 only for INT32/INT64 "
+                 "(onnxOpImporters.cpp importMod: \"The fmod attribute is set to 0. Inputs cannot be of floating "
+                 "point types.\")")
+
+
+def _r_unsqueeze_axes(c: _Ctx) -> None:
+    name = c.input(1)
+    if name and c.model.opset >= 13 and c.constness(name) == RUNTIME:
+        c.reject(f"`axes` ('{name}') is computed at run time: TensorRT needs constant axes (seen with the real "
+                 "parser: \"unsqueeze axis is not a constant\")")
+
+
 def _r_dilations(c: _Ctx) -> None:
     dilations = c.attr("dilations")
     if dilations and any(d != 1 for d in dilations):
@@ -495,7 +522,10 @@ def _r_seed(c: _Ctx) -> None:
 def _r_topk(c: _Ctx) -> None:
     sorted_ = c.attr("sorted", 1)
     if sorted_ != 1:
-        c.reject(f"attribute sorted={sorted_}", c.rule.sentence("sorted"))
+        # onnx-tensorrt's importTopK never reads `sorted` (onnxOpImporters.cpp, 10.1 and 10.15): accepted.
+        c.caveat(f"TopK: sorted={sorted_}: the support matrix says \"{c.rule.sentence('sorted')}\", but the "
+                 "onnx-tensorrt parser does not read the attribute and accepts the node; TensorRT returns the "
+                 "K values sorted anyway (ONNX leaves the order undefined for sorted=0, so the meaning holds).")
     sentence = c.rule.sentence("3840") or c.rule.sentence("`K`")
     if c.model.opset < 10 or len(c.node.inputs) < 2:
         k = c.attr("k")
@@ -530,10 +560,15 @@ def _r_rnn_common(defaults: tuple[str, ...]) -> Callable[[_Ctx], None]:
 
 
 def _r_lstm_attrs(c: _Ctx) -> None:
-    for name in ("input_forget", "layout"):
-        value = c.attr(name, 0)
-        if value not in (0, None):
-            c.reject(f"attribute {name}={value}", c.rule.sentence(name))
+    value = c.attr("input_forget", 0)
+    if value not in (0, None):
+        c.reject(f"attribute input_forget={value}", c.rule.sentence("input_forget"))
+    layout = c.attr("layout", 0)
+    if layout not in (0, None):
+        # the real parser (TensorRT-RTX 1.7, onnx-tensorrt importLSTM) accepts layout=1 though the matrix says no
+        c.caveat(f"LSTM: layout={layout}: the support matrix says \"{c.rule.sentence('layout')}\", but the "
+                 "onnx-tensorrt parser accepts it (measured with TensorRT-RTX 1.7); check that the batch-major "
+                 "outputs mean what the model expects.")
 
 
 def _r_scatternd(c: _Ctx) -> None:
@@ -567,6 +602,12 @@ def _r_resize(c: _Ctx) -> None:
         value = _names([c.attr(attr, default)])[0]
         if attr == "mode":
             mode = value
+            if value == "cubic":
+                # importResize maps cubic to InterpolationMode::kCUBIC (onnxOpImporters.cpp); the parser accepts it
+                c.caveat(f"Resize: mode 'cubic': the support matrix says \"{sentence}\", but the onnx-tensorrt "
+                         "parser accepts cubic (TensorRT's cubic coefficient is -0.75 by default, like ONNX's "
+                         "cubic_coeff_a).")
+                continue
         if allowed and value not in allowed:
             c.reject(f"{attr} '{value}'", sentence)
     if mode == "nearest":
@@ -575,6 +616,12 @@ def _r_resize(c: _Ctx) -> None:
         value = _names([c.attr("nearest_mode", "round_prefer_floor")])[0]
         if allowed and value not in allowed:
             c.reject(f"nearest_mode '{value}'", sentence)
+    scales_in = c.input(2)
+    if scales_in and c.graph is c.model.graph and scales_in in c.graph.input_names and \
+            c.dtype(scales_in) not in (None, "INT32", "INT64"):
+        c.reject(f"`scales` ('{scales_in}') is a network input: TensorRT makes it a shape tensor, which must be "
+                 "INT32 or INT64 (seen with the real parser: \"Network input scales is a shape tensor and must "
+                 "have type Int32 or Int64\"); make it an initializer")
     antialias = c.attr("antialias", 0)
     if antialias:
         c.reject(f"antialias={antialias}", rule.sentence("ntialias"))
@@ -670,6 +717,11 @@ def _r_attention(c: _Ctx) -> None:
     if c.attr("qk_matmul_output_mode", 0):
         c.reject(f"qk_matmul_output_mode={c.attr('qk_matmul_output_mode')}",
                  rule.sentence("attributes are unsupported"))
+    k_shape, v_shape = c.shape(c.input(1)), c.shape(c.input(2))
+    if k_shape is not None and v_shape is not None and all(isinstance(d, int) for d in (*k_shape, *v_shape)) \
+            and tuple(k_shape) != tuple(v_shape):
+        c.reject(f"K {list(k_shape)} and V {list(v_shape)} differ in shape: TensorRT's attention layer needs them "
+                 "equal (seen with the real parser: \"Key and Value must have the same shape\")")
     if c.attr("softcap", 0.0):
         c.reject(f"softcap={c.attr('softcap')}", rule.sentence("attributes are unsupported"))
 
@@ -713,7 +765,25 @@ def _r_stft(c: _Ctx) -> None:
         c.reject("the signal is complex (last dimension 2)", sentence)
 
 
+def _if_taken_branch(node: Node, graph: Graph, parents: tuple[Graph, ...]) -> str | None:
+    """The branch of an If whose condition is weights (an initializer or a Constant): the parser imports
+    only that one (onnx-tensorrt importIf). None when the condition is not a readable constant."""
+    cond = node.inputs[0] if node.inputs else ""
+    if not cond or constness(cond, graph, parents) != WEIGHTS:
+        return None
+    value = const_value(cond, graph, parents)
+    if value is None:
+        return None
+    import numpy as np
+
+    flat = np.asarray(value).reshape(-1)
+    return None if flat.size != 1 else ("then_branch" if bool(flat[0]) else "else_branch")
+
+
 def _r_if(c: _Ctx) -> None:
+    cond = c.input(0)
+    if cond and c.constness(cond) >= FOLDABLE:
+        return  # a constant condition: only one branch becomes part of the network, ranks need not match
     then_g = c.node.subgraphs.get("then_branch")
     else_g = c.node.subgraphs.get("else_branch")
     if then_g is None or else_g is None:
@@ -920,7 +990,9 @@ def _r_dequantize(c: _Ctx) -> None:
 _ATTR_RULES: dict[str, tuple[tuple[Callable[[_Ctx], None], ...], tuple[str, ...]]] = {
     "AveragePool": ((_r_pool_dims, _r_dilations), ("2D or 3D", "dilations")),
     "MaxPool": ((_r_pool_dims, _r_dilations, _r_maxpool_indices), ("2D or 3D", "dilations", "Indices")),
-    "LpPool": ((_r_dilations,), ("dilations",)),
+    "LpPool": ((_r_dilations, _r_lppool_p), ("dilations",)),
+    "Mod": ((_r_mod,), ()),
+    "Unsqueeze": ((_r_unsqueeze_axes,), ()),
     "LayerNormalization": ((_r_layernorm_outputs,), ("first output",)),
     "Constant": ((_r_constant_attrs,), ("sparse_value",)),
     **{op: ((_r_seed,), ("seed",)) for op in ("RandomNormal", "RandomNormalLike", "RandomUniform",
@@ -1118,7 +1190,10 @@ def _judge(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, m
     children: dict[str, Judgement] = {}
     if node.subgraphs:
         inner = parents + (graph,)
+        taken = _if_taken_branch(node, graph, parents) if op == "If" else None
         for attr_name, body in node.subgraphs.items():
+            if taken is not None and attr_name != taken:
+                continue  # the parser never imports the branch a constant condition does not take
             for body_node in body.nodes:
                 verdict = _judge(body_node, body, inner, model, matrix, rules)
                 children[body_node.id] = verdict
@@ -1168,6 +1243,11 @@ def _type_finding(c: _Ctx, name: str, dt: str, is_input: bool) -> None:
         else:
             c.reject(f"{direction} '{name}' is UINT8; TensorRT supports UINT8 only as a network input or output")
         return
+    if op in ("Cast", "CastLike") and dt in _CAST_LOW_PRECISION:
+        c.caveat(f"{op}: {direction} '{name}' is {dt}: the support matrix does not list it for {op}, but the "
+                 "onnx-tensorrt parser casts it (measured with TensorRT-RTX 1.7; TensorRT 10.x builds need a "
+                 "GPU with FP8/FP4 support).")
+        return
     if dt in c.matrix.quantized_types or dt in QUANTIZED_TYPES:
         if _feeds_qdq_only(c):
             if op in _DATA_MOVEMENT or all(c.constness(o) >= FOLDABLE for o in c.node.outputs if o):
@@ -1187,6 +1267,7 @@ def _type_finding(c: _Ctx, name: str, dt: str, is_input: bool) -> None:
     c.reject(f"{direction} '{name}' is {dt}; supported types are {rule.type_list}")
 
 
+_CAST_LOW_PRECISION = frozenset({"FLOAT8E4M3FN", "INT4", "FLOAT4E2M1"})
 _QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 
 
