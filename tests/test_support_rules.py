@@ -340,6 +340,14 @@ def test_parser_restrictions_the_matrix_never_states():
     assert not j.supported and "axes" in j.reasons[0]
 
 
+def test_importer_type_narrowing_beyond_the_matrix():
+    for op, dtype, kw in (("Relu", T.INT32, {}), ("HardSwish", T.BFLOAT16, {}),
+                          ("LpPool", T.BFLOAT16, {"kernel_shape": [2, 2]})):
+        j = verdict(unary(op, dtype=dtype, shape=(1, 1, 4, 4), opset=18, **kw), "n")
+        assert not j.supported and "onnx-tensorrt parser rejects" in j.reasons[-1], op
+    assert verdict(unary("Relu", dtype=T.FLOAT16), "n").supported
+
+
 def test_attention_key_and_value_of_different_shapes():
     def attention(k_shape, v_shape):
         return build([h.make_node("Attention", ["q", "k", "v"], ["y"], name="n")],

@@ -303,6 +303,25 @@ def _load_extensions() -> dict[str, tuple[frozenset[str], str]]:
         return {}
 
 
+def _load_narrowing() -> dict[str, tuple[frozenset[str], str]]:
+    try:
+        data = json.loads(data_dir().joinpath("parser-type-extensions.json").read_text(encoding="utf-8"))
+        return {op: (frozenset(entry.get("reject", ())), entry.get("why", ""))
+                for op, entry in data.get("narrowing", {}).items()}
+    except Exception:  # a missing data file only loses these rejections
+        return {}
+
+
+def _narrowing_rule(types: frozenset[str], why: str) -> Callable[["_Ctx"], None]:
+    def check(c: "_Ctx") -> None:
+        name = c.input(0)
+        dtype = c.dtype(name)
+        if dtype in types:
+            c.reject(f"input '{name}' is {dtype}: the support matrix lists it, but the onnx-tensorrt parser "
+                     f"rejects it ({why})")
+    return check
+
+
 # ------------------------------------------------------------------------------------- compiled rules
 
 class _OpRule:
@@ -1064,6 +1083,9 @@ def _compile_rule(op: str, spec, matrix: SupportMatrix, extensions) -> _OpRule:
     rule.sentences = _sentences(spec.restrictions)
     checks, covered = _ATTR_RULES.get(op, ((), ()))
     checks = list(checks)
+    narrow = _NARROWING.get(op)
+    if narrow is not None and spec.supported:
+        checks.append(_narrowing_rule(*narrow))
     covered = list(covered)
     const_inputs = []
     schema = None
@@ -1089,6 +1111,7 @@ def _compile_rule(op: str, spec, matrix: SupportMatrix, extensions) -> _OpRule:
 
 
 _COMPILED: dict[SupportMatrix, dict[str, _OpRule]] = {}
+_NARROWING = _load_narrowing()
 
 
 def _rules(matrix: SupportMatrix) -> dict[str, _OpRule]:
