@@ -68,6 +68,8 @@ def _check_drawn(page, tab: str) -> list[dict]:
     except AssertionError as exc:
         raise AssertionError(f"{tab}: {exc}; console errors: {page.explorer_console[-10:]}") from None
     assert all(p["height"] > 50 for p in plots), (tab, plots)
+    # drawn at the figure's own height, not one plotly guessed from a hidden container (issue 11)
+    assert all(p["layoutHeight"] and abs(p["height"] - p["layoutHeight"]) <= 2 for p in plots), (tab, plots)
     return plots
 
 
@@ -102,7 +104,7 @@ def test_every_plot_draws_after_builds(page):
         p.wait_for_function("(b) => b.disabled", arg=build.element_handle())  # the build started
         _tab(p, ENGINE_TABS[n % len(ENGINE_TABS)])
         _wait_build_done(p, n)
-        for tab in ENGINE_TABS + ["Build"]:
+        for tab in ENGINE_TABS + ["Compare", "Build"]:
             _tab(p, tab)
             _check_drawn(p, tab)
         titles = p.evaluate("""() => [...document.querySelectorAll('.trex-app .trex-plot .modebar-btn')]
@@ -110,5 +112,20 @@ def test_every_plot_draws_after_builds(page):
         assert titles, "no mode bar buttons found"
         assert not [t for t in titles if "cloud" in t.lower() or "chart studio" in t.lower()], sorted(set(titles))
 
+    # the graph views (drawn for the first time now) and a narrower window: every plot fits its new width
+    for tab in ("Partitions", "Fusions"):
+        _tab(p, tab)
+        _check_drawn(p, tab)
+    _tab(p, "Layers")
+    _check_drawn(p, "Layers")
+    p.set_viewport_size({"width": 1000, "height": 900})
+    p.wait_for_function("""() => [...document.querySelectorAll('.trex-app .trex-plot')]
+        .filter(el => el.offsetParent !== null).every(el => {
+          const svg = el.querySelector('svg.main-svg');
+          return svg && svg.getBoundingClientRect().width <= el.clientWidth + 1;
+        })""", timeout=60_000)
+    _check_drawn(p, "Layers at 1000 px")
+    # plotly.js was injected once for the whole page, however many figures came and went
+    assert p.evaluate("() => window.__trexPlotlyInjected") == 1
     assert not errors, errors
     nb.add_and_run("app.close()", expect_output=False)

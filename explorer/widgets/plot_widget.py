@@ -35,6 +35,7 @@ function plotlyReady() {
 }
 
 function injectPlotly(source) {
+  window.__trexPlotlyInjected = (window.__trexPlotlyInjected || 0) + 1;  // once per page (tests read it)
   return new Promise((resolve, reject) => {
     const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
     const script = document.createElement("script");
