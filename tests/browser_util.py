@@ -236,3 +236,43 @@ def lab_env() -> dict[str, str]:
     if os.path.isdir(fixtures):
         env["EXPLORER_FIXTURES"] = fixtures
     return env
+
+
+# Every visible plot in ``root`` drawn, or the first problem: {"ok": true, "plots": [...]} once each plot has
+# traces and an svg taller than 50 px; {"ok": false, "problem": ...} as soon as one shows an error. Returns
+# null (keep waiting) otherwise, so it suits ``page.wait_for_function``.
+PLOTS_DRAWN_JS = """(root) => {
+  const plots = [...document.querySelectorAll(root + ' .trex-plot')].filter(p => p.offsetParent !== null);
+  const seen = [];
+  for (const p of plots) {
+    const text = p.innerText || '';
+    if (p.dataset.error || text.includes('could not be loaded')) {
+      return {ok: false, problem: (p.dataset.error || text).slice(0, 300), kind: p.dataset.kind || ''};
+    }
+    const gd = p.querySelector('.js-plotly-plot');
+    const svg = gd && gd.querySelector('svg.main-svg');
+    const traces = gd && gd._fullData ? gd._fullData.length : 0;
+    const height = gd ? gd.getBoundingClientRect().height : 0;
+    seen.push({kind: p.dataset.kind || '', traces, height: Math.round(height),
+               layoutHeight: gd && gd.layout ? gd.layout.height : null});
+    if (!svg || traces === 0 || height <= 50) return null;
+  }
+  return plots.length ? {ok: true, plots: seen} : null;
+}"""
+
+
+def wait_plots_drawn(page, root: str = ".trex-app", timeout: float = 60_000) -> list[dict]:
+    """Wait until every visible plot under ``root`` is drawn; fail at once if one shows an error."""
+    try:
+        result = page.wait_for_function(PLOTS_DRAWN_JS, arg=root, timeout=timeout, polling=100).json_value()
+    except Exception as exc:  # a timeout: say what the plots looked like
+        state = page.evaluate("""(root) => [...document.querySelectorAll(root + ' .trex-plot')]
+            .filter(p => p.offsetParent !== null).map(p => {
+              const gd = p.querySelector('.js-plotly-plot');
+              return {kind: p.dataset.kind || '', ready: p.dataset.trexReady || '', text: (p.innerText || '').slice(0, 200),
+                      height: gd ? Math.round(gd.getBoundingClientRect().height) : null,
+                      traces: gd && gd._fullData ? gd._fullData.length : null};
+            })""", root)
+        raise AssertionError(f"plots not drawn within {timeout / 1000:.0f} s: {state}") from exc
+    assert result["ok"], f"a plot shows an error: {result}"
+    return result["plots"]
