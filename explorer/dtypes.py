@@ -4,7 +4,8 @@
 
 TensorRT writes types as ``"Row major linear FP32"``, ``"Channel major FP16 format where channel % 8 == 0"``,
 ``"Four wide channel vectorized row major Int8 format"`` (tensor formats), ``"Float"``/``"Half"``/``"Int8"``
-(weights), ``"kFLOAT"`` (API enums) or ``"FP32"`` (11.x I/O tensors). Everything downstream (precision
+(weights), ``"kFLOAT"`` (API enums) or ``"FP32"`` (11.x I/O tensors); ONNX Runtime writes ``"float"``,
+``"float16"``, ``"float8e4m3fn"`` (profiler) or ``"tensor(float16)"`` (session type strings). Everything downstream (precision
 column, activation and weight bytes) only needs the element type, so it is read once, here.
 """
 
@@ -21,11 +22,12 @@ _CANONICAL = {
     "fp16": "FP16", "half": "FP16", "float16": "FP16", "khalf": "FP16",
     "bf16": "BF16", "bfloat16": "BF16", "kbf16": "BF16",
     "fp8": "FP8", "kfp8": "FP8", "e4m3": "FP8",
+    "float8e4m3fn": "FP8", "float8e4m3fnuz": "FP8", "float8e5m2": "FP8", "float8e5m2fnuz": "FP8",  # ONNX / ORT
     "fp4": "FP4", "kfp4": "FP4",
     "fp64": "FP64", "double": "FP64",
     "int8": "INT8", "kint8": "INT8",
     "uint8": "UINT8", "kuint8": "UINT8",
-    "int4": "INT4", "kint4": "INT4",
+    "int4": "INT4", "kint4": "INT4", "uint4": "UINT4",
     "int16": "INT16", "uint16": "UINT16",
     "int32": "INT32", "kint32": "INT32", "uint32": "UINT32",
     "int64": "INT64", "kint64": "INT64", "uint64": "UINT64",
@@ -35,7 +37,7 @@ _CANONICAL = {
 #: bytes per element (sub-byte types count as fractions; totals are rounded up)
 ITEMSIZE = {
     "FP32": 4, "FP16": 2, "BF16": 2, "FP8": 1, "FP4": 0.5, "FP64": 8,
-    "INT8": 1, "UINT8": 1, "INT4": 0.5, "INT16": 2, "UINT16": 2, "INT32": 4, "UINT32": 4,
+    "INT8": 1, "UINT8": 1, "INT4": 0.5, "UINT4": 0.5, "INT16": 2, "UINT16": 2, "INT32": 4, "UINT32": 4,
     "INT64": 8, "UINT64": 8, "BOOL": 1,
 }
 

@@ -9,13 +9,44 @@ from .ir import Model
 from .loader import load_model
 
 
+def name_nodes_by_id(proto: onnx.ModelProto, model: Model) -> int:
+    """Rename every node of ``proto`` (the ONNX file ``model`` was loaded from) to its explorer id, in place,
+    bodies of If/Loop/Scan included, so nodes keep their identity through a rewrite (and ONNX Runtime,
+    which refuses duplicate node names, accepts them). Returns how many names changed."""
+    return _rename_graph(proto.graph, model.graph)
+
+
+def _rename_graph(graph_proto: onnx.GraphProto, graph) -> int:
+    changed = 0
+    by_file_index = {node.file_index: node for node in graph.nodes}
+    for index, node_proto in enumerate(graph_proto.node):
+        node = by_file_index.get(index)
+        if node is None:
+            continue
+        local_id = node.id
+        if node.parent and local_id.startswith(node.parent + "/"):
+            local_id = local_id[len(node.parent) + 1:]  # body ids carry their parent's id as a prefix
+        if node_proto.name != local_id:
+            node_proto.name = local_id
+            changed += 1
+        for attr in node_proto.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                body = node.subgraphs.get(attr.name)
+                if body is not None:
+                    changed += _rename_graph(attr.g, body)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for k, g in enumerate(attr.graphs):
+                    body = node.subgraphs.get(f"{attr.name}[{k}]")
+                    if body is not None:
+                        changed += _rename_graph(g, body)
+    return changed
+
+
 def _with_ids_as_names(model: Model) -> onnx.ModelProto:
-    """A copy whose node names are the explorer's ids, so nodes keep their identity through a rewrite."""
+    """A copy whose node names are the explorer's ids (see :func:`name_nodes_by_id`)."""
     proto = onnx.ModelProto()
     proto.CopyFrom(model.proto)
-    by_file_index = {node.file_index: node.id for node in model.graph.nodes}
-    for index, node in enumerate(proto.graph.node):
-        node.name = by_file_index.get(index, node.name)
+    name_nodes_by_id(proto, model)
     return proto
 
 

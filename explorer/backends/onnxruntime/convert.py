@@ -1,0 +1,161 @@
+"""The model in the requested precision: fp16/bf16 through :mod:`explorer.backends.precision`, int8 through
+``onnxruntime.quantization.quantize_static``.
+
+int8 is QDQ format, symmetric int8 activations and weights (zero points of 0, what TensorRT needs),
+calibrated on a few random batches - good for exploring what quantization does to the graph and the
+timings, not for accuracy; a model that already has Q/DQ nodes is kept as is. ONNX Runtime builds no fp8.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import onnx
+from polygraphy import mod
+
+from ...dtypes import PRECISIONS
+from ...errors import BuildError
+from ...model.quantization import has_qdq
+from .session import first_line, remove, shared_pool_in_use
+
+quantization = mod.lazy_import("onnxruntime.quantization", log=False)
+
+#: how many random batches calibrate an int8 quantization
+CALIBRATION_BATCHES = 4
+
+
+@dataclass
+class Conversion:
+    """What was done to the model's precision (``tool`` None: nothing), and the converter's own words."""
+
+    precision: str
+    tool: str | None = None
+    changed: bool = False
+    note: str | None = None  # the one remark the report's notes repeat
+    notes: list[str] = field(default_factory=list)  # the converter's remarks
+    details: dict[str, Any] = field(default_factory=dict)  # the converter's record (kept fp32 nodes, options...)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Conversion":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+def convert_precision(proto, precision: str, *, calibration: Iterable[dict] | None = None,
+                      workdir: str | None = None) -> tuple[Any, Conversion]:
+    """The model ``proto`` in ``precision``: (new ModelProto, what was done). fp32 and already-quantized
+    int8 models come back unchanged. Weights must be loaded (not external) for fp16/bf16/int8."""
+    if precision not in PRECISIONS:
+        raise BuildError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "fp8":
+        raise BuildError("ONNX Runtime cannot build fp8: it has no fp8 kernels for the explorer to time",
+                         hint="build fp8 with backend='tensorrt' on a GPU that has fp8 (Hopper or newer)")
+    if precision == "fp32":
+        info = Conversion("fp32")
+        if has_qdq(proto):
+            info.note = ("the model has Q/DQ nodes: they are kept at fp32 too (precision comes from the model's "
+                         "types); the precision column shows which layers really compute in int8")
+        return proto, info
+    if precision in ("fp16", "bf16"):
+        return _convert_float(proto, precision)
+    # int8
+    if has_qdq(proto):
+        return proto, Conversion("int8", note="the model already has Q/DQ nodes: kept as is")
+    if calibration is None:
+        raise BuildError("int8 quantization needs calibration inputs")
+    if shared_pool_in_use():  # quantize_static's own sessions cannot run in a process with the shared pool
+        return _quantize_int8_isolated(proto, list(calibration), workdir=workdir)
+    return quantize_int8(proto, calibration, workdir=workdir)
+
+
+def _convert_float(proto, precision: str) -> tuple[Any, Conversion]:
+    from ..precision import convert_precision as convert_float
+
+    try:
+        converted, info = convert_float(proto, precision, keep_io_types=True)
+    except BuildError:
+        raise
+    except Exception as exc:
+        raise BuildError(f"converting the model to {precision} failed: {type(exc).__name__}: {exc}") from exc
+    details = dataclasses.asdict(info)
+    return converted, Conversion(precision=precision, tool=details.pop("tool"), changed=True,
+                                 notes=[str(n) for n in details.pop("notes", [])],
+                                 details={**details, "via": "explorer.backends.precision.convert_precision"})
+
+
+def quantize_int8(proto, calibration: Iterable[dict], *, workdir: str | None = None) -> tuple[Any, Conversion]:
+    """QDQ int8 with ``onnxruntime.quantization.quantize_static``: symmetric int8 activations and weights
+    (zero points 0), per-channel weights, MinMax calibration over ``calibration`` (a few input dicts)."""
+    batches = list(calibration)
+
+    class Reader(quantization.CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter(batches)
+
+        def get_next(self):
+            return next(self._it, None)
+
+    own_dir = workdir is None
+    folder = tempfile.mkdtemp(prefix="explorer-int8-") if own_dir else workdir
+    target = os.path.join(folder, "quantized_int8.onnx")
+    try:
+        quantization.quantize_static(
+            proto, target, Reader(), quant_format=quantization.QuantFormat.QDQ,
+            activation_type=quantization.QuantType.QInt8, weight_type=quantization.QuantType.QInt8,
+            per_channel=True, extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+        quantized = onnx.load(target)
+    except Exception as exc:
+        raise BuildError(f"onnxruntime.quantization could not quantize the model to int8: "
+                         f"{type(exc).__name__}: {first_line(exc)}") from exc
+    finally:
+        if own_dir:
+            shutil.rmtree(folder, ignore_errors=True)
+    return quantized, _int8_info(len(batches))
+
+
+def _quantize_int8_isolated(proto, batches: list[dict], *, workdir: str | None) -> tuple[Any, Conversion]:
+    """:func:`quantize_int8` in a child process (see :func:`.session.shared_thread_pool`): the calibration
+    batches travel as an ``.npz`` file (plain arrays, no pickles), the model on the child's stdin."""
+    from ...model.isolation import IsolatedCrashed, IsolatedFailed, run_isolated
+
+    names = list(batches[0]) if batches else []
+    folder = workdir or tempfile.mkdtemp(prefix="explorer-int8-")
+    arrays_path = os.path.join(folder, "int8_calibration.npz")
+    np.savez(arrays_path, **{f"b{i}_{j}": np.asarray(batch[name]) for i, batch in enumerate(batches)
+                             for j, name in enumerate(names)})
+    try:
+        data = run_isolated("quantize_int8", proto.SerializeToString(), arrays_path, json.dumps(names), folder)
+    except IsolatedFailed as exc:
+        message = str(exc).split(": ", 1)[1] if str(exc).startswith("BuildError: ") else str(exc)
+        raise BuildError(message) from None
+    except IsolatedCrashed as exc:
+        raise BuildError(f"onnxruntime.quantization could not quantize the model to int8: it {exc}") from None
+    finally:
+        remove(arrays_path)
+        if workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    quantized = onnx.ModelProto()
+    quantized.ParseFromString(data)
+    return quantized, _int8_info(len(batches))
+
+
+def _int8_info(batches: int) -> Conversion:
+    return Conversion(
+        precision="int8", changed=True,
+        tool="onnxruntime.quantization.quantize_static (QDQ, symmetric int8 activations and weights, "
+             "per-channel weights, MinMax)",
+        details={"calibration": f"{batches} random batches"},
+        note="random calibration data: fine for exploring the graph and the timings, not for accuracy; "
+             "calibrate on real data (or use NVIDIA Model Optimizer) for a deployable model")
+
+
+__all__ = ["CALIBRATION_BATCHES", "Conversion", "convert_precision", "has_qdq", "quantize_int8"]
