@@ -148,7 +148,7 @@ def test_frames_have_one_row_per_node_and_partition():
 def test_parser_verdicts_from_a_stand_in_capability_result():
     """Stand-in for TensorRT's parser (cannot run here): a ParserCapability *value* shaped like what
     `supports_model_v2` + `get_subgraph_nodes` + `get_error` return, fed through the real mapping code."""
-    from explorer.backends.tensorrt import ParserCapability, ParserIssue
+    from explorer.trt import ParserCapability, ParserIssue
     from explorer.support.analysis import _partitions, verdicts_from_capability
 
     model = explorer.load_model(SAMPLES / "unsupported_ops.onnx")

@@ -18,8 +18,9 @@ import onnx
 import pytest
 
 from conftest import SAMPLES
-from explorer.backends.build import (BuildCancelled, BuildJob, BuildReport, build, normalize_shapes,
-                                     report_from_tensorrt, start_build)
+from explorer.backends.build import BuildCancelled, BuildJob, BuildReport, build, normalize_shapes, start_build
+from explorer.backends.tensorrt import (EndToEndLatency, EngineMemory, TensorRTBuildResult, TensorRTBuildSettings,
+                                        TimingCacheInfo, report_from_tensorrt)
 from explorer.cli import main
 from explorer.engine.report import EngineReport
 from explorer.errors import BuildError
@@ -77,9 +78,9 @@ def test_resnet18_build_reports_fusions_settings_and_provenance():
 
 
 def test_auto_backend_records_why_it_chose_onnxruntime():
-    from explorer.backends import tensorrt
+    from explorer.trt import available
 
-    ok, why = tensorrt.available()
+    ok, why = available()
     if ok:
         pytest.skip("TensorRT can build here: auto picks it")
     report = build(SAMPLES / "int8_qdq.onnx", runs=2, warmup=0)
@@ -90,9 +91,9 @@ def test_auto_backend_records_why_it_chose_onnxruntime():
 
 
 def test_tensorrt_backend_without_tensorrt_real_availability_check():
-    from explorer.backends import tensorrt
+    from explorer.trt import available
 
-    ok, why = tensorrt.available()
+    ok, why = available()
     if ok:
         pytest.skip("TensorRT is available here")
     with pytest.raises(BuildError) as info:
@@ -247,16 +248,20 @@ def test_bad_settings_are_refused_at_once():
 # ------------------------------------------------------------------------------------- TensorRT results
 
 def test_tensorrt_result_becomes_a_report(fixtures_dir):
-    """The parent-side reading of build_engine's dict, on real trtexec artifacts of an A100 fp32 build."""
-    result = {
-        "backend": "tensorrt", "backend_reason": "requested (TensorRT 10.x)", "tensorrt_version": "10.x",
-        "layer_info": json.loads((fixtures_dir / "a100_resnet_fp32.graph.json").read_text()),
-        "profile": json.loads((fixtures_dir / "a100_resnet_fp32.profile.json").read_text()),
-        "memory": {"engine_size": 123, "device_memory": 456, "total_weights": None},
-        "latency_ms": {"runs": 10, "mean": 1.0, "median": 0.9, "min": 0.8, "max": 1.5, "includes": "copies"},
-        "settings": {"precision": "fp32", "opt_level": 3, "runs": 10, "warmup": 3}, "notes": ["a note"],
-        "engine_path": "/tmp/x.engine",
-    }
+    """The parent-side reading of build_engine's result (through the worker's JSON), on real trtexec
+    artifacts of an A100 fp32 build."""
+    built = TensorRTBuildResult(
+        tensorrt_version="10.x", strongly_typed=False, model_path=str(SAMPLES / "resnet18.onnx"),
+        built_model_path=str(SAMPLES / "resnet18.onnx"), settings=TensorRTBuildSettings(runs=10, warmup=3),
+        engine_path="/tmp/x.engine", engine_size=123, build_seconds=1.0, total_seconds=2.0,
+        memory=EngineMemory(engine_size=123, device_memory=456), timing_cache=TimingCacheInfo(path=None),
+        layer_info=json.loads((fixtures_dir / "a100_resnet_fp32.graph.json").read_text()),
+        profile=json.loads((fixtures_dir / "a100_resnet_fp32.profile.json").read_text()),
+        latency_ms=EndToEndLatency(runs=10, warmup=3, mean=1.0, median=0.9, min=0.8, max=1.5, p90=1.2, p95=1.3,
+                                   p99=1.4, includes="copies"),
+        notes=["a note"], backend_reason="requested (TensorRT 10.x)")
+    result = TensorRTBuildResult.from_dict(json.loads(json.dumps(built.to_dict())))
+    assert result == built
     report = report_from_tensorrt(result, str(SAMPLES / "resnet18.onnx"))
     assert report.backend == "tensorrt" and report.layers
     assert any(layer.latency is not None for layer in report.layers)

@@ -452,8 +452,8 @@ def test_model_rewrites_run_isolated(monkeypatch):
 
 def test_tensorrt_parser_runs_isolated(tmp_path, monkeypatch):
     """TensorRT's ONNX parser (analysis with TensorRT installed) reads the user's model in a child process."""
-    from explorer.backends.tensorrt import ParserCapability, ParserIssue
-    from explorer.support.analysis import _parser_judge, capability_from_dict
+    from explorer.support.analysis import _parser_judge
+    from explorer.trt import ParserCapability, ParserIssue
 
     model = quiet(explorer.load_model, SAMPLES / "unsupported_ops.onnx")
     fake = tmp_path / "fake"
@@ -469,7 +469,7 @@ def test_tensorrt_parser_runs_isolated(tmp_path, monkeypatch):
     capability = ParserCapability(version="10.15.0", source_label="tensorrt-parser 10.15",
                                   subgraphs=[([0, 1, 2], True), ([3], False)],
                                   errors=[ParserIssue(3, "MyPlugin", "MyPlugin", "no importer", "UNSUPPORTED_NODE")])
-    assert capability_from_dict(json.loads(json.dumps(capability.to_dict()))) == capability
+    assert ParserCapability.from_dict(json.loads(json.dumps(capability.to_dict()))) == capability
 
 
 # ----------------------------------------------------------------------------------------- trtexec JSON
@@ -730,5 +730,5 @@ def test_engines_are_deserialized_only_right_after_building_them():
         for match in re.finditer(r"deserialize_cuda_engine\((\w+)\)", text):
             calls.append((path.name, match.group(1), text))
     for name, argument, text in calls:
-        assert name == "tensorrt.py", name
-        assert re.search(rf"{argument} = bytes\(serialized\)", text) and "build_serialized_network" in text
+        assert name == "builder.py", name  # explorer/backends/tensorrt/builder.py
+        assert re.search(rf"{argument} = bytes\(serialized\)", text) and "EngineBytesFromNetwork" in text

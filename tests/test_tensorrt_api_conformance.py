@@ -1,4 +1,7 @@
-"""API conformance check of ``explorer/backends/tensorrt.py`` against the real TensorRT Python bindings.
+"""API conformance check of the explorer's TensorRT code against the real TensorRT Python bindings.
+
+The code checked: ``explorer/trt/*.py`` (TensorRT itself: import, interfaces, the parser) and
+``explorer/backends/tensorrt/*.py`` (the builder), read as one module (:data:`SOURCES`).
 
 This is NOT a run of TensorRT (no TensorRT library can be installed here): the real
 ``tensorrt-cu12-bindings`` wheels of 10.0, 10.16 and 11.4 are imported over stub ``libnvinfer`` /
@@ -6,7 +9,8 @@ This is NOT a run of TensorRT (no TensorRT library can be installed here): the r
 (``tests/trt_api/introspect.py``), and the backend's source is checked against each dump
 (``tests/trt_api/checker.py``): every ``trt.*`` name, every method, property and enum member used on a
 TensorRT object, call arities and keyword names, property setters, interface overrides, each version
-branch against the version that takes it. The checker itself is tested on small snippets that must fail.
+branch against the version that takes it, and the TensorRT API behind each Polygraphy call the builder
+makes (``tests/trt_api/polygraphy_uses.py``, with the keywords checked against the installed Polygraphy). The checker itself is tested on small snippets that must fail.
 
 Wheels are cached in ``$EXPLORER_WHEEL_CACHE`` (default ``<repo>/.cache/wheels``). A wheel that is neither
 cached nor downloadable fails the test, unless ``EXPLORER_OFFLINE=1`` (then it is skipped).
@@ -27,7 +31,12 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 TRT_API = HERE / "trt_api"
-BACKEND = REPO / "explorer" / "backends" / "tensorrt.py"
+#: every file of the explorer that touches the TensorRT API
+SOURCE_FILES = sorted([*(REPO / "explorer" / "trt").glob("*.py"), *(REPO / "explorer" / "backends" / "tensorrt").glob("*.py")])
+
+
+def sources() -> dict[str, str]:
+    return {str(p.relative_to(REPO)): p.read_text() for p in SOURCE_FILES}
 
 
 def _load(name: str):
@@ -40,6 +49,8 @@ def _load(name: str):
 
 stubbed_env = _load("stubbed_env")
 checker = _load("checker")
+polygraphy_uses = _load("polygraphy_uses")
+POLYGRAPHY = polygraphy_uses.table()
 
 V10_0, V10, V11 = stubbed_env.VERSIONS["10.0"], stubbed_env.VERSIONS["10.16"], stubbed_env.VERSIONS["11.4"]
 
@@ -79,24 +90,31 @@ def envs(tmp_path_factory) -> _Envs:
 
 
 def _check_backend(envs: _Envs, version: str):
-    report = checker.check(BACKEND.read_text(), [envs.dump(version)])[0]
+    report = checker.check(sources(), [envs.dump(version)], POLYGRAPHY)[0]
     print(report.summary())
-    errors = "\n".join(f"  explorer/backends/tensorrt.py:{f.line}: {f.message}" for f in report.errors)
+    errors = "\n".join(f"  {f.file}:{f.line}: {f.message}" for f in report.errors)
     assert not report.errors, f"the backend uses TensorRT API that {version} does not have:\n{errors}"
     return report
 
 
 # Uses the checker must see, so a checker that silently lost track of types cannot pass vacuously.
 _EXPECTED_EVERYWHERE = {
-    "tensorrt.OnnxParser", "Builder.create_builder_config (call)", "Builder.build_serialized_network (call)",
-    "IBuilderConfig.progress_monitor (set)", "IBuilderConfig.set_memory_pool_limit (call)",
-    "IBuilderConfig.builder_optimization_level (set)", "ProfilingVerbosity.DETAILED",
-    "IOptimizationProfile.set_shape (call)", "ITimingCache.combine (call)", "ITimingCache.serialize (call)",
+    "tensorrt.OnnxParser", "Builder.create_builder_config (via CreateConfig)",
+    "IBuilderConfig.progress_monitor (set)", "IBuilderConfig.builder_optimization_level (set)",
+    "ProfilingVerbosity.DETAILED", "IBuilderConfig.create_timing_cache (call)", "IBuilderConfig.set_flag (call)",
+    "ITimingCache.serialize (via EngineBytesFromNetwork)",
     "ICudaEngine.create_engine_inspector (call)", "EngineInspector.get_engine_information (call)",
     "LayerInformationFormat.JSON", "IExecutionContext.profiler (set)", "ParserError.desc (call)",
     "ParserError.node_operator (call)", "OnnxParser.parse_from_file (call)",
     "ILogger.log (override)", "IErrorRecorder.report_error (override)", "IProgressMonitor.step_complete (override)",
     "IProfiler.report_layer_time (override)", "BuilderFlag.SPARSE_WEIGHTS",
+    # through Polygraphy (CreateConfig, Profile, EngineBytesFromNetwork, TrtRunner)
+    "polygraphy.backend.trt.CreateConfig (call)", "polygraphy.backend.trt.EngineBytesFromNetwork (call)",
+    "Builder.build_serialized_network (via EngineBytesFromNetwork)", "ITimingCache.combine (via EngineBytesFromNetwork)",
+    "IBuilderConfig.set_memory_pool_limit (via CreateConfig)", "BuilderFlag.TF32 (via CreateConfig)",
+    "IOptimizationProfile.set_shape (via Profile)", "IExecutionContext.execute_async_v3 (via TrtRunner)",
+    # explorer/trt: the parser and the availability probe
+    "OnnxParser.num_errors", "ParserError.node_name (call)", "Builder.create_network (call)",
 }
 
 
@@ -126,8 +144,9 @@ def test_tensorrt_backend_api_conformance_11x(envs):
 
 
 def test_every_version_branch_of_the_backend_is_checked_by_some_bindings(envs):
-    source = BACKEND.read_text()
-    reports = checker.check(source, [envs.dump(v) for v in (V10_0, V10, V11)])
+    source = sources()
+    assert {"explorer/trt/capability.py", "explorer/backends/tensorrt/builder.py"} <= set(source)
+    reports = checker.check(source, [envs.dump(v) for v in (V10_0, V10, V11)], POLYGRAPHY)
     for report in reports:
         print(report.summary())
     unverified = checker.unverified_branches(source, reports)
@@ -228,23 +247,49 @@ def test_checker_reports_branches_no_version_checks(envs):
     assert any("(major, minor) >= (12, 0)" in line for line in checker.unverified_branches(source, reports))
 
 
+def test_checker_follows_polygraphy_calls_to_the_tensorrt_api_they_use(envs):
+    snippet = """
+        def build(builder, network):
+            from polygraphy.backend.trt import CreateConfig
+            config = CreateConfig(fp16=True, no_such_option=1)(builder, network)
+            config.set_flagz(trt.BuilderFlag.REFIT)
+    """
+    errors = _errors_with_polygraphy(envs, V11, snippet)
+    assert any("CreateConfig uses BuilderFlag.FP16, which does not exist in TensorRT 11" in e for e in errors), errors
+    assert any("has no parameter 'no_such_option'" in e for e in errors), errors
+    assert any("IBuilderConfig.set_flagz does not exist" in e for e in errors), errors  # typed by its return
+    assert not any("FP16" in e for e in _errors_with_polygraphy(envs, V10, snippet))
+
+
+def test_checker_reads_several_files_as_one_and_names_the_file(envs):
+    files = {"a.py": "def make():\n    return trt.Builder(trt.Logger())\n",
+             "b.py": "def use():\n    builder = make()\n    builder.no_such_method()\n"}
+    report = checker.check(files, [envs.dump(V10)], POLYGRAPHY)[0]
+    assert [(f.file, f.line) for f in report.errors] == [("b.py", 3)], report.errors
+
+
+def _errors_with_polygraphy(envs, version: str, source: str) -> list[str]:
+    return [f.message for f in checker.check(textwrap.dedent(source), [envs.dump(version)], POLYGRAPHY)[0].errors]
+
+
 # ------------------------------------------------------------------------------------------------------
 # The backend over the stub libraries: imports, says why it cannot build, never crashes
 # ------------------------------------------------------------------------------------------------------
 
 _PROBE = """
 import json, threading
+from explorer import trt as trt_face
 from explorer.backends import tensorrt as backend
 from explorer.errors import ExplorerError
 import tensorrt as trt
 
-out = {"import_only": backend.available(require_gpu=False), "gpu": backend.available(),
-       "installed": backend.installed_version()}
+out = {"import_only": trt_face.available(require_gpu=False), "gpu": trt_face.available(),
+       "installed": trt_face.installed_version()}
 try:
-    backend.parser_capability(b"", None)
+    trt_face.parser_capability(b"", None)
 except ExplorerError as exc:
     out["parser"] = str(exc)
-ifaces = backend._interfaces(trt)
+ifaces = trt_face.interfaces(trt)
 events, cancel = [], threading.Event()
 monitor = ifaces.ProgressMonitor(lambda *a: events.append(list(a)), cancel)
 monitor.phase_start("Building", "", 2)
@@ -258,7 +303,7 @@ recorder.report_error(trt.ErrorCodeTRT.INTERNAL_ERROR, "boom")
 out["recorder"] = [recorder.num_errors(), recorder.get_error_desc(0)]
 profiler = ifaces.LayerProfiler()
 profiler.report_layer_time("conv1", 0.5)
-out["profiler"] = profiler._times
+out["profiler"] = profiler.times
 messages = []
 logger = ifaces.Logger(None, trt.ILogger.VERBOSE, messages)
 logger.log(trt.ILogger.WARNING, "careful")
@@ -329,7 +374,7 @@ def test_parser_node_indices_map_to_model_node_ids():
     from onnx import TensorProto, helper
 
     import explorer
-    from explorer.backends.tensorrt import ParserCapability, ParserIssue, map_capability_to_model
+    from explorer.trt import ParserCapability, ParserIssue, map_capability_to_model
 
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="first"),
              helper.make_node("Custom", ["a"], ["b"], name="odd", domain="my.domain"),
@@ -355,19 +400,19 @@ def test_parser_node_indices_map_to_model_node_ids():
 def test_available_explains_a_missing_tensorrt():
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("a tensorrt module is importable here")
-    from explorer.backends import tensorrt as backend
+    from explorer import trt as face
 
-    backend.reset_availability_cache()
-    ok, why = backend.available(require_gpu=False)
+    face.reset_availability_cache()
+    ok, why = face.available(require_gpu=False)
     assert ok is False and "not installed" in why
-    assert backend.available() == (False, why) or backend.available()[0] is False
-    assert backend.installed_version() is None
+    assert face.available() == (False, why) or face.available()[0] is False
+    assert face.installed_version() is None
 
 
 def test_import_failure_names_the_missing_library():
-    from explorer.backends import tensorrt as backend
+    from explorer.trt import describe_import_failure
 
-    why = backend._describe_import_failure(
+    why = describe_import_failure(
         ImportError("libnvinfer.so.10: cannot open shared object file: No such file or directory"))
     assert why.startswith("the tensorrt Python bindings import but libnvinfer.so.10 is missing")
 

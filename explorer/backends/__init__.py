@@ -4,7 +4,7 @@
   worker process; an :class:`~explorer.engine.report.EngineReport` (a :class:`BuildReport`) comes back;
 * :mod:`explorer.backends.onnxruntime` - ONNX Runtime: its optimized graph (real fusions), its profiler
   (real per-node timings), provider placement; the only module that imports ``onnxruntime``;
-* :mod:`explorer.backends.tensorrt` - TensorRT's parser and builder; the only module that imports ``tensorrt``;
+* :mod:`explorer.backends.tensorrt` - the TensorRT builder, standing on :mod:`explorer.trt` (TensorRT itself);
 * :mod:`explorer.backends.precision` - fp16 / bf16 conversion of ONNX models.
 
 Nothing heavy is imported here: the names below load their module on first use.

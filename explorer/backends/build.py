@@ -40,10 +40,11 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from ..engine.report import (BuildReport, EngineReport, LatencySummary, Layer, MemoryReport, Percentiles,
+from ..engine.report import (BuildReport, LatencySummary, Layer, MemoryReport, Percentiles,
                              ProfiledLatency, TacticRecord, TensorDesc)
 from ..errors import BuildError, ExplorerError
 from . import MAX_DURATION_S, MAX_TIMED_RUNS
+from .tensorrt import TensorRTBuildResult, report_from_tensorrt
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
@@ -226,83 +227,6 @@ def _one_shape(name: str, value: Any) -> Shape:
     if any(isinstance(d, float) and not float(d).is_integer() for d in value):
         raise BuildError(f"shape of input {name!r} must contain integers, got {value!r}")
     return dims
-
-
-# --------------------------------------------------------------------------------------------------------
-# The report
-# --------------------------------------------------------------------------------------------------------
-
-def report_from_tensorrt(result: Mapping[str, Any], model_path: str | None = None) -> BuildReport:
-    """A :class:`BuildReport` from what :func:`explorer.backends.tensorrt.build_engine` returned: the
-    engine inspector's layer JSON, the per-layer profile and the verbose build log, read by the
-    :mod:`explorer.engine.readers` and mapped back to the ONNX model."""
-    from ..engine import attach_mapping
-    from ..engine.readers import read_build_log, read_layer_info, read_profile
-
-    version = result.get("tensorrt_version", "?")
-    parts = []
-    if result.get("layer_info") is not None:
-        parts.append(read_layer_info(result["layer_info"], origin_label=f"TensorRT {version} engine inspector"))
-    if result.get("profile"):
-        parts.append(read_profile(result["profile"], origin_label=f"TensorRT {version} IProfiler "
-                                                                   f"({result.get('settings', {}).get('runs')} runs)"))
-    log_path = result.get("log_path")
-    if log_path and os.path.isfile(log_path) and os.path.getsize(log_path) > 0:
-        try:
-            parts.append(read_build_log(log_path, origin_label=f"TensorRT {version} verbose build log"))
-        except ExplorerError as exc:
-            parts.append(EngineReport(notes=[f"the build log could not be read: {exc}"]))
-    merged = EngineReport.merge(*parts) if parts else EngineReport()
-    if model_path:
-        try:  # the user's model: converters and quantizers keep its node names, which layer names carry
-            attach_mapping(merged, model_path)
-        except ExplorerError as exc:
-            merged.notes.append(f"layers not mapped to ONNX nodes: {exc}")
-
-    mem = result.get("memory") or {}
-    totals = dict(merged.memory.engine_totals)
-    if mem.get("engine_size") is not None:
-        totals["engine_size_bytes"] = int(mem["engine_size"])
-    if mem.get("device_memory") is not None:
-        totals.setdefault("activation_bytes", int(mem["device_memory"]))
-        merged.memory.provenance.setdefault("activation_bytes", f"TensorRT {version} engine.device_memory_size_v2 "
-                                                                "(activations + scratch)")
-    if mem.get("total_weights") is not None:
-        totals["weights_bytes"] = int(mem["total_weights"])
-        merged.memory.provenance["weights_bytes"] = f"TensorRT {version} EngineStat.TOTAL_WEIGHTS_SIZE"
-    merged.memory.engine_totals = totals
-
-    latency = result.get("latency_ms")
-    if latency and merged.end_to_end is None:
-        stats = Percentiles(mean=latency["mean"], min=latency["min"], max=latency["max"], p50=latency["median"],
-                            p90=latency.get("p90", latency["max"]), p95=latency.get("p95", latency["max"]),
-                            p99=latency.get("p99", latency["max"]))
-        merged.end_to_end = LatencySummary(count=int(latency["runs"]), latency=stats, compute=stats,
-                                           source=f"TensorRT {version} via Polygraphy TrtRunner "
-                                                  f"({latency.get('includes', '')})")
-    settings = dict(result.get("settings") or {})
-    reason = result.get("backend_reason", "")
-    notes = list(merged.notes)
-    if reason:
-        notes.insert(0, f"backend: TensorRT ({reason})")
-    notes.extend(n for n in result.get("notes") or [] if n not in notes)
-    fusions = []
-    for layer in merged.layers:
-        if len(layer.onnx_nodes) > 1:
-            fusions.append({"layer": layer.name, "type": layer.type, "kind": "fusion",
-                            "onnx_nodes": list(layer.onnx_nodes), "onnx_ops": [], "pattern": layer.name})
-    return BuildReport(
-        layers=merged.layers, tactics=merged.tactics, memory=merged.memory, end_to_end=merged.end_to_end,
-        io_tensors=merged.io_tensors, sources=merged.sources, provenance=merged.provenance, notes=notes,
-        mapping=merged.mapping, backend="tensorrt", backend_reason=reason,
-        settings={**settings, "backend": "tensorrt", "backend_reason": reason,
-                  "tensorrt_version": version, "strongly_typed": result.get("strongly_typed"),
-                  "conversion": result.get("conversion")},
-        fusions=fusions, timings={"worker_s": {"build": result.get("build_seconds"),
-                                               "total": result.get("total_seconds")}},
-        artifacts={k: result.get(k) for k in ("engine_path", "layer_info_path", "profile_path", "log_path",
-                                              "built_model_path") if result.get(k)},
-        raw=dict(result))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -651,7 +575,7 @@ class BuildJob:
         result = outcome["result"]
         try:
             if result.get("backend") == "tensorrt":
-                return report_from_tensorrt(result, self.model_path)
+                return report_from_tensorrt(TensorRTBuildResult.from_dict(result), self.model_path)
             from .onnxruntime import OrtBuildResult, report_from_onnxruntime
 
             return report_from_onnxruntime(OrtBuildResult.from_dict(result))
@@ -1146,9 +1070,9 @@ def _build_tensorrt(model_path: str, settings: BuildSettings, workdir: str, prog
         warmup=settings.warmup, duration=settings.duration, output_dir=out_dir)
     result = trt_backend.build_engine(build_path, trt_settings, on_progress=progress, cancel_event=cancel,
                                       log_path=os.path.join(out_dir, "build.log"))
-    result.setdefault("notes", []).extend(notes)
-    result["output_dir"] = out_dir
-    return result
+    result.notes.extend(notes)
+    result.output_dir = out_dir
+    return result.to_dict()
 
 
 def _quantized_copy(model_path: str, settings: BuildSettings, out_dir: str,

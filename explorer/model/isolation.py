@@ -195,7 +195,7 @@ os.dup2(2, 1)  # libraries that print go to stderr; the result travels on the sa
 def run(data):
     if task == "tensorrt_parser":
         import json
-        from explorer.backends.tensorrt import parser_capability
+        from explorer.trt import parser_capability
         return json.dumps(parser_capability(data, args[0] or None).to_dict()).encode()
     import onnx
     model = onnx.ModelProto()

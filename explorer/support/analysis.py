@@ -97,10 +97,10 @@ def _choose_source(model: Model, trt_version: str | None, use_parser: bool | Non
 
 def _parser_status() -> tuple[bool, str, str | None]:
     """(usable, why not, "major.minor") of the installed TensorRT's ONNX parser."""
-    from ..backends import tensorrt as trt_backend
+    from ..trt import available, installed_version
 
-    ok, why = trt_backend.available()
-    return ok, why, trt_backend.installed_version() if ok else None
+    ok, why = available()
+    return ok, why, installed_version() if ok else None
 
 
 def _same_minor(wanted: str, installed: str) -> bool:
@@ -170,23 +170,14 @@ def _parser_judge(model: Model) -> list[NodeVerdict]:
         if kind not in ("ExplorerError", "ModelError", "BuildError"):
             message = f"TensorRT's ONNX parser failed: {exc}"
         raise error(message.strip()[:2000] or "TensorRT's ONNX parser failed", file=model.path) from None
-    return verdicts_from_capability(model, capability_from_dict(json.loads(raw)))
+    from ..trt import ParserCapability
 
-
-def capability_from_dict(data: dict):
-    """A :class:`~explorer.backends.tensorrt.ParserCapability` back from its ``to_dict()`` (the parser's
-    answer as the child process sends it)."""
-    from ..backends.tensorrt import ParserCapability, ParserIssue
-
-    return ParserCapability(
-        version=str(data["version"]), source_label=str(data["source_label"]),
-        subgraphs=[([int(i) for i in nodes], bool(ok)) for nodes, ok in data["subgraphs"]],
-        errors=[ParserIssue(**issue) for issue in data["errors"]])
+    return verdicts_from_capability(model, ParserCapability.from_dict(json.loads(raw)))
 
 
 def verdicts_from_capability(model: Model, capability) -> list[NodeVerdict]:
     """Turn the parser's answer (node indices of supported / unsupported subgraphs, errors) into verdicts."""
-    from ..backends.tensorrt import map_capability_to_model
+    from ..trt import map_capability_to_model
 
     mapped = map_capability_to_model(capability, model)
     supported: dict[str, bool] = {}

@@ -1096,7 +1096,7 @@ class Explorer:
     def tensorrt_status(self) -> tuple[bool, str]:
         if self._trt_status is None:
             try:
-                from ..backends.tensorrt import available
+                from ..trt import available
 
                 self._trt_status = tuple(available())  # type: ignore[assignment]
             except Exception as exc:  # noqa: BLE001

@@ -1,8 +1,9 @@
 """Check a module's use of the TensorRT Python API against the real API of one TensorRT version.
 
-The input is Python source (``explorer/backends/tensorrt.py``) and an API dump made by ``introspect.py``
-from the real bindings. Nothing is imported or run: the source is read with ``ast`` and interpreted
-abstractly, once per version:
+The input is Python source - one module, or several read as one (``explorer/trt/*.py`` and
+``explorer/backends/tensorrt/*.py``: functions are found by name across the files, findings name their file)
+- and an API dump made by ``introspect.py`` from the real bindings. Nothing is imported or run: the source
+is read with ``ast`` and interpreted abstractly, once per version:
 
 - ``trt`` is the ``tensorrt`` module (as is any ``import tensorrt as X``); every attribute chain from it is
   checked (``trt.BuilderFlag.FP16`` needs the class ``BuilderFlag`` and its member ``FP16``);
@@ -14,10 +15,14 @@ abstractly, once per version:
   the number of arguments and keyword names of every call, and that assigned properties have a setter;
 - a value whose TensorRT type cannot be worked out (a signature returning ``object``) is an error when
   something is looked up on it: annotate it, so nothing slips past unchecked;
-- conditions on the version (``major``/``minor`` from ``major, minor = _version(trt)``, tuples of them,
-  ``_version(trt)``) and ``hasattr(x, "name")`` on a value of known type are evaluated for the version at
+- conditions on the version (``major``/``minor`` from ``major, minor = version_of(trt)``, tuples of them,
+  ``version_of(trt)``; ``_version`` is read the same way) and ``hasattr(x, "name")`` on a value of known type are evaluated for the version at
   hand, and only the branch taken is checked (other conditions: both branches); a private function is
   checked only for versions in which some checked code calls it;
+- calls of Polygraphy names imported from ``polygraphy...`` are checked against Polygraphy's signatures and
+  stand for the TensorRT API Polygraphy uses for them (``tests/trt_api/polygraphy_uses.py``, read from
+  Polygraphy's source): ``CreateConfig(memory_pool_limits=...)`` needs ``IBuilderConfig.set_memory_pool_limit``
+  in the version at hand, checked like a use in the module itself;
 - a class deriving from a TensorRT class (``trt.IProgressMonitor``, ``trt.ILogger``...) must define
   exactly the methods the interface declares (same number of parameters; other methods must start with
   ``_``) and call the base ``__init__``.
@@ -31,7 +36,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 # A value's type is a frozenset of tuples (several when branches disagree; empty when not TensorRT's):
 # ("module",) tensorrt itself, ("class", q) a class object, ("inst", q) an instance, ("list", q) a list of
@@ -46,6 +51,7 @@ _BUILTIN_TYPES = {"int", "float", "str", "bool", "bytes", "None", "tuple", "list
                   "bytearray", "Sequence", "Iterable", "Callable", "Any", "int64", "float32",
                   "typing_extensions.CapsuleType", "CapsuleType"}
 _VERSION_NAMES = {"major": 0, "minor": 1}
+_VERSION_FUNCTIONS = {"_version", "version_of"}
 
 
 @dataclass
@@ -53,9 +59,11 @@ class Finding:
     version: str
     line: int
     message: str
+    file: str = ""
 
     def __str__(self) -> str:
-        return f"line {self.line}: [{self.version}] {self.message}"
+        where = f"{self.file}:{self.line}" if self.file else f"line {self.line}"
+        return f"{where}: [{self.version}] {self.message}"
 
 
 @dataclass
@@ -64,8 +72,8 @@ class VersionReport:
     errors: list[Finding] = field(default_factory=list)
     uses: set[str] = field(default_factory=set)  # "IBuilderConfig.set_flag", "BuilderFlag.FP16", "tensorrt.OnnxParser"
     reached_functions: set[str] = field(default_factory=set)
-    branches: dict[tuple[int, int, str], bool] = field(default_factory=dict)  # (line, col, body|orelse) -> taken
-    static_branches: set[tuple[int, int]] = field(default_factory=set)  # conditions decided for this version
+    branches: dict[tuple[str, int, int, str], bool] = field(default_factory=dict)  # (file, line, col, part) -> taken
+    static_branches: set[tuple[str, int, int]] = field(default_factory=set)  # conditions decided for this version
 
     def counts(self) -> dict[str, int]:
         """How many distinct things were checked, by kind."""
@@ -163,13 +171,14 @@ class _Func:
 
 
 class _Analyzer:
-    def __init__(self, tree: ast.Module, api: Api):
+    def __init__(self, tree: ast.Module, api: Api, polygraphy: dict[str, Any] | None = None):
         self.tree = tree
         self.api = api
+        self.polygraphy = polygraphy or {}
         self.record = False
         self.changed = False
         self.report = VersionReport(api.version)
-        self._errors: set[tuple[int, str]] = set()
+        self._errors: set[tuple[str, int, str]] = set()
         self.funcs: dict[int, _Func] = {}
         self.by_name: dict[str, list[_Func]] = {}
         self.current: list[_Func] = []
@@ -200,7 +209,7 @@ class _Analyzer:
                 break
         self.record = True
         self._pass()
-        self.report.errors = [Finding(self.api.version, line, msg) for line, msg in sorted(self._errors)]
+        self.report.errors = [Finding(self.api.version, line, msg, file) for file, line, msg in sorted(self._errors)]
         return self.report
 
     def _pass(self) -> None:
@@ -267,7 +276,7 @@ class _Analyzer:
 
     def error(self, node: ast.AST, message: str) -> None:
         if self.record:
-            self._errors.add((getattr(node, "lineno", 0), message))
+            self._errors.add((getattr(node, "_file", ""), getattr(node, "lineno", 0), message))
 
     def use(self, name: str) -> None:
         if self.record:
@@ -357,6 +366,9 @@ class _Analyzer:
             if node.module == "tensorrt":
                 for alias in node.names:
                     env[alias.asname or alias.name] = self.attribute(_MODULE, alias.name, node, store=False)
+            elif node.module and node.module.split(".")[0] == "polygraphy":
+                for alias in node.names:
+                    env[alias.asname or alias.name] = frozenset({("poly", f"{node.module}.{alias.name}")})
         elif isinstance(node, ast.Match):
             self.expr(node.subject, env)
             for case in node.cases:
@@ -378,7 +390,7 @@ class _Analyzer:
     def _branch(self, node: ast.AST, decided: bool | None) -> None:
         if not self.record:
             return
-        key = (node.lineno, node.col_offset)
+        key = (getattr(node, "_file", ""), node.lineno, node.col_offset)
         if decided is not None:
             self.report.static_branches.add(key)
         for part, taken in (("body", decided is not False), ("orelse", decided is not True)):
@@ -506,7 +518,7 @@ class _Analyzer:
         if isinstance(node, ast.Tuple):
             items = tuple(self._static(e) for e in node.elts)
             return _UNKNOWN if any(i is _UNKNOWN for i in items) else items
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_version":
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _VERSION_FUNCTIONS:
             return (self.api.major, self.api.minor)
         return _UNKNOWN
 
@@ -665,12 +677,49 @@ class _Analyzer:
                 self._check_args(node, f"{t[1]}.{t[2]}", info.get("signatures", []), self_bound=not unbound)
                 for sig in info.get("signatures", []):
                     out |= self.api.type_from_text(sig.get("returns"))
+            elif kind == "poly":
+                out |= self._polygraphy_call(node, t[1])
+            elif kind == "polyobj":
+                returns = self.polygraphy.get(t[1], {}).get("returns")
+                if returns:
+                    out.add(("inst", returns))
             elif kind == "func":
                 sigs = self.api.functions.get(t[1], [])
                 self._check_args(node, f"trt.{t[1]}", sigs, self_bound=True)
                 for sig in sigs:
                     out |= self.api.type_from_text(sig.get("returns"))
         return frozenset(out)
+
+    def _polygraphy_call(self, node: ast.Call, qual: str) -> frozenset:
+        """A call of a Polygraphy name: its keywords must exist, and the TensorRT API Polygraphy uses for them
+        must exist in this version (``uses``: None for every call, else per keyword given)."""
+        info = self.polygraphy.get(qual)
+        if info is None:
+            self.error(node, f"{qual} is not in the Polygraphy API table (tests/trt_api/polygraphy_uses.py): "
+                             "add what it uses of TensorRT")
+            return _EMPTY
+        given = [kw.arg for kw in node.keywords if kw.arg is not None]
+        for name in given:
+            if name not in info["params"] and not info.get("var_kw"):
+                self.error(node, f"{qual}(...) has no parameter {name!r} in Polygraphy {info.get('version', '?')}")
+        self.use(f"{qual} (call)")
+        for key in [None, *given]:
+            for use in info["uses"].get(key, ()):
+                self._polygraphy_use(node, qual, use)
+        return frozenset({("polyobj", qual)})  # a Polygraphy loader; calling it gives ``returns``
+
+    def _polygraphy_use(self, node: ast.AST, qual: str, use: str) -> None:
+        text, _, mode = use.partition(" ")
+        owner, _, member = text.partition(".")
+        info = self.api.member(owner, member)
+        if info is None:
+            self.error(node, f"{qual} uses {owner}.{member}, which does not exist in TensorRT {self.api.version}")
+            return
+        if mode == "(set)" and info.get("kind") == "property" and not info.get("settable"):
+            self.error(node, f"{qual} sets {owner}.{member}, which is read-only in TensorRT {self.api.version}")
+            return
+        self.use(f"{owner}.{member} (set)" if mode == "(set)" else f"{owner}.{member}")
+        self.use(f"{owner}.{member} (via {qual.rsplit('.', 1)[-1]})")
 
     def _bind_call(self, func: _Func, node: ast.Call, arg_types, kw_types) -> None:
         if not func.reached:
@@ -768,19 +817,34 @@ def _merge_into(env: dict[str, frozenset], *branches: dict[str, frozenset]) -> N
         env[name] = merged
 
 
-def check(source: str, dumps: Iterable[dict[str, Any]]) -> list[VersionReport]:
-    """Check ``source`` against each API dump."""
-    tree = ast.parse(source)
-    return [_Analyzer(tree, Api(dump)).run() for dump in dumps]
+def parse(source: "str | Mapping[str, str]") -> ast.Module:
+    """One module, or several (file name -> text) read as one; every node knows its file (``_file``)."""
+    if isinstance(source, str):
+        return ast.parse(source)
+    body: list[ast.stmt] = []
+    for name, text in source.items():
+        tree = ast.parse(text, filename=name)
+        for node in ast.walk(tree):
+            node._file = name  # type: ignore[attr-defined]
+        body.extend(tree.body)
+    return ast.Module(body=body, type_ignores=[])
 
 
-def unverified_branches(source: str, reports: list[VersionReport]) -> list[str]:
+def check(source: "str | Mapping[str, str]", dumps: Iterable[dict[str, Any]],
+          polygraphy: dict[str, Any] | None = None) -> list[VersionReport]:
+    """Check ``source`` against each API dump (``polygraphy``: the table of Polygraphy calls, see
+    ``polygraphy_uses.py``)."""
+    tree = parse(source)
+    return [_Analyzer(tree, Api(dump), polygraphy).run() for dump in dumps]
+
+
+def unverified_branches(source: "str | Mapping[str, str]", reports: list[VersionReport]) -> list[str]:
     """Branches decided statically (by version or hasattr) that no version took: code no bindings checked."""
-    tree = ast.parse(source)
-    nodes: dict[tuple[int, int], ast.AST] = {}
+    tree = parse(source)
+    nodes: dict[tuple[str, int, int], ast.AST] = {}
     for node in ast.walk(tree):
         if isinstance(node, (ast.If, ast.IfExp)):
-            nodes[(node.lineno, node.col_offset)] = node
+            nodes[(getattr(node, "_file", ""), node.lineno, node.col_offset)] = node
     out = []
     for key, node in sorted(nodes.items()):
         if not any(key in r.static_branches for r in reports):
@@ -792,7 +856,8 @@ def unverified_branches(source: str, reports: list[VersionReport]) -> list[str]:
             code = getattr(node, part)
             code = code if isinstance(code, list) else [code]
             if any(isinstance(n, ast.Attribute) for c in code for n in ast.walk(c)):
-                out.append(f"line {key[0]}: the {'if' if part == 'body' else 'else'} branch of "
+                where = f"{key[0]}:{key[1]}" if key[0] else f"line {key[1]}"
+                out.append(f"{where}: the {'if' if part == 'body' else 'else'} branch of "
                            f"'{ast.unparse(node.test)}' is taken by none of "
                            f"{', '.join(r.version for r in reports)}, so no bindings checked it")
     return out

@@ -1,0 +1,107 @@
+"""Per-layer times of a built engine (``IProfiler`` over Polygraphy's ``TrtRunner``), in trtexec's format."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from ...engine.stats import median, quantiles
+from ...trt import interfaces
+from .. import MAX_TIMED_RUNS
+from .result import EndToEndLatency
+from .settings import TensorRTBuildSettings
+
+
+def profile_engine(trt, engine, settings: TensorRTBuildSettings,
+                   cancel_event) -> tuple[list[dict[str, Any]] | None, EndToEndLatency | None, str | None]:
+    """Per-layer times over ``settings.runs`` inferences (after ``settings.warmup``), trtexec's format:
+    ``[{"count": N}, {"name", "timeMs", "averageMs", "medianMs", "percentage"}, ...]``, and the
+    end-to-end latency of those inferences. Problems become a note: the engine was built, only its profile
+    is missing."""
+    try:
+        feed = _feed_dict(trt, engine)
+    except _NoProfile as exc:
+        return None, None, f"per-layer profiling skipped: {exc}"
+    try:
+        from polygraphy.backend.trt import TrtRunner
+    except Exception as exc:
+        return None, None, f"per-layer profiling skipped: Polygraphy's TrtRunner is unavailable ({exc})"
+
+    profiler = interfaces(trt).LayerProfiler()
+    latencies: list[float] = []
+    context = engine.create_execution_context()
+    if context is None:
+        return None, None, "per-layer profiling skipped: no execution context (out of device memory?)"
+    cancelled = False
+    try:
+        with TrtRunner(context) as runner:
+            for _ in range(settings.warmup):
+                runner.infer(feed)
+            context.profiler = profiler
+            started = time.perf_counter()
+            # `runs` inferences, and on until `duration` seconds have passed (trtexec's --iterations/--duration)
+            while len(latencies) < settings.runs or (
+                    settings.duration and time.perf_counter() - started < settings.duration
+                    and len(latencies) < MAX_TIMED_RUNS):
+                if cancel_event is not None and cancel_event.is_set():
+                    cancelled = True
+                    break
+                t0 = time.perf_counter()
+                runner.infer(feed)
+                latencies.append((time.perf_counter() - t0) * 1000.0)
+    except Exception as exc:
+        return None, None, f"per-layer profiling failed: {type(exc).__name__}: {exc}"
+    times = profiler.times
+    if not times:
+        return None, None, "per-layer profiling produced no layer times"
+    count = max(len(v) for v in times.values())
+    total = sum(sum(v) for v in times.values()) or 1.0
+    profile: list[dict[str, Any]] = [{"count": count}]
+    for layer, values in times.items():
+        profile.append({"name": layer, "timeMs": sum(values), "averageMs": sum(values) / len(values),
+                        "medianMs": median(values), "percentage": 100.0 * sum(values) / total})
+    latency = None
+    if latencies:
+        p50, p90, p95, p99 = quantiles(latencies, [0.5, 0.9, 0.95, 0.99])
+        latency = EndToEndLatency(
+            runs=len(latencies), warmup=settings.warmup, mean=statistics.fmean(latencies), median=p50,
+            min=min(latencies), max=max(latencies), p90=p90, p95=p95, p99=p99,
+            includes="host-to-device and device-to-host copies (Polygraphy TrtRunner), with the profiler on")
+    note = f"profiling cancelled after {len(latencies)} of {settings.runs} runs" if cancelled else None
+    return profile, latency, note
+
+
+class _NoProfile(Exception):
+    pass
+
+
+def _feed_dict(trt, engine) -> dict[str, Any]:
+    """Random inputs at the engine's static shapes (the profile's opt shapes for dynamic ones)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    feed: dict[str, Any] = {}
+    for index in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(index)
+        if engine.get_tensor_mode(name) != trt.TensorIOMode.INPUT:
+            continue
+        if engine.is_shape_inference_io(name):
+            raise _NoProfile(f"input {name!r} is a shape tensor")
+        shape = tuple(engine.get_tensor_shape(name))
+        if any(d < 0 for d in shape):
+            shape = tuple(engine.get_tensor_profile_shape(name, 0)[1])
+        try:
+            dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+        except TypeError as exc:
+            raise _NoProfile(f"input {name!r} has a type numpy cannot hold ({exc})") from exc
+        if dtype.kind == "f":
+            feed[name] = rng.standard_normal(shape).astype(dtype)
+        elif dtype.kind == "b":
+            feed[name] = rng.integers(0, 2, size=shape).astype(dtype)
+        else:
+            feed[name] = np.zeros(shape, dtype=dtype)  # indices: 0 is valid for any embedding or gather
+    return feed
+
+
+__all__ = ["profile_engine"]
