@@ -189,11 +189,7 @@ class _Parser:
     def check(self, data: bytes, path: str = "") -> tuple[bool, list[tuple[list[int], bool]], list[ParserError]]:
         trt = self.trt
         self.calls += 1
-        flags = 0
-        strongly = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
-        if strongly is not None and "rtx" in trt.__name__:
-            flags = 0  # TensorRT-RTX networks are strongly typed already (the flag is accepted, not needed)
-        network = self.builder.create_network(flags)
+        network = self.builder.create_network(0)  # default flags: TensorRT-RTX networks are strongly typed anyway
         parser = trt.OnnxParser(network, self.logger)
         if hasattr(parser, "supports_model_v2"):
             ok = bool(parser.supports_model_v2(data, path))
