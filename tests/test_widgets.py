@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -293,10 +294,10 @@ def test_onnxruntime_build_progress_result_and_cancel(app):
     # a second, long build, cancelled
     app.show("Build")
     tab.runs.value = 100000
+    running = threading.Event()  # set from the job's thread on its first progress, as the widgets see it
+    app.state.on("job", lambda s: s.job_status.phase not in ("starting", "") and running.set())
     tab.build_button.click()
-    deadline = time.time() + 60
-    while app.state.job_status.phase in ("starting", "") and time.time() < deadline:
-        time.sleep(0.1)
+    assert running.wait(120), app.state.job_status
     tab.cancel_button.click()
     status = app.wait(60)
     assert status.state == "cancelled"
@@ -328,6 +329,17 @@ def test_export_writes_the_report(app, tmp_path):
     tab.path.value = str(tmp_path / "no" / "such" / "\0bad.html")
     tab.button.click()
     assert "export failed" in tab.message.value
+
+
+def test_fixtures_come_from_the_argument_or_the_variable_only(monkeypatch, tmp_path):
+    from explorer.widgets.state import ExplorerState
+
+    monkeypatch.delenv("EXPLORER_FIXTURES", raising=False)
+    assert ExplorerState().fixture_sets() == {}  # nothing guessed from where the package lives
+    (tmp_path / "mine.graph.json").write_text("{}")
+    assert list(ExplorerState(fixtures_dir=tmp_path).fixture_sets()) == ["mine"]
+    monkeypatch.setenv("EXPLORER_FIXTURES", str(tmp_path))
+    assert list(ExplorerState().fixture_sets()) == ["mine"]
 
 
 def test_state_without_widgets():

@@ -130,7 +130,10 @@ class _Lab:
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # containers and CI run as root
         try:
-            self.proc = subprocess.Popen(cmd, cwd=self.root, start_new_session=True)
+            # the app offers a checkout's real TensorRT fixtures when told where they are (EXPLORER_FIXTURES)
+            fixtures = self.root / "tests" / "fixtures" / "trt"
+            env = {**({"EXPLORER_FIXTURES": str(fixtures)} if fixtures.is_dir() else {}), **os.environ}
+            self.proc = subprocess.Popen(cmd, cwd=self.root, start_new_session=True, env=env)
         except OSError as exc:
             raise ExplorerError(f"could not start JupyterLab: {exc}", hint="pip install jupyterlab") from None
         deadline = time.monotonic() + timeout

@@ -22,7 +22,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from ..errors import ExplorerWarning, ModelError, check_memory_for, regular_file_size
-from .isolation import ShapeInferenceCrashed, ShapeInferenceFailed, shape_inference_worker
+from ..isolation import SHAPE_INFERENCE_TIMEOUT, TaskCrashed, TaskFailed, isolated_task, kept
 from .ir import ExternalData, FunctionInfo, Graph, InitializerInfo, Model, Node, TensorInfo
 
 ModelSource = Union[str, os.PathLike, bytes, bytearray, onnx.ModelProto]
@@ -98,7 +98,7 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
     if infer_shapes:
         payload = data if data is not None else _serialize(proto, label, model_warnings)
         if payload is not None:
-            pending = shape_inference_worker().submit(payload)
+            pending = kept(infer_shapes_task).submit(payload)
     try:
         with _gc_paused():
             try:
@@ -256,14 +256,23 @@ def _check_basic_structure(proto: onnx.ModelProto, label: str) -> None:
                          hint="add an opset import (onnx.helper.make_opsetid('', 17))")
 
 
+@isolated_task("shape_inference", timeout=SHAPE_INFERENCE_TIMEOUT)
+def infer_shapes_task(data: bytes) -> bytes:
+    """ONNX shape inference on a serialized model, in the long-lived child of :func:`explorer.isolation.kept`
+    (C++ that a malformed model can crash); the inferred model's bytes."""
+    from onnx.onnx_cpp2py_export import shape_inference
+
+    return shape_inference.infer_shapes(data, False, False, False)
+
+
 def _collect(pending, label: str, notes: list[str]) -> onnx.ModelProto | None:
     """The inferred model, or None (with a note) when ONNX could not infer it; a crash is an error."""
     try:
         raw = pending.result()
-    except ShapeInferenceCrashed as exc:
-        raise ModelError(f"{exc}; the model is malformed in a way ONNX's C++ code does not survive",
+    except TaskCrashed as exc:
+        raise ModelError(f"ONNX shape inference {exc}; the model is malformed in a way ONNX's C++ code does not survive",
                          file=label, hint="run onnx.checker.check_model(path, full_check=True) to locate it") from None
-    except ShapeInferenceFailed as exc:
+    except TaskFailed as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
         notes.append(f"shape inference failed, using declared types only: {first_line[:300]}")
         return None

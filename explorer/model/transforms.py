@@ -5,6 +5,7 @@ from __future__ import annotations
 import onnx
 
 from ..errors import ModelError
+from ..isolation import TaskCrashed, TaskFailed, isolated_task, run_task
 from .ir import Model
 from .loader import load_model
 
@@ -65,7 +66,7 @@ def fold_constants(model: Model) -> tuple[Model, str]:
                          "never reads external weights", file=model.path,
                          hint="fold with `polygraphy surgeon sanitize --fold-constants` and analyse the result")
     proto = _with_ids_as_names(model)
-    folded = _isolated("fold_constants", proto, model, "constant folding")
+    folded = _isolated(fold_constants_task, proto, model, "constant folding")
     result = load_model(folded)
     result.path = model.path
     return result, f"onnx-graphsurgeon {_version('onnx-graphsurgeon')} fold_constants"
@@ -75,27 +76,48 @@ def convert_opset(model: Model, target: int) -> Model:
     """Convert to another default-domain opset with ``onnx.version_converter``."""
     if model.proto is None:
         raise ModelError("opset conversion needs the model's protobuf", file=model.path)
-    converted = _isolated("convert_version", model.proto, model, f"conversion to opset {int(target)}", str(int(target)))
+    converted = _isolated(convert_version_task, model.proto, model, f"conversion to opset {int(target)}",
+                          str(int(target)))
     result = load_model(converted)
     result.path = model.path
     return result
 
 
-def _isolated(task: str, proto: onnx.ModelProto, model: Model, what: str, *args: str) -> bytes:
-    """Run an ONNX C++ rewrite in a child process: a malformed model can crash it, never the kernel."""
-    from .isolation import IsolatedCrashed, IsolatedFailed, run_isolated
+@isolated_task("fold_constants")
+def fold_constants_task(data: bytes) -> bytes:
+    """The child's side of :func:`fold_constants`: serialized model in, folded model out."""
+    import onnx_graphsurgeon as gs
 
+    proto = onnx.ModelProto()
+    proto.ParseFromString(data)
+    graph = gs.import_onnx(proto)
+    graph.fold_constants(error_ok=True).cleanup(remove_unused_graph_inputs=False)
+    return gs.export_onnx(graph).SerializeToString()
+
+
+@isolated_task("convert_version")
+def convert_version_task(data: bytes, target: str) -> bytes:
+    """The child's side of :func:`convert_opset`."""
+    from onnx import version_converter
+
+    proto = onnx.ModelProto()
+    proto.ParseFromString(data)
+    return version_converter.convert_version(proto, int(target)).SerializeToString()
+
+
+def _isolated(task, proto: onnx.ModelProto, model: Model, what: str, *args: str) -> bytes:
+    """Run an ONNX C++ rewrite in a child process: a malformed model can crash it, never the kernel."""
     try:
         data = proto.SerializeToString()
     except Exception as exc:  # over 2 GiB
         raise ModelError(f"{what} needs the model as one protobuf: {exc}", file=model.path) from None
     try:
-        return run_isolated(task, data, *args)
-    except IsolatedCrashed as exc:
+        return run_task(task, data, *args)
+    except TaskCrashed as exc:
         raise ModelError(f"{what} {exc}; the model is malformed in a way the tool does not survive",
                          file=model.path, hint="check it with onnx.checker.check_model(path, full_check=True)"
                          ) from None
-    except IsolatedFailed as exc:
+    except TaskFailed as exc:
         lines = str(exc).strip().splitlines()
         raise ModelError(f"{what} failed: {lines[0][:300] if lines else 'unknown error'}", file=model.path) from None
 

@@ -155,16 +155,17 @@ def _parser_judge(model: Model) -> list[NodeVerdict]:
 
     The parser is C++ reading the user's model: it runs in a child process, so a model that crashes it
     costs an error message, not the kernel."""
-    from ..model.isolation import IsolatedCrashed, IsolatedFailed, run_isolated
+    from ..isolation import TaskCrashed, TaskFailed, run_task
+    from ..trt.capability import parser_capability_task
 
     data = model.proto.SerializeToString() if model.proto is not None else b""
     try:
-        raw = run_isolated("tensorrt_parser", data, model.path or "", memory_limit=0)
-    except IsolatedCrashed as exc:
+        raw = run_task(parser_capability_task, data, model.path or "")
+    except TaskCrashed as exc:
         raise ModelError(f"TensorRT's ONNX parser {exc}; the model is malformed in a way the parser does not "
                          "survive", file=model.path, hint="analyze with use_parser=False for the support-matrix "
                          "prediction") from None
-    except IsolatedFailed as exc:
+    except TaskFailed as exc:
         kind, _, message = str(exc).partition(": ")
         error = {"ModelError": ModelError, "BuildError": BuildError}.get(kind, ExplorerError)
         if kind not in ("ExplorerError", "ModelError", "BuildError"):

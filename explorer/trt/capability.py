@@ -2,16 +2,19 @@
 
 :func:`parser_capability` asks the real parser (``supports_model_v2`` from 10.1, ``supports_model`` before,
 and every parser error); it needs a CUDA device and is meant to run in a child process
-(:mod:`explorer.model.isolation`), which sends :meth:`ParserCapability.to_dict` back as JSON and gets it
+(:func:`parser_capability_task` through :mod:`explorer.isolation`), which sends :meth:`ParserCapability.to_dict` back as JSON and gets it
 again with :meth:`ParserCapability.from_dict`. :func:`map_capability_to_model` turns the parser's node
 indices (positions in the ONNX file) into the explorer's node ids.
 """
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..isolation import isolated_task
 from .api import interfaces
 from .library import TENSORRT, Library, create_builder, import_library, version_of
 
@@ -194,5 +197,12 @@ def map_capability_to_model(capability: ParserCapability, model) -> MappedCapabi
     return MappedCapability(subgraphs=subgraphs, issues=issues, unmapped=unmapped)
 
 
-__all__ = ["MappedCapability", "ParserCapability", "ParserIssue", "map_capability_to_model", "parser_capability",
+
+@isolated_task("tensorrt_parser", memory_limit=0)  # CUDA reserves far more address space than it uses
+def parser_capability_task(data: bytes, model_path: str) -> bytes:
+    """:func:`parser_capability` in an isolated child: the model's bytes in, its answer as JSON out."""
+    return json.dumps(parser_capability(data, model_path or None).to_dict()).encode("utf-8")
+
+
+__all__ = ["MappedCapability", "ParserCapability", "ParserIssue", "map_capability_to_model", "parser_capability", "parser_capability_task",
            "parser_errors"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from .render import (STYLE, e, layer_details, message_box, model_summary, node_details, partitions_header,
                      source_line, table, unsupported_table)
-from .state import ExplorerState, describe_error, fixture_sets, sample_models, samples_dir
+from .state import ExplorerState, describe_error, sample_models, samples_dir
 
 TABS = ("Model", "Partitions", "Fusions", "Build", "Tactics", "Memory", "Layers", "Compare", "Netron", "Export")
 
@@ -390,7 +390,7 @@ class BuildTab(_Tab):
         self.import_name = W.Text(placeholder="name (optional)", description="Name", layout=W.Layout(width="300px"))
         self.import_button = W.Button(description="Import", icon="upload")
         self.import_button.on_click(lambda _: self.import_files())
-        fixtures = sorted(fixture_sets())
+        fixtures = sorted(self.state.fixture_sets())
         self.fixture = W.Dropdown(options=[("TensorRT fixtures…", "")] + [(f, f) for f in fixtures], value="",
                                   description="Fixture", layout=W.Layout(width="340px"), disabled=not fixtures)
         self.fixture_button = W.Button(description="Import fixture", icon="download", disabled=not fixtures)
@@ -906,10 +906,10 @@ class Explorer:
     """
 
     def __init__(self, model=None, *, trt_version: str | None = None, min_block_size: int = 1,
-                 fold_constants: bool = False, tab: str = "Model") -> None:
+                 fold_constants: bool = False, tab: str = "Model", fixtures_dir: str | None = None) -> None:
         import ipywidgets as W
 
-        self.state = ExplorerState()
+        self.state = ExplorerState(fixtures_dir=fixtures_dir)  # fixtures: this folder, else $EXPLORER_FIXTURES
         self.state.options.update(trt_version=trt_version, min_block_size=min_block_size,
                                   fold_constants=fold_constants)
         self._trt_status: tuple[bool, str] | None = None

@@ -38,10 +38,11 @@ def samples_dir() -> str | None:
     return None
 
 
-def fixtures_dir() -> str | None:
-    """The real TensorRT fixtures: ``$EXPLORER_FIXTURES``, else the repo's copy ``tests/fixtures/trt``."""
-    for candidate in (os.environ.get(FIXTURES_ENV), os.path.join(repo_root(), "tests", "fixtures", "trt"),
-                      os.path.join(repo_root(), "..", "shared", "fixtures", "trt")):
+def fixtures_dir(folder: str | os.PathLike | None = None) -> str | None:
+    """The real TensorRT fixtures to offer for import: ``folder`` if given, else ``$EXPLORER_FIXTURES``; None
+    when neither names a folder. Never guessed from where the package is installed (``python -m explorer
+    lab`` and the notebooks set the variable for a checkout)."""
+    for candidate in (folder, os.environ.get(FIXTURES_ENV)):
         if candidate and os.path.isdir(candidate):
             return os.path.abspath(candidate)
     return None
@@ -54,9 +55,10 @@ def sample_models() -> list[str]:
     return sorted(f for f in os.listdir(folder) if f.endswith(".onnx"))
 
 
-def fixture_sets() -> dict[str, dict[str, str]]:
-    """Fixture name (``a100_resnet_fp16``) -> {"graph": path, "profile": ..., "times": ..., "log": ...}."""
-    folder = fixtures_dir()
+def fixture_sets(folder: str | os.PathLike | None = None) -> dict[str, dict[str, str]]:
+    """Fixture name (``a100_resnet_fp16``) -> {"graph": path, "profile": ..., "times": ..., "log": ...}, from
+    :func:`fixtures_dir` (``folder``, else ``$EXPLORER_FIXTURES``)."""
+    folder = fixtures_dir(folder)
     out: dict[str, dict[str, str]] = {}
     if not folder:
         return out
@@ -112,9 +114,12 @@ class Selection:
 
 
 class ExplorerState:
-    """Model, analysis options and results, builds, the running job and the selection."""
+    """Model, analysis options and results, builds, the running job and the selection.
 
-    def __init__(self) -> None:
+    ``fixtures_dir``: a folder of trtexec exports to offer for import (default ``$EXPLORER_FIXTURES``)."""
+
+    def __init__(self, *, fixtures_dir: str | os.PathLike | None = None) -> None:
+        self.fixtures_dir = fixtures_dir
         self.model = None
         self.model_label: str | None = None
         self.model_path: str | None = None  # a file on disk (uploads are written to a temp file)
@@ -124,9 +129,9 @@ class ExplorerState:
         self._fusions_error: str | None = None
         self.builds: dict[str, Build] = {}
         self.current: str | None = None
-        self.job = None
+        self.job = None  # the BuildJob under way (or the last one)
         self.job_status = JobStatus()
-        self._job_thread: threading.Thread | None = None
+        self._job_ended: threading.Event | None = None  # set once the last job's result is recorded
         self._build_counter = 0
         self.selection = Selection()
         self.messages: dict[str, tuple[str, str]] = {}  # area -> (level, text)
@@ -317,8 +322,12 @@ class ExplorerState:
                                source="imported trtexec files: " + ", ".join(
                                    f"{k}={_short(v)}" for k, v in given.items()))
 
+    def fixture_sets(self) -> dict[str, dict[str, str]]:
+        """The fixtures this state offers (see :func:`fixture_sets`)."""
+        return fixture_sets(self.fixtures_dir)
+
     def import_fixture(self, fixture: str) -> Build | None:
-        files = fixture_sets().get(fixture)
+        files = self.fixture_sets().get(fixture)
         if not files:
             self.message("import", f"no TensorRT fixture named {fixture!r} (set {FIXTURES_ENV})")
             return None
@@ -363,63 +372,62 @@ class ExplorerState:
         self.job = job
         self.job_status = JobStatus(state="running", phase="starting", message=f"{label}: starting",
                                     started=time.time())
+        self._job_ended = threading.Event()
         self.message("build", None)
-        try:
-            job.add_progress_callback(lambda *args, **kw: self._progress(job))
-        except Exception:  # noqa: BLE001 - polling below still reports progress
-            pass
-        thread = threading.Thread(target=self._watch, args=(job, label, backend, options), daemon=True,
-                                  name="explorer-build-watch")
-        self._job_thread = thread
+        job.add_progress_callback(lambda phase, step, total: self._progress(job))
         self.emit("job")
-        thread.start()
+        # the job's own thread calls back when it ends (at once, here, if it already has)
+        job.add_done_callback(lambda ended: self._finished(ended, label, backend, options))
         return True
 
     def _progress(self, job) -> None:
-        if job is not self.job or self.job_status.state != "running":
+        if job is not self.job or self.job_status.state != "running" or job.progress is None:
             return
-        progress = getattr(job, "progress", None)
-        phase, step, total = _progress_tuple(progress)
+        progress = job.progress
         st = self.job_status
-        if (phase, step, total) != (st.phase, st.step, st.total):
-            st.phase, st.step, st.total = phase or st.phase, step, total
+        if (progress.phase, progress.step, progress.total) != (st.phase, st.step, st.total):
+            st.phase = progress.phase or st.phase
+            st.step, st.total = progress.step, progress.total
             self.emit("job")
 
-    def _watch(self, job, label: str, backend: str, options: dict) -> None:
-        while True:
-            try:
-                done = job.done()
-            except Exception:  # noqa: BLE001
-                done = True
-            if done:
-                break
-            self._progress(job)
-            time.sleep(0.15)
-        st = self.job_status
-        log = _job_log(job)
+    def _finished(self, job, label: str, backend: str, options: dict) -> None:
+        """Record how the job ended (on the job's thread): a new build, or why there is none."""
+        from ..backends.build import BuildCancelled
+
+        ended = self._job_ended
         try:
-            report = job.result(timeout=5)
-        except Exception as exc:  # noqa: BLE001
-            cancelled = _is_cancel(exc, job)
-            self.job_status = JobStatus(
-                state="cancelled" if cancelled else "failed",
-                phase=st.phase, step=st.step, total=st.total,
-                message=f"{label}: cancelled" if cancelled else f"{label} failed: {describe_error(exc)}",
-                log=log, started=st.started, finished=time.time())
-            if not cancelled:
-                self.message("build", self.job_status.message)
+            st = self.job_status
+            log = "\n".join(job.log)
+            error = job.exception()
+            if error is not None:
+                cancelled = isinstance(error, BuildCancelled) or job.cancelled
+                self.job_status = JobStatus(
+                    state="cancelled" if cancelled else "failed",
+                    phase=st.phase, step=st.step, total=st.total,
+                    message=f"{label}: cancelled" if cancelled else f"{label} failed: {describe_error(error)}",
+                    log=log, started=st.started, finished=time.time())
+                if not cancelled:
+                    self.message("build", self.job_status.message)
+                self.emit("job")
+                return
+            report = job.result()
+            took = time.time() - (st.started or time.time())
+            actual_backend = report.backend or backend
+            if backend == "auto" and label.startswith("build ") and ": auto " in label:
+                label = label.replace(": auto ", f": {actual_backend} ", 1)
+            self.job_status = JobStatus(state="done", phase="done", step=max(st.total, 1), total=max(st.total, 1),
+                                        message=f"{label}: done in {took:.1f} s", log=log, started=st.started,
+                                        finished=time.time())
+            self.add_report(report, name=label, kind="build", backend=actual_backend, options=dict(options),
+                            log=log, source=_report_source(report))
             self.emit("job")
-            return
-        took = time.time() - (st.started or time.time())
-        actual_backend = getattr(report, "backend", None) or _report_backend(report) or backend
-        if backend == "auto" and label.startswith("build ") and ": auto " in label:
-            label = label.replace(": auto ", f": {actual_backend} ", 1)
-        self.job_status = JobStatus(state="done", phase="done", step=max(st.total, 1), total=max(st.total, 1),
-                                    message=f"{label}: done in {took:.1f} s", log=log, started=st.started,
-                                    finished=time.time())
-        self.add_report(report, name=label, kind="build", backend=actual_backend, options=dict(options), log=log,
-                        source=_report_source(report))
-        self.emit("job")
+        except Exception as exc:  # noqa: BLE001 - never lose the app to a view's failure
+            self.job_status = JobStatus(state="failed", message=f"{label}: {describe_error(exc)}",
+                                        finished=time.time())
+            self.message("build", self.job_status.message)
+        finally:
+            if ended is not None:
+                ended.set()
 
     def cancel_build(self) -> bool:
         job = self.job
@@ -437,10 +445,10 @@ class ExplorerState:
         return True
 
     def wait_build(self, timeout: float | None = None) -> JobStatus:
-        """Block until the running build's watcher has finished (for scripts and tests)."""
-        thread = self._job_thread
-        if thread is not None:
-            thread.join(timeout)
+        """Block until the running build has ended and its result is recorded (for scripts and tests)."""
+        ended = self._job_ended
+        if ended is not None:
+            ended.wait(timeout)
         return self.job_status
 
     # ------------------------------------------------------------------ selection
@@ -513,15 +521,6 @@ def _report_source(report) -> str:
     return "; ".join(str(s) for s in sources) if sources else "engine report"
 
 
-def _report_backend(report) -> str | None:
-    text = _report_source(report).lower()
-    if "onnx runtime" in text or "onnxruntime" in text:
-        return "onnxruntime"
-    if "tensorrt" in text or "inspector" in text:
-        return "tensorrt"
-    return None
-
-
 def _artifact_name(path) -> str:
     base = os.path.basename(os.fspath(path))
     for suffix in (".graph.json", ".profile.json", ".timing.json", ".build.log", ".log", ".json"):
@@ -540,39 +539,3 @@ def _short(value, limit: int = 80) -> str:
 def _build_name(counter: int, backend: str, options: dict, job) -> str:
     precision = options.get("precision") or "fp32"
     return f"build {counter}: {backend} {precision}"
-
-
-def _progress_tuple(progress) -> tuple[str, int, int]:
-    if progress is None:
-        return "", 0, 0
-    if isinstance(progress, dict):
-        return str(progress.get("phase") or ""), int(progress.get("step") or 0), int(progress.get("total") or 0)
-    if isinstance(progress, (tuple, list)):
-        phase, step, total = (list(progress) + ["", 0, 0])[:3]
-        return str(phase or ""), int(step or 0), int(total or 0)
-    return (str(getattr(progress, "phase", "") or ""), int(getattr(progress, "step", 0) or 0),
-            int(getattr(progress, "total", 0) or 0))
-
-
-def _job_log(job) -> str:
-    log = getattr(job, "log", "")
-    if callable(log):
-        try:
-            log = log()
-        except Exception:  # noqa: BLE001
-            log = ""
-    if isinstance(log, (list, tuple)):
-        log = "\n".join(str(line) for line in log)
-    return str(log or "")
-
-
-def _is_cancel(exc: BaseException, job) -> bool:
-    if getattr(job, "cancelled", None):
-        try:
-            value = job.cancelled() if callable(job.cancelled) else job.cancelled
-            if value:
-                return True
-        except Exception:  # noqa: BLE001
-            pass
-    name = type(exc).__name__.lower()
-    return "cancel" in name or "cancelled" in str(exc).lower() or "canceled" in str(exc).lower()

@@ -22,6 +22,7 @@ from polygraphy import mod
 
 from ...dtypes import PRECISIONS
 from ...errors import BuildError
+from ...isolation import isolated_task
 from ...model.quantization import has_qdq
 from .session import first_line, remove, shared_pool_in_use
 
@@ -125,7 +126,7 @@ def quantize_int8(proto, calibration: Iterable[dict], *, workdir: str | None = N
 def _quantize_int8_isolated(proto, batches: list[dict], *, workdir: str | None) -> tuple[Any, Conversion]:
     """:func:`quantize_int8` in a child process (see :func:`.session.shared_thread_pool`): the calibration
     batches travel as an ``.npz`` file (plain arrays, no pickles), the model on the child's stdin."""
-    from ...model.isolation import IsolatedCrashed, IsolatedFailed, run_isolated
+    from ...isolation import TaskCrashed, TaskFailed, run_task
 
     names = list(batches[0]) if batches else []
     folder = workdir or tempfile.mkdtemp(prefix="explorer-int8-")
@@ -133,11 +134,11 @@ def _quantize_int8_isolated(proto, batches: list[dict], *, workdir: str | None) 
     np.savez(arrays_path, **{f"b{i}_{j}": np.asarray(batch[name]) for i, batch in enumerate(batches)
                              for j, name in enumerate(names)})
     try:
-        data = run_isolated("quantize_int8", proto.SerializeToString(), arrays_path, json.dumps(names), folder)
-    except IsolatedFailed as exc:
+        data = run_task(quantize_int8_task, proto.SerializeToString(), arrays_path, json.dumps(names), folder)
+    except TaskFailed as exc:
         message = str(exc).split(": ", 1)[1] if str(exc).startswith("BuildError: ") else str(exc)
         raise BuildError(message) from None
-    except IsolatedCrashed as exc:
+    except TaskCrashed as exc:
         raise BuildError(f"onnxruntime.quantization could not quantize the model to int8: it {exc}") from None
     finally:
         remove(arrays_path)
@@ -156,6 +157,19 @@ def _int8_info(batches: int) -> Conversion:
         details={"calibration": f"{batches} random batches"},
         note="random calibration data: fine for exploring the graph and the timings, not for accuracy; "
              "calibrate on real data (or use NVIDIA Model Optimizer) for a deployable model")
+
+
+@isolated_task("quantize_int8")
+def quantize_int8_task(data: bytes, arrays_path: str, names_json: str, workdir: str) -> bytes:
+    """``quantize_static`` on a serialized model with calibration batches from an ``.npz`` file (plain
+    arrays ``b{batch}_{input}``, no pickles); the quantized model's bytes."""
+    model = onnx.ModelProto()
+    model.ParseFromString(data)
+    names = json.loads(names_json)
+    with np.load(arrays_path, allow_pickle=False) as arrays:
+        count = len(arrays.files) // max(1, len(names))
+        batches = [{name: arrays[f"b{i}_{j}"] for j, name in enumerate(names)} for i in range(count)]
+    return quantize_int8(model, batches, workdir=workdir or None)[0].SerializeToString()
 
 
 __all__ = ["CALIBRATION_BATCHES", "Conversion", "convert_precision", "has_qdq", "quantize_int8"]
