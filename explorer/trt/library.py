@@ -42,8 +42,16 @@ TENSORRT = Library(
                   "tarball on LD_LIBRARY_PATH, or an NGC container)"),
     parser_label="tensorrt-parser")
 
-#: every library the explorer knows, by key (TensorRT-RTX joins as a row)
-LIBRARIES: dict[str, Library] = {TENSORRT.key: TENSORRT}
+TENSORRT_RTX = Library(
+    key="tensorrt-rtx", title="TensorRT-RTX", module="tensorrt_rtx_bindings", preload=("tensorrt_rtx_libs",),
+    missing_names=("tensorrt_rtx_bindings", "tensorrt_rtx_libs"),
+    not_installed=("TensorRT-RTX is not installed (pip install tensorrt-rtx-cu13-bindings tensorrt-rtx-cu13-libs, "
+                   "or the explorer's 'rtx' extra)"),
+    install_hint="install tensorrt-rtx-cu13-libs (or tensorrt-rtx-cu12-libs) from PyPI",
+    parser_label="TensorRT-RTX")
+
+#: every library the explorer knows, by key
+LIBRARIES: dict[str, Library] = {TENSORRT.key: TENSORRT, TENSORRT_RTX.key: TENSORRT_RTX}
 
 _AVAILABILITY: dict[tuple[str, bool], tuple[bool, str]] = {}
 _AVAILABILITY_LOCK = threading.Lock()
@@ -168,5 +176,5 @@ def _gpu_hint() -> str:
     return ""
 
 
-__all__ = ["LIBRARIES", "Library", "TENSORRT", "available", "create_builder", "describe_import_failure",
+__all__ = ["LIBRARIES", "Library", "TENSORRT", "TENSORRT_RTX", "available", "create_builder", "describe_import_failure",
            "import_library", "import_tensorrt", "installed_version", "reset_availability_cache", "version_of"]
