@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ._data import compare_rows, engine_source, has_latency, memory_totals
-from ._util import fit_title, empty_figure, esc, fmt_bytes, fmt_ms, shorten, titled
+from .data import compare_rows, engine_source, has_latency, memory_totals
+from ._util import fit_title, empty_figure, esc, shorten, titled
+from .format import fmt_bytes, fmt_ms
 
 
 def compare_frame(a, b, label_a: str = "a", label_b: str = "b"):

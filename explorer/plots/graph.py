@@ -17,8 +17,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ._util import (DEMOTED_AMBER, EDGE_GREY, FALLBACK_RED, HIGHLIGHT, MIXED_PURPLE, NEUTRAL_GREY, PALETTE,
-                    TRT_GREEN, esc, fmt_ms, op_summary, shorten, wrap)
+from ._util import (DEMOTED_AMBER, EDGE_GREY, FALLBACK_RED, HIGHLIGHT, MIXED_PURPLE, NEUTRAL_GREY, PALETTE, TRT_GREEN,
+                    esc, op_summary, shorten, wrap)
+from .format import fmt_ms
 from .graph_layout import GROUP, LEAF, GraphView, ScopeTree
 
 #: draw text labels next to the points only below this many visible items
@@ -152,7 +153,7 @@ def fusion_overlay(tree: ScopeTree, groups: Sequence, *, source: str = "predicte
 
 def engine_overlay(tree: ScopeTree, engine_report, *, source: str | None = None) -> Overlay:
     """ONNX nodes coloured by the engine layer they ended up in (fused layers share a colour)."""
-    from ._data import engine_source, layer_records
+    from .data import engine_source, layer_records
 
     layers = layer_records(engine_report)
     cats = np.full(tree.n, 2, dtype=np.int64)
@@ -282,7 +283,7 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
                 lines.append(f"{esc(cat_labels[ci], 120)}: {int(counts[ci])}")
             hover.append("<br>".join(lines))
             labels.append("\u2003" + esc(shorten(g.label, 26)) + f" ({len(members)})")
-    sel_items = _selected_items(view, selected)
+    sel_items = selected_items(view, selected)
     data = {
         "edges": dict(x=ex, y=ey, mode="lines", line=dict(color=EDGE_GREY, width=1), hoverinfo="skip",
                       showlegend=False, name="edges"),
@@ -308,7 +309,8 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
     return data
 
 
-def _selected_items(view: GraphView, selected: Iterable[str]) -> list[int]:
+def selected_items(view: GraphView, selected: Iterable[str]) -> list[int]:
+    """The view items (nodes or collapsed scopes) that show the selected node ids, each once."""
     out = []
     for nid in selected or ():
         k = view.item_for_node(nid)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ._data import engine_source, has_latency, layer_records, unique_labels
-from ._util import fit_title, PALETTE, PRECISION_COLORS, empty_figure, esc, fmt_ms, shorten, titled
+from .data import engine_source, has_latency, layer_records, unique_labels
+from ._util import fit_title, PALETTE, PRECISION_COLORS, empty_figure, esc, shorten, titled
+from .format import fmt_ms
 
 NO_LATENCY = ("No per-layer latency in this source (layer information only): import a trtexec --exportProfile "
               "JSON or run a build to see where time goes.")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ._data import activation_footprint, engine_source, layer_records, memory_totals, unique_labels
-from ._util import fit_title, PALETTE, empty_figure, esc, fmt_bytes, shorten, titled
+from .data import activation_footprint, engine_source, layer_records, memory_totals, unique_labels
+from ._util import fit_title, PALETTE, empty_figure, esc, shorten, titled
+from .format import fmt_bytes
 
 
 def memory_totals_figure(report, *, workspace_bytes: int | None = None, title: str = "Memory by kind",

@@ -6,8 +6,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from ._data import engine_source, layer_records, unique_labels
-from ._util import fit_title, PALETTE, empty_figure, esc, fmt_ms, shorten, titled
+from .data import engine_source, layer_records, unique_labels
+from ._util import fit_title, PALETTE, empty_figure, esc, shorten, titled
+from .format import fmt_ms
 
 
 def from_onnxruntime(report) -> bool:

@@ -646,7 +646,7 @@ class TacticsTab(_EngineTab):
     def render(self) -> None:
         import ipywidgets as W
 
-        from ..plots._data import engine_source
+        from ..plots.data import engine_source
         from ..plots.tactics import from_onnxruntime, no_tactics_message, tactics_figure, tactics_table, timed_tactics
 
         if self.no_build():
@@ -696,8 +696,8 @@ class MemoryTab(_EngineTab):
         self.totals = _html()
 
     def render(self) -> None:
-        from ..plots._data import memory_totals
-        from ..plots._util import fmt_bytes
+        from ..plots.data import memory_totals
+        from ..plots.format import fmt_bytes
         from ..plots.memory import activation_footprint_figure, memory_layers_figure, memory_totals_figure
 
         if self.no_build():
@@ -749,7 +749,7 @@ class LayersTab(_EngineTab):
             return
         build = self.state.current_build
         report = build.report
-        from ..plots._data import engine_source
+        from ..plots.data import engine_source
 
         self.head.value = (STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
                            + f"<div class='trex-source'>latency: {e(engine_source(report, 'latency'))}</div>")
