@@ -1,7 +1,8 @@
-"""HTML fragments for the app (summary, tables, details): every model or artifact string is escaped.
+"""HTML fragments the app and the standalone report share (summary, tables, boxes): every model or artifact
+string is escaped.
 
 Plain functions of plain data, so they are testable without a browser; the app puts their output into
-``ipywidgets.HTML``.
+``ipywidgets.HTML``, :mod:`explorer.html.report` into one file. Nothing here imports the widgets.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any, Iterable, Sequence
 
-from ..plots._util import fmt_bytes, fmt_ms
+from ..plots.format import fmt_bytes
 
 
 def e(value: Any, limit: int | None = 400) -> str:
@@ -110,16 +111,16 @@ def shape_text(shape) -> str:
 
 # ---------------------------------------------------------------------------------------------- model
 
-def model_summary(state) -> str:
-    model = state.model
+def model_summary(model, *, label: str | None = None, path: str | None = None, support=None) -> str:
+    """The Model tab / report section: name, producer, opsets, sizes, inputs and outputs, warnings, operators."""
     if model is None:
         return STYLE + message_box("No model loaded: type a path, upload a file or pick a sample.", "info")
     s = model.summary()
-    parts = [STYLE, f"<div class='trex-big'>{e(state.model_label or s.get('name'))}</div>"]
-    if state.model_path:
-        parts.append(f"<div class='trex-source'>{e(state.model_path)}</div>")
+    parts = [STYLE, f"<div class='trex-big'>{e(label or s.get('name'))}</div>"]
+    if path:
+        parts.append(f"<div class='trex-source'>{e(path)}</div>")
     pairs = [("graph", model.graph.name or "n/a")]
-    if getattr(model, "doc_string", ""):
+    if model.doc_string:
         pairs.append(("doc", model.doc_string))
     parts.append(kv(pairs + [
         ("producer", s.get("producer") or "n/a"),
@@ -138,9 +139,8 @@ def model_summary(state) -> str:
     parts.append("<h4>Inputs and outputs</h4>")
     parts.append(table(io_rows, ["", "name", "dtype", "shape"], scroll=False))
     warnings = list(s.get("warnings") or [])
-    report = state.support
-    if report is not None and getattr(report, "opset_issue", None):
-        warnings.append(f"opset: {report.opset_issue}")
+    if support is not None and support.opset_issue:
+        warnings.append(f"opset: {support.opset_issue}")
     if warnings:
         parts.append("<h4>Warnings</h4>")
         parts.extend(message_box(w, "warning") for w in warnings)
@@ -171,7 +171,7 @@ def partitions_header(report) -> str:
             "info"))
     for note in report.notes or []:
         lines.append(f"<div class='trex-source'>note: {e(note)}</div>")
-    if getattr(report, "opset_issue", None):
+    if report.opset_issue:
         lines.append(message_box(f"opset: {report.opset_issue}", "warning"))
     return "".join(lines)
 
@@ -188,115 +188,5 @@ def unsupported_table(report) -> str:
                  empty="every node runs in TensorRT")
 
 
-# ---------------------------------------------------------------------------------------------- details
-
-def _attr_text(value: Any) -> str:
-    try:
-        import onnx
-
-        if isinstance(value, onnx.TensorProto):
-            return f"tensor {onnx.TensorProto.DataType.Name(value.data_type)} {list(value.dims)}"
-        if isinstance(value, onnx.GraphProto):
-            return f"graph '{value.name}' ({len(value.node)} nodes)"
-    except Exception:  # noqa: BLE001
-        pass
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= 200 else text[:199] + "…"
-
-
-def node_details(state, node_id: str) -> str:
-    model = state.model
-    if model is None:
-        return ""
-    node = model.graph.by_id.get(node_id)
-    if node is None:
-        return STYLE + message_box(f"node {node_id} is not in the current model", "info")
-    g = model.graph
-    parts = [STYLE, f"<div style='font-weight:600'>{e(node.name or node.id)}</div>"]
-    pairs: list[tuple[str, Any]] = [("op", node.op_type if node.is_default_domain else f"{node.domain}::{node.op_type}"),
-                                    ("id", node.id)]
-    if node.doc_string:
-        pairs.append(("doc", node.doc_string))
-    for k, v in list(node.attributes.items())[:30]:
-        pairs.append((f"attr {k}", _attr_text(v)))
-    for name in node.inputs:
-        if name:
-            t = g.tensor(name)
-            kind = " (initializer)" if name in g.initializers else ""
-            pairs.append(("input", f"{name}: {t.dtype or '?'} {shape_text(t.shape)}{kind}"))
-    for name in node.outputs:
-        if name:
-            t = g.tensor(name)
-            pairs.append(("output", f"{name}: {t.dtype or '?'} {shape_text(t.shape)}"))
-    report = state.support
-    if report is not None:
-        try:
-            v = report.verdict(node_id)
-        except KeyError:
-            v = None
-        if v is not None:
-            if v.in_tensorrt:
-                verdict = f"supported; runs in TensorRT (partition #{v.partition})"
-            elif v.supported:
-                verdict = f"supported, sent back to the framework: {v.fallback_reason} (partition #{v.partition})"
-            else:
-                verdict = f"UNSUPPORTED: {v.reason} (partition #{v.partition})"
-            pairs.append(("TensorRT", verdict))
-            for c in v.caveats[:4]:
-                pairs.append(("caveat", c))
-            pairs.append(("verdict source", report.source))
-    group = state.fusion_for_node(node_id) if state._fusions is not None else None
-    if group is not None:
-        members = [getattr(n, "id", n) for n in getattr(group, "nodes", [])]
-        pairs.append(("predicted fusion", f"{getattr(group, 'kind', '')}: {' + '.join(members)}"))
-    build = state.current_build
-    if build is not None:
-        layers = state.layers_for_node(node_id)
-        if not layers:
-            pairs.append((f"engine ({build.name})", "no engine layer runs this node (folded, removed or unmapped)"))
-        for layer in layers[:3]:
-            pairs.append(("engine layer", layer.name))
-            pairs.append(("  type / precision", f"{layer.type or 'n/a'} / {layer.precision or 'n/a'}"))
-            if layer.tactic:
-                pairs.append(("  tactic", layer.tactic))
-            pairs.append(("  latency", fmt_ms(layer.latency_ms)))
-        pairs.append(("engine source", build.source))
-    parts.append(kv(pairs))
-    return "".join(parts)
-
-
-def layer_details(state, layer_name: str) -> str:
-    build = state.current_build
-    if build is None:
-        return ""
-    layer = next((layer for layer in build.report.layers if layer.name == layer_name), None)
-    if layer is None:
-        return STYLE + message_box(f"layer {layer_name} is not in {build.name}", "info")
-    pairs: list[tuple[str, Any]] = [("type", layer.type or "n/a"), ("precision", layer.precision or "n/a"),
-                                    ("latency", fmt_ms(layer.latency_ms))]
-    lat = getattr(layer, "latency", None)
-    if lat is not None:
-        if lat.percentage is not None:
-            pairs.append(("share", f"{lat.percentage:.2f}%"))
-        pairs.append(("latency source", lat.source))
-    if layer.tactic:
-        pairs.append(("tactic", layer.tactic))
-    if getattr(layer, "origin", None):
-        pairs.append(("origin", layer.origin))
-    pairs.append(("ONNX nodes", ", ".join(layer.onnx_nodes) or "none (added by TensorRT or unmapped)"))
-    for t in layer.inputs[:8]:
-        pairs.append(("input", f"{t.name}: {t.dtype or '?'} {shape_text(t.shape)} {t.format or ''}"))
-    for t in layer.outputs[:8]:
-        pairs.append(("output", f"{t.name}: {t.dtype or '?'} {shape_text(t.shape)} {t.format or ''}"))
-    timed = [t for t in build.report.tactics if t.layer == layer.name and t.time_ms is not None]
-    if timed:
-        best = min(timed, key=lambda t: t.time_ms)
-        chosen = next((t for t in timed if t.chosen), None)
-        pairs.append(("tactics timed", f"{len(timed)}; fastest {best.tactic_name or best.tactic} "
-                                       f"{fmt_ms(best.time_ms)}"))
-        if chosen is not None:
-            pairs.append(("chosen", f"{chosen.tactic_name or chosen.tactic} {fmt_ms(chosen.time_ms)}"))
-    pairs.append(("build", f"{build.name} ({build.source})"))
-    return STYLE + f"<div style='font-weight:600'>{e(layer.name)}</div>" + kv(pairs)
+__all__ = ["STYLE", "e", "kv", "message_box", "model_summary", "partitions_header", "shape_text", "source_line",
+           "table", "unsupported_table"]
