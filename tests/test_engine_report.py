@@ -99,3 +99,24 @@ def test_times_only(fixtures_dir):
     assert report.layers == [] and report.latency_ms_total is None
     assert report.end_to_end.count == 3614
     assert report.to_dict()["mapping"]["layers"] == []
+
+
+def test_fused_layers_is_the_one_fusion_definition(full_report):
+    """Layers running several ONNX nodes, reformats left out, a layer listed again counted once."""
+    from explorer.engine import FusedLayer
+
+    fused = full_report.fused_layers()
+    assert fused and all(isinstance(f, FusedLayer) and len(f.onnx_nodes) >= 2 for f in fused)
+    first = full_report.layers[0]
+    assert fused[0] == FusedLayer(layer="Conv_0 + Relu_1", onnx_nodes=tuple(first.onnx_nodes), type=first.type,
+                                  precision=first.precision)
+    expected = [l.name for l in full_report.layers if len(l.onnx_nodes) > 1 and not l.is_reformat]
+    assert [f.layer for f in fused] == expected
+    every = full_report.fused_layers(min_nodes=1)
+    assert len(every) > len(fused) and all(len(f.onnx_nodes) >= 1 for f in every)
+
+    again = EngineReport(layers=full_report.layers + [Layer(name="Conv_0 + Relu_1 [profile 1]",
+                                                            onnx_nodes=list(first.onnx_nodes))])
+    assert [f.layer for f in again.fused_layers()] == expected
+    reformat = Layer(name="Reformatting CopyNode for Input Tensor 0 to Conv_0 + Relu_1", onnx_nodes=["a", "b"])
+    assert EngineReport(layers=[reformat]).fused_layers() == []

@@ -31,7 +31,7 @@ class FusionsTab(Tab):
             self.header.value = STYLE + message_box("Load a model first.", "info")
             return
         groups = state.fusions
-        multi = [g for g in groups or [] if len(getattr(g, "nodes", []) or []) > 1]
+        multi = [g for g in groups or [] if len(g.nodes) > 1]
         build = state.current_build
         parts = [STYLE]
         if groups is None:
@@ -44,7 +44,7 @@ class FusionsTab(Tab):
             parts.append("<div class='trex-source'>No build yet: run one in the Build tab or import trtexec "
                          "files to see the real fusions next to the prediction.</div>")
         else:
-            fused = [layer for layer in build.report.layers if len(layer.onnx_nodes or []) > 1]
+            fused = build.report.fused_layers()
             parts.append(f"<div><b>{len(fused)}</b> fused layers in <b>{e(build.name)}</b> "
                          f"<span class='trex-source'>(source: {e(build.source)})</span></div>")
             if groups:
@@ -82,17 +82,17 @@ class FusionsTab(Tab):
     def _tables(self, groups, build) -> str:
         parts = []
         if groups:
-            layer_of: dict[str, set] = {}
+            layer_of: dict[str, set] = {}  # ONNX node -> the fused layers that run it
             if build is not None:
-                for layer in build.report.layers:
-                    for nid in layer.onnx_nodes or []:
-                        layer_of.setdefault(nid, set()).add(layer.name)
+                for fused in build.report.fused_layers():
+                    for nid in fused.onnx_nodes:
+                        layer_of.setdefault(nid, set()).add(fused.layer)
             rows = []
             for g in groups:
-                nodes = [getattr(n, "id", n) for n in getattr(g, "nodes", [])]
+                nodes = list(g.nodes)
                 if len(nodes) < 2:
                     continue
-                row = {"kind": getattr(g, "kind", ""), "rule": getattr(g, "rule", ""), "nodes": " + ".join(nodes)}
+                row = {"kind": g.kind, "rule": g.rule, "nodes": " + ".join(nodes)}
                 if build is not None:
                     sets = [layer_of.get(n, set()) for n in nodes]
                     common = set.intersection(*sets) if sets and all(sets) else set()
@@ -102,9 +102,8 @@ class FusionsTab(Tab):
             parts.append("<h4>Predicted fusion groups</h4>")
             parts.append(table(rows, source="predicted from TensorRT's documented fusion patterns"))
         if build is not None:
-            rows = [{"layer": layer.name, "type": layer.type, "precision": layer.precision,
-                     "ONNX nodes": ", ".join(layer.onnx_nodes)} for layer in build.report.layers
-                    if len(layer.onnx_nodes or []) > 1]
+            rows = [{"layer": f.layer, "type": f.type, "precision": f.precision, "ONNX nodes": ", ".join(f.onnx_nodes)}
+                    for f in build.report.fused_layers()]
             parts.append("<h4>Fused layers in the engine</h4>")
             parts.append(table(rows, source=build.source, empty="no layer fuses several ONNX nodes"))
         return "".join(parts)
