@@ -100,7 +100,7 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
         if payload is not None:
             pending = shape_inference_worker().submit(payload)
     try:
-        with _gc_paused():
+        with gc_paused():
             try:
                 graph = _build_graph(proto.graph, label, base_dir, model_warnings, frozenset(), parent_id=None)
             except RecursionError:
@@ -189,7 +189,7 @@ def _q(name) -> str:
 
 
 @contextmanager
-def _gc_paused():
+def gc_paused():
     """Building 100k-node IRs makes the cyclic GC rescan everything again and again: pause it meanwhile."""
     was_enabled = gc.isenabled()
     gc.disable()

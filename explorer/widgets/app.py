@@ -180,10 +180,7 @@ class Explorer:
         """Show the Compare tab for two builds (by name)."""
         tab: CompareTab = self.tabs["Compare"]  # type: ignore[assignment]
         self.show("Compare")
-        tab._updating = True
-        tab.a.value, tab.b.value = a, b
-        tab._updating = False
-        tab.invalidate()
+        tab.pick(a, b)
 
     def export(self, path: str = "explorer_report.html") -> str:
         """Write the standalone HTML report of the current analysis and every build; returns its path."""

@@ -26,6 +26,13 @@ class CompareTab(Tab):
         if not self._updating:
             self.invalidate()
 
+    def pick(self, a: str, b: str) -> None:
+        """Compare builds ``a`` and ``b`` (by name): one redraw, not one per dropdown."""
+        self._updating = True
+        self.a.value, self.b.value = a, b
+        self._updating = False
+        self.invalidate()
+
     def render(self) -> None:
         from ...plots.compare import compare_frame, compare_latency_figure, compare_totals_figure
 
