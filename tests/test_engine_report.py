@@ -120,3 +120,23 @@ def test_fused_layers_is_the_one_fusion_definition(full_report):
     assert [f.layer for f in again.fused_layers()] == expected
     reformat = Layer(name="Reformatting CopyNode for Input Tensor 0 to Conv_0 + Relu_1", onnx_nodes=["a", "b"])
     assert EngineReport(layers=[reformat]).fused_layers() == []
+
+
+def test_every_onnx_element_type_has_a_size_and_a_name():
+    """explorer.dtypes is the one table: the model loader sizes initializers from it."""
+    import numpy as np
+    import onnx
+    from onnx import helper
+
+    from explorer.dtypes import ONNX_DTYPES, onnx_canonical, onnx_nbytes
+
+    names = {name for name, _ in onnx.TensorProto.DataType.items()} - {"UNDEFINED"}
+    assert names <= set(ONNX_DTYPES), sorted(names - set(ONNX_DTYPES))
+    for name in names - {"STRING"}:  # whole-byte types: the size numpy (via onnx) stores them in
+        size = ONNX_DTYPES[name][1]
+        if size >= 1:
+            np_type = helper.tensor_dtype_to_np_dtype(getattr(onnx.TensorProto, name))
+            assert np.dtype(np_type).itemsize == size, name
+    assert onnx_canonical("FLOAT") == "FP32" and onnx_canonical("float16") == "FP16"
+    assert onnx_nbytes(3, "INT4") == 2 and onnx_nbytes(5, "UINT2") == 2 and onnx_nbytes(3, "FLOAT16") == 6
+    assert onnx_nbytes(4, "FLOAT6E2M3") == 3 and onnx_nbytes(2, "UNDEFINED") == 8
