@@ -14,7 +14,7 @@ from ..html.fragments import STYLE, e, message_box
 from .render import layer_details, node_details
 from .state import ExplorerState, describe_error
 from .tabs.base import Tab, html_widget
-from .tabs.build import BuildTab, artifact_kind, parse_dims  # noqa: F401 - parse_dims, artifact_kind: public here too
+from .tabs.build import BuildTab
 from .tabs.compare import CompareTab
 from .tabs.export import ExportTab
 from .tabs.fusions import FusionsTab

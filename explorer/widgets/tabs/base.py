@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 def html_widget(value: str = "", **layout):
+    """An ``ipywidgets.HTML`` (its value is trusted markup: build it from :mod:`explorer.html.fragments`)."""
     import ipywidgets as W
 
     return W.HTML(value=value, layout=W.Layout(**layout) if layout else W.Layout())
@@ -59,6 +60,8 @@ def point_customdata(widget, trace: int, point: int):
 
 
 class Tab:
+    """One tab: ``build()`` creates its widgets (first show), ``render()`` fills them from the state."""
+
     title = ""
 
     def __init__(self, app: "Explorer") -> None:
