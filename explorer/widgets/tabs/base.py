@@ -7,13 +7,30 @@ the selected layer in a plot.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ...html.fragments import STYLE, message_box
-from ..state import describe_error
+from ..state import ExplorerState, describe_error
 
-if TYPE_CHECKING:
-    from ..app import Explorer
+
+class App(Protocol):
+    """What a tab reads from the app that holds it (:class:`explorer.widgets.app.Explorer`)."""
+
+    state: ExplorerState
+
+    @property
+    def visible_tab(self) -> "Tab | None": ...
+    def load(self, source, *, label: str | None = None) -> bool: ...
+    def analyze(self, **options) -> Any: ...
+    def build(self, *, backend: str = "auto", wait: bool = False, timeout: float | None = None,
+              **options) -> bool: ...
+    def cancel(self) -> bool: ...
+    def import_trtexec(self, *, graph=None, profile=None, times=None, log=None, name: str | None = None) -> Any: ...
+    def import_fixture(self, name: str) -> Any: ...
+    def select(self, node: str | None = None, *, layer: str | None = None, origin: str = "api") -> None: ...
+    def export(self, path: str = ...) -> str: ...
+    def tensorrt_status(self) -> tuple[bool, str]: ...
+    def graph_panel(self, name: str, *, on_select=None, height: int | None = None) -> Any: ...
 
 
 def html_widget(value: str = "", **layout):
@@ -64,7 +81,7 @@ class Tab:
 
     title = ""
 
-    def __init__(self, app: "Explorer") -> None:
+    def __init__(self, app: App) -> None:
         import ipywidgets as W
 
         self.app = app
