@@ -160,7 +160,9 @@ class _ParserJudge:
                 pass
 
     def close(self) -> None:
-        self.worker.close()
+        from ..trt.verdicts import finish
+
+        finish(self.worker)
 
 
 def _choose_source(source: str | None, trt_version: str | None, required: bool = False):

@@ -29,7 +29,6 @@ from typing import Iterable, Sequence
 
 from ..errors import ExplorerError, ModelError
 from ..isolation import MEMORY_LIMIT, TaskCrashed, TaskFailed, TaskProcess, isolated_task
-from .api import interfaces
 from .library import (LIBRARIES, TENSORRT, TENSORRT_RTX, Library, create_builder, import_library, library_of,
                       parser_available)
 
@@ -151,18 +150,34 @@ class ModelVerdicts:
     def to_dict(self) -> dict:
         """JSON-safe (:meth:`from_dict` reads it back); written out field by field because
         ``dataclasses.asdict`` deep-copies, which costs seconds on a 100k-node model."""
+        nodes = self.nodes
         return {"parser": self.parser, "model_supported": self.model_supported,
-                "nodes": [v.to_dict() for v in self.nodes],
+                "nodes": {"index": [v.index for v in nodes], "name": [v.name for v in nodes],
+                          "op_type": [v.op_type for v in nodes], "domain": [v.domain for v in nodes],
+                          "status": [v.status for v in nodes], "how": [v.how for v in nodes],
+                          "error": {k: asdict(v.error) for k, v in enumerate(nodes) if v.error is not None},
+                          "path": {k: [list(step) for step in v.path] for k, v in enumerate(nodes) if v.path}},
                 "model_errors": [asdict(e) for e in self.model_errors], "parses": self.parses,
                 "source": self.source, "failure": self.failure}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelVerdicts":
         return cls(parser=data["parser"], model_supported=bool(data["model_supported"]),
-                   nodes=tuple(NodeVerdict.from_dict(n) for n in data["nodes"]),
+                   nodes=_nodes_from_columns(data["nodes"]),
                    model_errors=tuple(ParserError.from_dict(e) for e in data.get("model_errors", ())),
                    parses=int(data.get("parses", 0)), source=data.get("source", ""),
                    failure=data.get("failure", ""))
+
+
+def _nodes_from_columns(columns: dict) -> tuple[NodeVerdict, ...]:
+    """:meth:`ModelVerdicts.to_dict` sends the nodes as columns (one list per field, errors and body paths
+    by position): a 100k-node answer is then a few long JSON lists, quick to write and to read."""
+    errors = {int(k): ParserError.from_dict(e) for k, e in columns["error"].items()}
+    paths = {int(k): tuple((int(i), str(a)) for i, a in p) for k, p in columns["path"].items()}
+    return tuple(NodeVerdict(index, name, op_type, domain, status, how, errors.get(k), paths.get(k, ()))
+                 for k, (index, name, op_type, domain, status, how) in enumerate(zip(
+                     columns["index"], columns["name"], columns["op_type"], columns["domain"],
+                     columns["status"], columns["how"])))
 
 
 # ------------------------------------------------------------------------------------------- bindings
@@ -213,14 +228,17 @@ class _Parser:
 
     def __init__(self, trt):
         self.trt = trt
-        self.messages: list[str] = []
-        self.logger = interfaces(trt).Logger(None, trt.ILogger.INTERNAL_ERROR, self.messages)
-        self.builder = create_builder(trt, self.logger, self.messages)
+        # TensorRT's own logger, filtering in C++: the parser logs ~10 messages per node, and a Python
+        # ILogger would be called for each (100k nodes: a million calls, 60% more than the parse itself)
+        self.logger = trt.Logger(trt.Logger.ERROR)
+        self.builder = create_builder(trt, self.logger, [])
         self.calls = 0
+        self._last: tuple = ()
 
     def check(self, data: bytes, path: str = "") -> tuple[bool, list[tuple[list[int], bool]], list[ParserError]]:
         trt = self.trt
         self.calls += 1
+        self._last = ()
         network = self.builder.create_network(0)  # default flags: TensorRT-RTX networks are strongly typed anyway
         parser = trt.OnnxParser(network, self.logger)
         if hasattr(parser, "supports_model_v2"):
@@ -231,7 +249,10 @@ class _Parser:
             ok, raw = parser.supports_model(data, path or None)
             subgraphs = [(list(nodes), bool(s)) for nodes, s in raw]
         errors = parser_errors(parser)
-        del parser, network
+        # Destroying a 100k-node network takes seconds (2.6 s in TensorRT-RTX 1.7, 60% of the parse): the
+        # last one is kept until the next check, and the isolated child is killed, not waited for, when the
+        # caller is done with it (judge_isolated), so a single parse never pays for it.
+        self._last = (parser, network)
         return ok, subgraphs, errors
 
 
@@ -771,8 +792,22 @@ def judge_isolated(model: bytes | str | os.PathLike, library: Library = TENSORRT
                          f"{exc.message.strip()[:1000]}", file=path or None) from None
     finally:
         if own:
-            worker.close()
+            finish(worker)
     return ModelVerdicts.from_dict(json.loads(raw))
+
+
+def finish(worker: TaskProcess) -> None:
+    """Stop a parser child the caller is done with: killed, not asked to exit, because its last network
+    would take seconds to destroy and a parser child holds nothing worth a clean exit."""
+    import signal
+
+    pid = worker.pid
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    worker.close()
 
 
 def judge_in_subprocess(models: Sequence[str | os.PathLike], bindings: str = "rtx",
@@ -791,5 +826,5 @@ def judge_in_subprocess(models: Sequence[str | os.PathLike], bindings: str = "rt
             except ExplorerError as exc:
                 results.append(ModelVerdicts("", False, (), source=path, failure=str(exc)[:500]))
     finally:
-        worker.close()
+        finish(worker)
     return results
