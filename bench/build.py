@@ -37,7 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-import explorer.backends.build.worker as build_module  # noqa: E402  (REUSE_WORKERS lives there)
+import explorer.backends.jobs.worker as build_module  # noqa: E402  (REUSE_WORKERS lives there)
 from explorer.backends.build import build  # noqa: E402
 
 SAMPLES = os.path.join(os.path.dirname(HERE), "sample_models")

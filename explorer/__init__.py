@@ -26,8 +26,8 @@ _LAZY = {
     "load_report": ("explorer.engine", "load_report"),
     "EngineReport": ("explorer.engine", "EngineReport"),
     "predict_fusions": ("explorer.fusions", "predict_fusions"),
-    "build": ("explorer.backends.build", "build"),
-    "start_build": ("explorer.backends.build", "start_build"),
+    "build": ("explorer.backends.jobs", "build"),
+    "start_build": ("explorer.backends.jobs", "start_build"),
     "Explorer": ("explorer.widgets", "Explorer"),
 }
 

@@ -198,7 +198,7 @@ def test_job_cancel_method_and_done_callback():
 
 
 def test_cancel_escalates_to_terminate_then_kill_when_the_worker_hangs(monkeypatch):
-    import explorer.backends.build.job as job_module
+    import explorer.backends.jobs.job as job_module
 
     monkeypatch.setattr(job_module, "CANCEL_GRACE_S", 0.5)
     job = _long_build_in_profile()
@@ -416,7 +416,7 @@ def test_cancelled_or_failed_build_discards_its_worker():
 
 
 def test_killed_idle_worker_is_replaced_transparently(monkeypatch):
-    import explorer.backends.build.worker as build_module
+    import explorer.backends.jobs.worker as build_module
 
     _fresh()
     build(SAMPLES / "int8_qdq.onnx", **FAST)

@@ -1,6 +1,6 @@
 """Engine builders behind one interface: TensorRT when it can run here, ONNX Runtime everywhere.
 
-* :func:`build` / :func:`start_build` (:mod:`explorer.backends.build`) - build and profile a model in a
+* :func:`build` / :func:`start_build` (:mod:`explorer.backends.jobs`) - build and profile a model in a
   worker process; an :class:`~explorer.engine.report.EngineReport` (a :class:`BuildReport`) comes back;
 * :mod:`explorer.backends.onnxruntime` - ONNX Runtime: its optimized graph (real fusions), its profiler
   (real per-node timings), provider placement; the only module that imports ``onnxruntime``;
@@ -18,8 +18,8 @@ MAX_TIMED_RUNS = 10_000_000
 MAX_DURATION_S = 3600.0
 
 _LAZY = {
-    "build": "build", "start_build": "build", "BuildJob": "build", "BuildReport": "build",
-    "BuildCancelled": "build", "BuildSettings": "build", "normalize_shapes": "build", "parse_shape": "build",
+    "build": "jobs", "start_build": "jobs", "BuildJob": "jobs", "BuildReport": "jobs",
+    "BuildCancelled": "jobs", "BuildSettings": "jobs", "normalize_shapes": "jobs", "parse_shape": "jobs",
 }
 
 __all__ = sorted(_LAZY)

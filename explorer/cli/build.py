@@ -68,7 +68,7 @@ def parse_shape_args(values: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..backends.build import start_build
+    from ..backends.jobs import start_build
     from . import print_json
 
     shapes = parse_shape_args(args.shape)

@@ -24,7 +24,7 @@ from typing import Callable
 
 from ..errors import ExplorerError
 from ..model import Model, load_model
-from ..model.loader import ModelSource, _gc_paused
+from ..model.loader import ModelSource, gc_paused
 from .partition import Partition, partition_with_fallback
 from .report import FoldingSummary, NodeVerdict, SupportReport
 
@@ -47,7 +47,7 @@ def analyze(model: Model | ModelSource, *, source: str | None = None, trt_versio
     """
     min_block_size = _block_size(min_block_size)
     source = _source_name(source, use_parser)
-    with _gc_paused():  # one pause (and one collection after it) for loading and judging big graphs
+    with gc_paused():  # one pause (and one collection after it) for loading and judging big graphs
         if not isinstance(model, Model):
             model = load_model(model)
         return _analyze(model, source, trt_version, min_block_size, require_mac, fold_constants,

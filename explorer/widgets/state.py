@@ -257,6 +257,11 @@ class ExplorerState:
         return self._fusions
 
     @property
+    def fusions_predicted(self) -> bool:
+        """Whether the fusion groups are computed already (the details panel does not start a prediction)."""
+        return self._fusions is not None
+
+    @property
     def fusions_error(self) -> str | None:
         _ = self.fusions
         return self._fusions_error
@@ -342,7 +347,7 @@ class ExplorerState:
         """Start the build worker in the background (imports, thread pool, profiler calibration), so that the
         first build does not wait for it; nothing happens if one is ready, and failures wait for the build."""
         try:
-            from ..backends.build import prestart
+            from ..backends.jobs import prestart
 
             prestart()
         except Exception:  # noqa: BLE001 - the build will start its own worker and report what goes wrong
@@ -358,7 +363,7 @@ class ExplorerState:
             return False
         options = {k: v for k, v in options.items() if v not in (None, "")}
         try:
-            from ..backends.build import start_build
+            from ..backends.jobs import start_build
 
             job = start_build(self.model, backend=backend, **options)
         except Exception as exc:  # noqa: BLE001
@@ -392,7 +397,7 @@ class ExplorerState:
 
     def _finished(self, job, label: str, backend: str, options: dict) -> None:
         """Record how the job ended (on the job's thread): a new build, or why there is none."""
-        from ..backends.build import BuildCancelled
+        from ..backends.jobs import BuildCancelled
 
         ended = self._job_ended
         try:

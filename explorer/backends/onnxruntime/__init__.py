@@ -11,7 +11,7 @@ The only part of the explorer that imports ``onnxruntime``, lazily (see :mod:`.s
 * :mod:`.build` - the build itself, phase by phase;
 * :mod:`.report` - :class:`OrtBuildResult` (what crosses the worker's pipe) and the explorer's report of it.
 
-What a build does (:func:`build`, run in the worker process that :mod:`explorer.backends.build` starts):
+What a build does (:func:`build`, run in the worker process that :mod:`explorer.backends.jobs` starts):
 
 1. **load** the model and give every node its explorer id as its name (ONNX Runtime refuses duplicate node
    names, and the ids are what every report uses);

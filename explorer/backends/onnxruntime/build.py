@@ -1,4 +1,4 @@
-"""The build (run in the worker process that :mod:`explorer.backends.build` starts): phase functions over one
+"""The build (run in the worker process that :mod:`explorer.backends.jobs` starts): phase functions over one
 :class:`_BuildRun` - load, convert, sessions, calibrate, warm up, time, profile, assemble.
 
 Timed runs alternate between a session without the profiler (the end-to-end time) and an identical one with

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from onnx import TensorProto, helper
 
 from ...engine.stats import median, sorted_quantiles
-from .session import Cancelled, make_session_options, onnxrt, remove
+from .session import Cancelled, chain_model, make_session_options, onnxrt, remove
 from .trace import parse_profile, read_profile_file
 
 #: nodes in the calibration chains: the long chain, and the short one that gives session.run's fixed cost
@@ -78,20 +77,6 @@ class ProfilerCalibration:
     method: str
     reused: bool = False
     age_s: float = 0.0
-
-
-def chain_model(k: int, op: str = "Neg", elements: int = 1) -> bytes:
-    """``k`` ``op`` nodes in a chain on a float tensor of ``elements``: Neg on one element is the cheapest
-    real kernel there is; Sigmoid on 64k elements is split over the intra-op threads."""
-    names = ["x"] + [f"t{i}" for i in range(1, k)] + ["y"]
-    nodes = [helper.make_node(op, [names[i]], [names[i + 1]], name=f"calibration_{op.lower()}_{i}")
-             for i in range(k)]
-    graph = helper.make_graph(nodes, "profiler_calibration",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [elements])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [elements])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
 
 
 def calibrate_profiler_overhead(providers: Sequence[Any], workdir: str, *, runs: int = CALIBRATION_RUNS,
@@ -194,7 +179,7 @@ def recent_calibration(workdir: str, *, cancelled: Callable[[], bool] | None = N
     """The CPU profiler calibration, measured now or at most :data:`CALIBRATION_MAX_AGE_S` ago in this process.
 
     The profiler's overhead is a property of this machine and ONNX Runtime build, not of the model: a worker
-    that builds again (the warm worker of :mod:`explorer.backends.build`) need not spend ~0.1 s measuring
+    that builds again (the warm worker of :mod:`explorer.backends.jobs`) need not spend ~0.1 s measuring
     it again. ``age_s`` and ``reused`` in the result say which it was; ``seconds`` is 0 when reused."""
     now = time.monotonic()
     last = _last_calibration.get("cpu")

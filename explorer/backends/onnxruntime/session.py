@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping, Sequence
 
+from onnx import TensorProto, helper
 from polygraphy import mod
 
 from ...errors import BuildError
@@ -26,6 +27,20 @@ SHARED_POOL_ENV = "EXPLORER_ORT_SHARED_THREAD_POOL"
 
 class Cancelled(Exception):
     """Raised inside the worker when the parent asked to stop; turned into ``BuildCancelled`` by the parent."""
+
+
+def chain_model(k: int, op: str = "Neg", elements: int = 1) -> bytes:
+    """``k`` ``op`` nodes in a chain on a float tensor of ``elements``: Neg on one element is the cheapest
+    real kernel there is; Sigmoid on 64k elements is split over the intra-op threads."""
+    names = ["x"] + [f"t{i}" for i in range(1, k)] + ["y"]
+    nodes = [helper.make_node(op, [names[i]], [names[i + 1]], name=f"calibration_{op.lower()}_{i}")
+             for i in range(k)]
+    graph = helper.make_graph(nodes, "profiler_calibration",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [elements])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [elements])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
 
 
 def available() -> tuple[bool, str]:
@@ -119,8 +134,6 @@ def shared_thread_pool() -> bool:
     if _shared_pool is None and os.environ.get(SHARED_POOL_ENV) != "1":
         return False  # only in the build worker: the pool is the whole process's, for every session after
     if _shared_pool is None:
-        from .profiler import chain_model
-
         try:
             _pybind_state.set_global_thread_pool_sizes(0, 1)  # 0: the default size
             so = onnxrt.SessionOptions()

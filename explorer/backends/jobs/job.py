@@ -283,7 +283,7 @@ class BuildJob:
             if outcome is not _RETRY:
                 return outcome
             # the idle worker had died (killed, OOM, its idle timeout) before it took the request: a new one
-            self._append_log(f"[explorer] the idle build worker (pid {worker.pid}) had exited "
+            self.append_log(f"[explorer] the idle build worker (pid {worker.pid}) had exited "
                              f"({_exit_words(worker.process.returncode)}) before taking this build: starting a new one")
             worker = _Worker.spawn(env)
             reused = False
@@ -335,10 +335,10 @@ class BuildJob:
                     self._send(process, "cancel")
                 elif terminated_at is None and now - cancel_sent_at > CANCEL_GRACE_S:
                     terminated_at = now
-                    self._append_log("[explorer] the worker did not stop after the cancel request: terminating it")
+                    self.append_log("[explorer] the worker did not stop after the cancel request: terminating it")
                     _signal(process, signal.SIGTERM)
                 elif terminated_at is not None and now - terminated_at > CANCEL_GRACE_S:
-                    self._append_log("[explorer] the worker ignored SIGTERM: killing it")
+                    self.append_log("[explorer] the worker ignored SIGTERM: killing it")
                     _signal(process, getattr(signal, "SIGKILL", signal.SIGTERM))
             elif ended_at is not None and now - ended_at > CANCEL_GRACE_S:
                 _signal(process, getattr(signal, "SIGKILL", signal.SIGTERM))  # answered, then hung on its way out
@@ -393,12 +393,12 @@ class BuildJob:
         except (OSError, ValueError):
             pass
 
-    def _append_log(self, line: str) -> None:
+    def append_log(self, line: str) -> None:
         line = _ANSI.sub("", line)  # ONNX Runtime colours its log lines
         with self._lock:
             self._log.append(line)
 
-    def _deliver_progress(self, phase: str, step: int, total: int) -> None:
+    def deliver_progress(self, phase: str, step: int, total: int) -> None:
         self.progress = Progress(phase, step, total)
         with self._lock:
             callbacks = list(self._callbacks)
@@ -406,7 +406,7 @@ class BuildJob:
             try:
                 fn(phase, step, total)
             except Exception as exc:  # a broken callback must not break the build
-                self._append_log(f"[explorer] progress callback failed: {type(exc).__name__}: {exc}")
+                self.append_log(f"[explorer] progress callback failed: {type(exc).__name__}: {exc}")
 
     def _make_report(self, outcome: dict[str, Any]) -> BuildReport:
         result = outcome["result"]

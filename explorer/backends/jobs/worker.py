@@ -26,14 +26,19 @@ import sys
 import tempfile
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from ...errors import BuildError, ExplorerError
 from ...isolation import child_env, isolated_task, start_process
 from .settings import BuildSettings
 
-if TYPE_CHECKING:
-    from .job import BuildJob
+
+class JobSink(Protocol):
+    """What the worker's readers write to: the job being served (:class:`~explorer.backends.jobs.job.BuildJob`)."""
+
+    def append_log(self, line: str) -> None: ...
+    def deliver_progress(self, phase: str, step: int, total: int) -> None: ...
+
 
 ProgressCallback = Callable[[str, int, int], None]
 #: a backend's run in the worker: (model path, settings, workdir, progress, cancel event, remember a
@@ -85,7 +90,7 @@ class _Worker:
         self.pid = process.pid
         self.env_key = _env_key(env)
         self.messages: "queue.Queue[dict[str, Any]]" = queue.Queue()
-        self._job: BuildJob | None = None
+        self._job: JobSink | None = None
         self._lock = threading.Lock()
         self._log_end = threading.Event()
         self._readers = [threading.Thread(target=self._read_protocol, daemon=True, name="explorer-build-protocol"),
@@ -101,7 +106,7 @@ class _Worker:
             raise BuildError(f"could not start the build worker ({sys.executable}): {exc}") from None
         return cls(process, env)
 
-    def attach(self, job: "BuildJob") -> None:
+    def attach(self, job: JobSink) -> None:
         with self._lock:
             self._job = job
             self._log_end.clear()
@@ -111,7 +116,7 @@ class _Worker:
                 except queue.Empty:
                     break
 
-    def detach(self, job: "BuildJob", wait_for_log: bool = False) -> None:
+    def detach(self, job: JobSink, wait_for_log: bool = False) -> None:
         if wait_for_log:  # the stderr pipe is read separately: wait for the end of this build's log
             self._log_end.wait(2.0)
         with self._lock:
@@ -142,7 +147,7 @@ class _Worker:
         for reader in self._readers:
             reader.join(timeout=timeout)
 
-    def _current(self) -> "BuildJob | None":
+    def _current(self) -> "JobSink | None":
         with self._lock:
             return self._job
 
@@ -154,11 +159,11 @@ class _Worker:
                 message = json.loads(raw)
             except ValueError:
                 if job is not None:
-                    job._append_log(raw.decode("utf-8", "replace").rstrip("\n"))
+                    job.append_log(raw.decode("utf-8", "replace").rstrip("\n"))
                 continue
             if message.get("type") == "progress":
                 if job is not None:
-                    job._deliver_progress(message["phase"], int(message["step"]), int(message["total"]))
+                    job.deliver_progress(message["phase"], int(message["step"]), int(message["total"]))
             else:
                 self.messages.put(message)
 
@@ -170,12 +175,12 @@ class _Worker:
                 head = line[: -len(_LOG_END)]
                 job = self._current()
                 if head and job is not None:
-                    job._append_log(head)
+                    job.append_log(head)
                 self._log_end.set()
                 continue
             job = self._current()
             if job is not None:  # an idle worker's output (none is expected) belongs to no build
-                job._append_log(line)
+                job.append_log(line)
 
 
 _idle_lock = threading.Lock()
