@@ -132,7 +132,9 @@ class _Lab:
         try:
             # the app offers a checkout's real TensorRT fixtures when told where they are (EXPLORER_FIXTURES)
             fixtures = self.root / "tests" / "fixtures" / "trt"
-            env = {**({"EXPLORER_FIXTURES": str(fixtures)} if fixtures.is_dir() else {}), **os.environ}
+            env = {**({"EXPLORER_FIXTURES": str(fixtures)} if fixtures.is_dir() else {}), **os.environ,
+                   # the Export tab links a written report through JupyterLab's /files/ when it is under here
+                   "EXPLORER_LAB_ROOT": str(self.root)}
             self.proc = subprocess.Popen(cmd, cwd=self.root, start_new_session=True, env=env)
         except OSError as exc:
             raise ExplorerError(f"could not start JupyterLab: {exc}", hint="pip install jupyterlab") from None
