@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(PY) bench/logs.py
 	$(PY) bench/build.py
 	$(PY) bench/browser.py --netron
+	$(PY) bench/report.py
 
 samples: $(STAMP)
 	$(PY) sample_models/make_samples.py

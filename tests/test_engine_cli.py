@@ -127,3 +127,27 @@ def test_fusions_bad_model(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "x.onnx" in lines[0]
+
+
+def test_report_with_an_onnxruntime_build(fixtures_dir, tmp_path):
+    """``report --build onnxruntime[:precision]``: the build made here is a section of the report."""
+    import re
+
+    out = tmp_path / "r.report.html"
+    proc = subprocess.run([sys.executable, "-m", "explorer", "report", str(_sample("resnet18.onnx")), "-o", str(out), "--graph", str(fixtures_dir / "a100_resnet_fp32.graph.json"),
+                           "--label", "trt fp32", "--build", "onnxruntime", "--runs", "5", "--warmup", "1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 engine(s)" in proc.stdout
+    text = out.read_text(encoding="utf-8")
+    assert re.findall(r"<h2>Build: ([^<]*)</h2>", text) == ["trt fp32", "onnxruntime fp32"]
+    assert "ONNX Runtime" in text and re.findall(r"<h3>([^<]*) vs ([^<]*)</h3>", text) == [
+        ("trt fp32", "onnxruntime fp32")]
+
+
+@pytest.mark.parametrize("value, word", [("cuda", "backend"), ("onnxruntime:fp99", "precision")])
+def test_report_bad_build_is_one_error_line(value, word, tmp_path):
+    proc = _run("report", _sample("resnet18.onnx"), "-o", tmp_path / "x.html", "--build", value)
+    assert proc.returncode != 0 and not (tmp_path / "x.html").exists()
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and word in lines[0] and value in lines[0]

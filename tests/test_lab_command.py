@@ -57,6 +57,7 @@ def test_make_run_opens_the_notebook_with_the_app_loaded_and_live(tmp_path):
     root = prepare_root(tmp_path / "root")
     notebook = root / "notebooks" / "explorer.ipynb"
     before = json.loads(notebook.read_text())
+    before_bytes = notebook.read_bytes()
     proc, url = _start(root, tmp_path)
     try:
         saved = json.loads(notebook.read_text())  # the autorun cell's output is in the file JupyterLab opens
@@ -87,6 +88,7 @@ def test_make_run_opens_the_notebook_with_the_app_loaded_and_live(tmp_path):
     after = json.loads(notebook.read_text())
     assert [c.get("outputs") for c in after["cells"]] == [c.get("outputs") for c in before["cells"]]
     assert [c["source"] for c in after["cells"]] == [c["source"] for c in before["cells"]]
+    assert notebook.read_bytes() == before_bytes  # `git status` clean after `make run` and Ctrl-C
 
 
 def test_lab_command_refuses_a_missing_notebook(tmp_path, capsys):
@@ -118,6 +120,7 @@ def test_lab_command_opens_even_when_the_autorun_cell_fails(tmp_path):
                 nbformat.v4.new_code_cell("raise ValueError('<b>bad</b> model')", metadata={"tags": ["autorun"]})]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(root / "broken.ipynb"))
+    before = (root / "broken.ipynb").read_bytes()
     proc, url = _start(root, tmp_path, "broken.ipynb")
     try:
         assert "/lab/tree/broken.ipynb?token=" in url
@@ -130,3 +133,4 @@ def test_lab_command_opens_even_when_the_autorun_cell_fails(tmp_path):
     assert proc.returncode == 0
     after = nbformat.read(str(root / "broken.ipynb"), as_version=4)
     assert all(cell.outputs == [] for cell in after.cells)
+    assert (root / "broken.ipynb").read_bytes() == before  # byte for byte as it was

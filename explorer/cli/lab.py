@@ -11,8 +11,9 @@ would do, before the browser comes:
    outputs into the notebook through the server (marked trusted: JupyterLab then renders the live widgets,
    whose state it fetches from the kernel);
 4. opens the browser (or prints the address with ``--no-browser``) and waits for the server to end
-   (Ctrl-C); then takes the outputs of those cells out again (they only mean something while the
-   kernel lives), leaving the notebook as it was apart from the user's own changes.
+   (Ctrl-C); then puts the notebook back byte for byte as it was (the outputs only mean something while
+   the kernel lives) -- unless it was saved again meanwhile (the user's own changes): then only the outputs
+   of those cells and the metadata the run added come out.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise ExplorerError("the notebook is not inside JupyterLab's root folder", file=str(notebook),
                             hint=f"run from a folder that contains it, or pass --root (now {root})") from None
     lab = _Lab(root, args.ip, _free_port(args.ip, args.port))
+    original = notebook.read_bytes()  # what `git status` must see again afterwards
 
     def stop_on_terminate(signum, frame):  # a `kill`: tidy up as for Ctrl-C
         raise KeyboardInterrupt
@@ -88,9 +90,23 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         lab.stop()
-        if ran:
-            _clear_outputs(notebook, ran)
+        _restore(notebook, original, lab.saved, ran)
     return 0
+
+
+def _restore(notebook: Path, original: bytes, saved: bytes | None, ran: list[int]) -> None:
+    """Put the notebook back as it was before the run: the original bytes when the file is still what this
+    command saved (or untouched); else (the user saved changes since) take out what the run put in."""
+    try:
+        now = notebook.read_bytes()
+    except OSError:
+        return
+    if now == original:
+        return
+    if saved is None or now == saved:
+        notebook.write_bytes(original)
+        return
+    _clear_outputs(notebook, ran, original)
 
 
 def _free_port(ip: str, wanted: int) -> int:
@@ -111,6 +127,7 @@ class _Lab:
         self.root, self.ip, self.port = root, ip, port
         self.token = secrets.token_hex(24)
         self.proc: subprocess.Popen | None = None
+        self.saved: bytes | None = None  # the notebook's bytes right after this command saved its outputs
 
     @property
     def base(self) -> str:
@@ -132,7 +149,9 @@ class _Lab:
         try:
             # the app offers a checkout's real TensorRT fixtures when told where they are (EXPLORER_FIXTURES)
             fixtures = self.root / "tests" / "fixtures" / "trt"
-            env = {**({"EXPLORER_FIXTURES": str(fixtures)} if fixtures.is_dir() else {}), **os.environ}
+            env = {**({"EXPLORER_FIXTURES": str(fixtures)} if fixtures.is_dir() else {}), **os.environ,
+                   # the Export tab links a written report through JupyterLab's /files/ when it is under here
+                   "EXPLORER_LAB_ROOT": str(self.root)}
             self.proc = subprocess.Popen(cmd, cwd=self.root, start_new_session=True, env=env)
         except OSError as exc:
             raise ExplorerError(f"could not start JupyterLab: {exc}", hint="pip install jupyterlab") from None
@@ -198,6 +217,10 @@ class _Lab:
         for index in chosen:  # outputs made here, by this user: trusted, so the widgets render
             nb.cells[index].metadata["trusted"] = True
         self._call("PUT", f"/api/contents/{quoted}", {"type": "notebook", "format": "json", "content": nb})
+        try:
+            self.saved = (self.root / relative).read_bytes()
+        except OSError:
+            self.saved = None
         return chosen
 
     def wait(self) -> None:
@@ -253,17 +276,21 @@ def _execute(client, cell, timeout: float, kernel_dead=lambda: False) -> None:
     cell.outputs = outputs
 
 
-def _clear_outputs(notebook: Path, cells: list[int]) -> None:
-    """Take the outputs of the cells this command ran out of the notebook again (nothing else changes)."""
+def _clear_outputs(notebook: Path, cells: list[int], original: bytes | None = None) -> None:
+    """Take the outputs of the cells this command ran out of the notebook again; the notebook's metadata
+    back as in ``original`` (the kernel's ``language_info`` and the widget state are not the user's)."""
     try:
         import nbformat
 
         nb = nbformat.read(str(notebook), as_version=4)
+        if original is not None:  # the kernel's language_info, the widget state: not the user's
+            nb.metadata = nbformat.reads(original.decode("utf-8"), as_version=4).metadata
         for index in cells:
             if index < len(nb.cells) and nb.cells[index].cell_type == "code":
                 nb.cells[index].outputs = []
                 nb.cells[index].execution_count = None
                 nb.cells[index].metadata.pop("trusted", None)
+                nb.cells[index].metadata.pop("execution", None)
         nbformat.write(nb, str(notebook))
     except Exception as exc:  # noqa: BLE001 - the notebook keeps its outputs; say so
         print(f"warning: could not clear the outputs of {notebook}: {exc}", file=sys.stderr)

@@ -7,7 +7,12 @@ The analysis (partitions, predicted fusions) of MODEL, plus any engines given as
         --graph fp16.graph.json --profile fp16.profile.json --label fp16
 
 ``--graph/--profile/--times/--log/--label`` can each be repeated: the n-th of each describes the n-th
-engine (an engine needs at least one file). The first engine is compared with every other one.
+engine (an engine needs at least one file). ``--build BACKEND[:PRECISION]`` (repeatable) builds MODEL here
+and adds the build (``--build onnxruntime:fp16``; ``--runs``/``--warmup`` as for ``build``)::
+
+    python -m explorer report resnet18.onnx --build onnxruntime --build onnxruntime:fp16
+
+The first engine is compared with every other one.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", action="append", default=[], metavar="LOG",
                    help="verbose TensorRT build log (repeatable)")
     p.add_argument("--label", action="append", default=[], help="name of the n-th engine (repeatable)")
+    p.add_argument("--build", action="append", default=[], metavar="BACKEND[:PRECISION]",
+                   help="build MODEL here and add it: onnxruntime, tensorrt or auto, optionally :fp32/:fp16/"
+                        ":bf16/:int8 (repeatable; after the trtexec engines)")
+    p.add_argument("--runs", type=int, default=20, metavar="N", help="timed runs of each --build (default 20)")
+    p.add_argument("--warmup", type=int, default=5, metavar="N", help="untimed runs before them (default 5)")
     p.add_argument("--trt-version", default=None, help="support-matrix version (10.1, 10.15, 11.x, ...)")
     p.add_argument("--min-block-size", type=int, default=1, help="minimum TensorRT partition size")
     p.add_argument("--fold-constants", action="store_true", help="fold constants before partitioning")
@@ -65,6 +75,31 @@ def _engines(args: argparse.Namespace) -> list[dict]:
     return engines
 
 
+def parse_build(value: str) -> tuple[str, str]:
+    """``BACKEND[:PRECISION]`` -> (backend, precision); bad words raise :class:`~explorer.errors.BuildError`."""
+    from ..dtypes import PRECISIONS
+    from ..errors import BuildError
+
+    backend, _, precision = value.partition(":")
+    backend, precision = backend.strip().lower(), (precision.strip().lower() or "fp32")
+    if backend not in ("auto", "tensorrt", "onnxruntime"):
+        raise BuildError(f"--build {value!r}: the backend is auto, tensorrt or onnxruntime")
+    if precision not in PRECISIONS:
+        raise BuildError(f"--build {value!r}: the precision is one of {', '.join(PRECISIONS)}")
+    return backend, precision
+
+
+def _builds(args: argparse.Namespace, model) -> list[tuple[str, object]]:
+    from ..backends.build import build
+
+    wanted = [parse_build(v) for v in args.build]  # every --build checked before the first one runs
+    out = []
+    for backend, precision in wanted:
+        report = build(model, backend=backend, precision=precision, runs=args.runs, warmup=args.warmup)
+        out.append((f"{report.backend or backend} {precision}", report))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import analyze
     from ..engine import load_report
@@ -72,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     from ..model import load_model
 
     engines = _engines(args)
+    for value in args.build:
+        parse_build(value)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = load_model(args.model)
@@ -86,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             fusions = None
     reports = [(e["label"], load_report(model=model, **e["files"])) for e in engines]
+    reports += _builds(args, model)
     output = args.output or os.path.splitext(os.path.basename(args.model))[0] + ".report.html"
     path = write_report(output, model, support, engine_reports=reports, fusions=fusions, title=args.title,
                         include_plotlyjs="cdn" if args.cdn else "inline")

@@ -2,7 +2,9 @@
 
 Big graphs are drawn collapsed by name scope (:mod:`explorer.plots.graph_layout`), with WebGL traces, so
 the figure holds a few hundred points whatever the model size; clicking a scope box expands it (the
-widget does that, :class:`GraphView` keeps the state).
+widget does that, :class:`GraphView` keeps the state). ``static=True`` draws SVG traces and says nothing
+about clicking: the HTML report shows many graphs at once (a browser gives a page only a few WebGL
+contexts) and nothing there expands.
 
 The figure always has the same traces, in this order, so a widget can update it in place:
 ``edges``, ``nodes`` (one point per visible item), ``labels`` (text, only for small views), ``selection``
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
-from ._util import (DEMOTED_AMBER, EDGE_GREY, FALLBACK_RED, HIGHLIGHT, MIXED_PURPLE, NEUTRAL_GREY, PALETTE, TRT_GREEN,
+from ._util import (DEMOTED_AMBER, EDGE_GREY, FALLBACK_RED, HIGHLIGHT, MIXED_PURPLE, NEUTRAL_GREY, TRT_GREEN,
                     esc, op_summary, shorten, wrap)
 from .format import fmt_ms
 from .graph_layout import GROUP, LEAF, GraphView, ScopeTree
@@ -33,6 +35,14 @@ LABEL_LIMIT = 160
 INITIAL_LAYERS = 32
 
 TRACE_EDGES, TRACE_NODES, TRACE_LABELS, TRACE_SELECTION = 0, 1, 2, 3
+
+#: fusion groups' colours: no green or red (Partitions' "TensorRT" / "unsupported"), no grey ("not fused")
+FUSION_PALETTE = ["#1f77b4", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#393b79", "#7b4173", "#e6550d",
+                  "#3182bd", "#8c6d31", "#6baed6", "#fdae6b", "#c49c94", "#f7b6d2", "#9edae5", "#bd9e39"]
+#: nodes outside any fusion: a light grey no group colour comes near
+NOT_FUSED = "#e3e3e3"
+#: engine layers of a single ONNX node: a mid grey, between the group colours and "not in the engine"
+OWN_LAYER = "#a6a6a6"
 
 
 @dataclass
@@ -121,13 +131,13 @@ def partition_overlay(tree: ScopeTree, report: SupportReport) -> Overlay:
 
 def fusion_overlay(tree: ScopeTree, groups: Sequence[FusionGroup], *,
                    source: str = "predicted from TensorRT's documented fusion patterns") -> Overlay:
-    """Predicted fusion groups: every group its own colour; unfused nodes grey."""
+    """Predicted fusion groups: every group its own colour (:data:`FUSION_PALETTE`); unfused nodes light grey."""
     cats = np.full(tree.n, 1, dtype=np.int64)
-    colors = [NEUTRAL_GREY] * tree.n
+    colors = [NOT_FUSED] * tree.n
     member: dict[str, tuple[int, object]] = {}
     groups = [g for g in groups if len(g.nodes) > 1]  # single-node "groups" are not fusions
     for g_index, group in enumerate(groups):
-        color = PALETTE[g_index % len(PALETTE)]
+        color = FUSION_PALETTE[g_index % len(FUSION_PALETTE)]
         for nid in group.nodes:
             i = tree.index_of.get(nid)
             if i is None:
@@ -151,10 +161,10 @@ def fusion_overlay(tree: ScopeTree, groups: Sequence[FusionGroup], *,
         return lines
 
     return Overlay(title="Predicted fusions", source=source,
-                   categories=[(f"in a predicted fusion ({len(groups)} groups, one colour each)", PALETTE[0]),
-                               ("not fused", NEUTRAL_GREY)],
+                   categories=[(f"in a predicted fusion ({len(groups)} groups, one colour each)", FUSION_PALETTE[0]),
+                               ("not fused", NOT_FUSED)],
                    node_category=cats, node_color=colors, describe=describe,
-                   mixed_label="scope with fused and unfused nodes")
+                   mixed_label="scope with fused and unfused nodes", none_color=NOT_FUSED)
 
 
 def engine_overlay(tree: ScopeTree, engine_report: EngineReport, *, source: str | None = None) -> Overlay:
@@ -164,7 +174,7 @@ def engine_overlay(tree: ScopeTree, engine_report: EngineReport, *, source: str 
     layers = layer_records(engine_report)
     fused = {group.layer for group in engine_report.fused_layers()}
     cats = np.full(tree.n, 2, dtype=np.int64)
-    colors = [NEUTRAL_GREY] * tree.n
+    colors = [NOT_FUSED] * tree.n
     owner: dict[str, list] = {}
     fused_index = 0
     for layer in layers:
@@ -172,11 +182,11 @@ def engine_overlay(tree: ScopeTree, engine_report: EngineReport, *, source: str 
         if not nodes:
             continue
         if layer.name in fused and len(nodes) > 1:  # (a fused layer with one node of this model: its own colour)
-            color = PALETTE[fused_index % len(PALETTE)]
+            color = FUSION_PALETTE[fused_index % len(FUSION_PALETTE)]
             fused_index += 1
             cat = 0
         else:
-            color = "#4c78a8"
+            color = OWN_LAYER
             cat = 1
         for nid in nodes:
             i = tree.index_of[nid]
@@ -203,22 +213,24 @@ def engine_overlay(tree: ScopeTree, engine_report: EngineReport, *, source: str 
         return lines
 
     return Overlay(title="Engine layers", source=source or engine_source(engine_report),
-                   categories=[(f"fused into one engine layer ({fused_index} fused layers)", PALETTE[0]),
-                               ("an engine layer of its own", "#4c78a8"),
-                               ("not in the engine (folded or removed)", NEUTRAL_GREY)],
+                   categories=[(f"fused into one engine layer ({fused_index} fused layers)", FUSION_PALETTE[0]),
+                               ("an engine layer of its own", OWN_LAYER),
+                               ("not in the engine (folded or removed)", NOT_FUSED)],
                    node_category=cats, node_color=colors, describe=describe,
-                   mixed_label="scope with fused and unfused nodes")
+                   mixed_label="scope with fused and unfused nodes", none_color=NOT_FUSED)
 
 
 # ---------------------------------------------------------------------------------------------- figure
 
 def graph_figure(model_or_view, overlay: Overlay | None = None, *, selected: Iterable[str] = (),
-                 title: str | None = None, height: int | None = None, budget: int | None = None):
+                 title: str | None = None, height: int | None = None, budget: int | None = None,
+                 static: bool = False):
     """The graph (collapsed by scope) with an overlay, as a ``go.Figure``.
 
     ``model_or_view``: a Model, a :class:`ScopeTree` or a :class:`GraphView` (keeps expanded scopes).
     ``selected``: node ids to ring. Point ``k`` of the ``nodes`` trace is ``view.items[k]``
     (``view.key(k)`` is ``n:<node id>`` or ``g:<group id>``), so clicks can be mapped back.
+    ``static``: SVG traces (``go.Scatter``) and no "click to expand" (the HTML report).
     """
     import plotly.graph_objects as go
 
@@ -227,15 +239,16 @@ def graph_figure(model_or_view, overlay: Overlay | None = None, *, selected: Ite
     view.compute()
     tree = view.tree
     overlay = overlay or plain_overlay(tree)
-    data = graph_traces(view, overlay, selected=selected)
-    fig = go.Figure(data=[go.Scattergl(**data["edges"]), go.Scattergl(**data["nodes"]),
-                          go.Scatter(**data["labels"]), go.Scattergl(**data["selection"])]
+    data = graph_traces(view, overlay, selected=selected, static=static)
+    points = go.Scatter if static else go.Scattergl
+    fig = go.Figure(data=[points(**data["edges"]), points(**data["nodes"]),
+                          go.Scatter(**data["labels"]), points(**data["selection"])]
                     + [go.Scatter(**leg) for leg in data["legend"]])
-    fig.update_layout(graph_layout_dict(view, overlay, title=title, height=height))
+    fig.update_layout(graph_layout_dict(view, overlay, title=title, height=height, static=static))
     return fig
 
 
-def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] = ()) -> dict:
+def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] = (), static: bool = False) -> dict:
     """The trace dictionaries of :func:`graph_figure` (a widget uses them to update in place)."""
     view.compute()
     tree = view.tree
@@ -277,7 +290,7 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
             sizes.append(float(min(22, 13 + 1.5 * np.log2(max(1, len(members))))))
             ops = Counter(tree.ops[j] for j in members.tolist())
             lines = [f"<b>{esc(g.path, 200)}</b>",
-                     f"scope: {len(members)} nodes (click to expand)",
+                     f"scope: {len(members)} nodes" + ("" if static else " (click to expand)"),
                      f"ops: {esc(op_summary(ops), 300)}"]
             for ci in present.tolist():
                 lines.append(f"{esc(cat_labels[ci], 120)}: {int(counts[ci])}")
@@ -302,7 +315,8 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
         + [dict(x=[None], y=[None], mode="markers", name=esc(overlay.mixed_label, 120),
                 marker=dict(color=overlay.mixed_color, size=10, symbol="square"), showlegend=True,
                 hoverinfo="skip"),
-           dict(x=[None], y=[None], mode="markers", name="collapsed scope (click to expand)",
+           dict(x=[None], y=[None], mode="markers",
+                name="collapsed scope" + ("" if static else " (click to expand)"),
                 marker=dict(color="#ffffff", size=12, symbol="square", line=dict(color="#333", width=1)),
                 showlegend=True, hoverinfo="skip")],
     }
@@ -333,7 +347,8 @@ def _leaf_hover(tree: ScopeTree, i: int, overlay: Overlay) -> str:
     return "<br>".join(lines)
 
 
-def graph_layout_dict(view: GraphView, overlay: Overlay, *, title: str | None = None, height: int | None = None) -> dict:
+def graph_layout_dict(view: GraphView, overlay: Overlay, *, title: str | None = None, height: int | None = None,
+                      static: bool = False) -> dict:
     view.compute()
     n_layers = max(1, view.num_layers)
     yrange = None
@@ -346,7 +361,7 @@ def graph_layout_dict(view: GraphView, overlay: Overlay, *, title: str | None = 
     subtitle = f"{view.tree.n} nodes, {shown} items shown"
     collapsed = sum(1 for it in view.items if it.kind == GROUP)
     if collapsed:
-        subtitle += f" ({collapsed} collapsed scopes; click a box to expand)"
+        subtitle += f" ({collapsed} collapsed scopes" + (")" if static else "; click a box to expand)")
     head = title or overlay.title
     source_lines = wrap("source: " + (overlay.source or "unknown"), 110, 3)
     return dict(

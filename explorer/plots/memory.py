@@ -1,4 +1,8 @@
-"""Where memory goes: totals by kind, per layer, and the activation footprint along the network."""
+"""Where memory goes: totals by kind, per layer, and the activation footprint along the network.
+
+Also the check that an imported engine is the loaded model's network (:func:`network_mismatch`): a sample
+named like a real engine's model but narrower would otherwise put two networks' numbers side by side.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,75 @@ if TYPE_CHECKING:
     from ..engine.report import EngineReport
 
 
+#: engine-wide figures a source may report beside the per-kind totals: key -> what the row is called
+MEASURED_TOTALS = (("peak_cpu_bytes", "peak CPU memory in use"), ("peak_gpu_bytes", "peak GPU memory in use"),
+                   ("engine_size_bytes", "engine size"))
+
+
+def memory_categories(report: EngineReport, workspace_bytes: int | None = None) -> list[dict]:
+    """The rows the Memory tab and the report show: :func:`memory_totals` plus the measured peaks and engine
+    size when the source has them (ONNX Runtime's CPU arena peak, TensorRT's allocator peaks)."""
+    rows = memory_totals(report, workspace_bytes)
+    mem = report.memory
+    if mem is None:
+        return rows
+    sources = mem.figure_sources()
+    for key, label in MEASURED_TOTALS:
+        value = mem.engine_totals.get(key)
+        if value is not None:
+            rows.append({"category": label, "bytes": int(value), "source": sources.get(key, "")})
+    return rows
+
+
+def memory_rows(report: EngineReport, workspace_bytes: int | None = None) -> list[dict]:
+    """:func:`memory_categories` as table rows: kind, formatted bytes, source."""
+    return [{"kind": r["category"], "bytes": fmt_bytes(r["bytes"]) if r["bytes"] is not None else "n/a",
+             "source": r["source"] or "not in this source"} for r in memory_categories(report, workspace_bytes)]
+
+
+def network_mismatch(model, report: EngineReport, *, examples: int = 3) -> str | None:
+    """Why ``report`` is not an engine of ``model``'s network, or None when nothing says so.
+
+    Compares the engine's tensors with the model's tensors of the same name: a different rank or a different
+    size in any dimension but the first (the batch, which a build may choose) means another network (a
+    narrower sample of a real engine's model, say). Tensors unknown to the model or without a static shape
+    prove nothing either way."""
+    if model is None or report is None:
+        return None
+    tensors = model.graph.tensors
+    compared, differ = 0, []
+    seen = set()
+    for layer in layer_records(report):
+        for t in list(layer.inputs) + list(layer.outputs):
+            if t.name in seen or t.shape is None:
+                continue
+            seen.add(t.name)
+            info = tensors.get(t.name)
+            if info is None or not info.is_static:
+                continue
+            compared += 1
+            engine, onnx = tuple(t.shape), tuple(info.shape)
+            if len(engine) != len(onnx) or engine[1:] != onnx[1:]:
+                differ.append((t.name, engine, onnx))
+    if not differ:
+        return None
+
+    def dims(shape) -> str:
+        return "[" + ", ".join(str(d) for d in shape) + "]"
+
+    shown = "; ".join(f"{esc(name, 80)}: engine {dims(a)}, model {dims(b)}" for name, a, b in differ[:examples])
+    return (f"This engine is not the loaded model's network: {len(differ)} of the {compared} tensors both "
+            f"name have other shapes ({shown}). Its numbers (latency, memory, tactics) describe another "
+            "network; the layer names match only by name.")
+
+
 def memory_totals_figure(report: EngineReport, *, workspace_bytes: int | None = None, title: str = "Memory by kind",
                          height: int = 380):
-    """One bar per kind (weights, activations, persistent, scratch, workspace); unknown ones say n/a."""
+    """One bar per kind (weights, activations, persistent, scratch, workspace, measured peaks); unknown ones
+    say n/a."""
     import plotly.graph_objects as go
 
-    rows = memory_totals(report, workspace_bytes)
+    rows = memory_categories(report, workspace_bytes)
     source = engine_source(report, "memory")
     if not rows:
         return empty_figure("This report has no memory information.", title=title, source=source)

@@ -182,17 +182,14 @@ class Explorer:
         self.show("Compare")
         tab.pick(a, b)
 
-    def export(self, path: str = "explorer_report.html") -> str:
-        """Write the standalone HTML report of the current analysis and every build; returns its path."""
-        from ..html import write_report
+    def export(self, path: str | None = None) -> str:
+        """Write the standalone HTML report of the current model (its analysis, its builds, the comparison
+        chosen in Compare); returns its path (default ``explorer-reports/<model>.report.html``)."""
+        from .tabs.export import write_session_report
 
-        if self.state.model is None:
-            from ..errors import ExplorerError
-
-            raise ExplorerError("load a model before exporting a report")
-        reports = [(b.name, b.report) for b in self.state.builds.values()]
-        return write_report(path, self.state.model, self.state.support, engine_reports=reports,
-                            fusions=self.state.fusions, title=f"TensorRT Engine Explorer: {self.state.model_label}")
+        compare = self.tabs["Compare"]
+        chosen = (compare.a.value, compare.b.value) if compare.built else None
+        return write_session_report(self.state, path, chosen)
 
     def close(self) -> None:
         """Stop Netron, cancel a running build, close every widget."""

@@ -489,7 +489,8 @@ def report_from_onnxruntime(result: OrtBuildResult) -> BuildReport:
     totals: dict[str, int] = {}
     provenance = {"weights": "computed: initializers each layer reads in ONNX Runtime's optimized graph "
                              "(shape x dtype, each counted once)",
-                  "activations": f"computed: output shapes x types from {source} (no reuse: an upper bound)"}
+                  "activations": f"computed: each node's output shape x type in the ONNX Runtime {version} profiler "
+                                 "trace (all tensors side by side, no reuse: an upper bound)"}
     if mem.weights_bytes is not None:
         totals["weights_bytes"] = int(mem.weights_bytes)
         provenance["weights_bytes"] = "initializers of ONNX Runtime's optimized graph (shape x dtype)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...html.fragments import STYLE, e, table
+from ...html.fragments import STYLE, e, message_box, table
 from .base import EngineTab, figure_widget, highlight_layer, html_widget
 
 
@@ -16,17 +16,16 @@ class MemoryTab(EngineTab):
         self.totals = html_widget()
 
     def render(self) -> None:
-        from ...plots.data import memory_totals
-        from ...plots.format import fmt_bytes
-        from ...plots.memory import activation_footprint_figure, memory_layers_figure, memory_totals_figure
+        from ...plots.memory import (activation_footprint_figure, memory_layers_figure, memory_rows,
+                                     memory_totals_figure, network_mismatch)
 
         if self.no_build():
             return
         build = self.state.current_build
         workspace = build.options.get("workspace")
-        rows = [{"kind": r["category"], "bytes": fmt_bytes(r["bytes"]) if r["bytes"] is not None else "n/a",
-                 "source": r["source"] or "not in this source"} for r in memory_totals(build.report, workspace)]
-        self.totals.value = STYLE + f"<b>{e(build.name)}</b>" + table(rows, scroll=False)
+        mismatch = network_mismatch(self.state.model, build.report)
+        self.totals.value = (STYLE + f"<b>{e(build.name)}</b>" + (message_box(mismatch, "warning") if mismatch else "")
+                             + table(memory_rows(build.report, workspace), scroll=False))
         figs = [figure_widget(memory_totals_figure(build.report, workspace_bytes=workspace)),
                 figure_widget(activation_footprint_figure(build.report), on_click=self._clicked),
                 figure_widget(memory_layers_figure(build.report), on_click=self._clicked)]
