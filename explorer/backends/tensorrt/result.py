@@ -91,6 +91,9 @@ class TensorRTBuildResult:
     backend: str = "tensorrt"
     backend_reason: str = ""
     output_dir: str | None = None
+    library: str = "tensorrt"  # a key of explorer.trt.LIBRARIES: "tensorrt" or "tensorrt-rtx"
+    compute_capability: str | None = None  # TensorRT-RTX: what it was built for ("SM86", "CURRENT")
+    ahead_of_time: bool = False  # built for a GPU this machine does not have: not loaded, not profiled
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
