@@ -168,8 +168,7 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
         if polygraphy:
             timing_cache = _timing_cache_entries(trt, config, settings, notes)
         else:
-            timing_cache = TimingCacheInfo(path=None, entries=None)
-            notes.append(f"{library.title} times no tactics: there is no timing cache and no tactic timing to show")
+            timing_cache = TimingCacheInfo(path=None, entries=None)  # the report says there are no tactics
 
         layer_info, layer_info_path = None, None
         memory = EngineMemory(engine_size=len(engine_bytes))
