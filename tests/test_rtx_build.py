@@ -1,0 +1,233 @@
+"""Real TensorRT-RTX engine builds on this CPU (ahead of time for SM86), through the TensorRT backend.
+
+Every build here is a real ``build_serialized_network`` of TensorRT-RTX 1.7 in the build worker; the
+report's fused groups and memory are checked against the builder's own verbose log, read here with plain
+regular expressions (not the explorer's reader), and ResNet-18's groups against the real TensorRT 10 A100
+engine of the same model. No timed assertions (speed: ``bench/rtx_build.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from explorer.errors import BuildError
+from explorer.trt import TENSORRT_RTX, available
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "sample_models"
+LOGS = REPO / "tests" / "data" / "logs"
+A100_FP32 = REPO / "tests" / "fixtures" / "trt" / "a100_resnet_fp32.graph.json"
+
+pytestmark = pytest.mark.skipif(not available(require_gpu=False, library=TENSORRT_RTX)[0],
+                                reason="TensorRT-RTX is not installed")
+
+_METADATA = re.compile(r"\[ONNX Layer: ([^\]]*)\]")
+_LAYER_LINE = re.compile(r"^(?:\[[^\]]*\] )*Name: (?P<name>.*?), LayerType: .*, Metadata: (?P<meta>.*)$")
+_TOTAL = re.compile(r"(Total Activation|Total Weights|Max Scratch|Total Host Persistent|Total Device Persistent) "
+                    r"Memory: (\d+) bytes")
+
+
+def _log_groups(log_path: str) -> dict[str, list[str]]:
+    """engine layer -> the ONNX nodes its Metadata names, straight from the builder's log."""
+    groups = {}
+    for line in Path(log_path).read_text().splitlines():
+        m = _LAYER_LINE.match(line)
+        if m:
+            groups[m["name"]] = _METADATA.findall(m["meta"])
+    return groups
+
+
+def _log_totals(log_path: str) -> dict[str, int]:
+    return {what: int(value) for what, value in _TOTAL.findall(Path(log_path).read_text())}
+
+
+def _build(model: str, **kw):
+    import explorer
+
+    return explorer.build(str(SAMPLES / model), backend="tensorrt-rtx", runs=1, warmup=0, **kw)
+
+
+def _check_against_log(report) -> dict[str, list[str]]:
+    log = report.artifacts["log_path"]
+    groups = _log_groups(log)
+    assert groups, "the builder logged no engine layers"
+    by_name = {layer.name: layer for layer in report.layers}
+    assert set(by_name) == set(groups)
+    from explorer import load_model
+
+    known = {node.name for node in load_model(report.raw["model_path"]).graph.nodes}
+    # nodes of the user's model (a converted model adds casts the user's model does not have)
+    groups = {name: [n for n in names if n in known] for name, names in groups.items()}
+    for name, onnx_names in groups.items():
+        assert set(by_name[name].onnx_nodes) == set(onnx_names), name
+    fused = {f["layer"]: set(f["onnx_nodes"]) for f in report.fusions}
+    assert fused == {n: set(g) for n, g in groups.items() if len(set(g)) > 1}
+    totals = _log_totals(log)
+    mem = report.memory.engine_totals
+    assert mem["activation_bytes"] == totals["Total Activation"]
+    assert mem["weights_bytes"] == totals["Total Weights"]
+    assert mem["scratch_bytes"] == totals["Max Scratch"]
+    assert mem["host_persistent_bytes"] == totals["Total Host Persistent"]
+    assert mem["device_persistent_bytes"] == totals["Total Device Persistent"]
+    assert mem["engine_size_bytes"] == os.path.getsize(report.artifacts["engine_path"])
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The reader, on the real log excerpt of a sample build
+# ---------------------------------------------------------------------------------------------------------
+
+def test_reader_reads_the_rtx_layer_lines_memory_and_phases_of_a_real_log():
+    from explorer.engine.mapping import parse_metadata
+    from explorer.engine.readers import LogParser, read_build_log
+
+    parser = LogParser("TensorRT-RTX 1.7.1 AOT (SM86) verbose build log")
+    report = read_build_log(LOGS / "rtx_resnet18_aot_sm86.log", parser=parser)
+    assert len(report.layers) == 25
+    conv5 = next(layer for layer in report.layers if layer.name == "Conv_5_myl0_4")
+    assert conv5.type == "correlation" and conv5.precision == "FP32" and conv5.tactic_name == "__myelin_CASK_STUB"
+    assert parse_metadata(conv5.metadata) == ["Conv_5", "Relu_7", "Add_6"]  # records joined by \x1f
+    assert [t.shape for t in conv5.outputs] == [(1, 16, 56, 56)] and len(conv5.inputs) == 2
+    assert conv5.weights_bytes and conv5.weights_bytes >= 16 * 16 * 3 * 3 * 4
+    assert report.memory.engine_totals == {
+        "host_persistent_bytes": 80, "device_persistent_bytes": 0, "scratch_bytes": 9596928,
+        "activation_bytes": 9596928, "weights_bytes": 2809408, "peak_cpu_bytes": 2 * 1024**2, "peak_gpu_bytes": 0}
+    assert [(m.layer, m.scratch) for m in report.memory.layers] == [("{ForeignNode[fc.bias...Gemm_48_1]}", 9596928)]
+    assert [p for p, _ in parser.phases] == ["Graph construction", "Graph optimization",
+                                             "Formats and tactics selection", "Subgraph compilation",
+                                             "Engine generation"]
+    assert all(seconds > 0 for _, seconds in parser.phases)
+
+
+def test_rtx_fused_groups_equal_the_real_a100_engine_of_the_same_model():
+    from explorer import load_model
+    from explorer.engine.readers import read_build_log
+    from explorer.fusions import engine_groups
+
+    model = load_model(SAMPLES / "resnet18.onnx")
+    rtx = {frozenset(nodes) for _, nodes in engine_groups(read_build_log(LOGS / "rtx_resnet18_aot_sm86.log"), model)}
+    a100 = {frozenset(nodes) for _, nodes in engine_groups(A100_FP32, model)}
+    fused_rtx = {g for g in rtx if len(g) > 1}
+    fused_a100 = {g for g in a100 if len(g) > 1}
+    assert len(fused_a100) == 17 and fused_rtx >= fused_a100
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Real builds through explorer.build(backend="tensorrt-rtx")
+# ---------------------------------------------------------------------------------------------------------
+
+def test_resnet18_fp32_aot_build_matches_the_builders_log():
+    report = _build("resnet18.onnx", compute_capability="SM86")
+    assert report.backend == "TensorRT-RTX 1.7.1 AOT (SM86)"
+    assert report.settings["compute_capability"] == "SM86" and report.settings["ahead_of_time"] is True
+    groups = _check_against_log(report)
+    assert len(groups) == 25 and len(report.fusions) == 17
+    assert {"Conv_5", "Add_6", "Relu_7"} in [set(f["onnx_nodes"]) for f in report.fusions]
+    # both directions of the mapping, and the node TensorRT-RTX made vanish
+    assert report.mapping.layers_of("Add_6") == ["Conv_5_myl0_4"]
+    assert report.mapping.nodes_of("Conv_5_myl0_4") == ["Conv_5", "Add_6", "Relu_7"]
+    assert report.vanished and report.vanished[0]["onnx_nodes"] == ["Flatten_47"]
+    assert {layer.precision for layer in report.layers} == {"FP32"}
+    # every figure names the build
+    assert all(v.startswith("TensorRT-RTX 1.7.1 AOT (SM86)") for v in report.memory.provenance.values())
+    assert report.provenance["layers"].startswith("TensorRT-RTX 1.7.1 AOT (SM86)")
+    assert [p["phase"] for p in report.timings["build_phases_s"]][-1] == "Engine generation"
+    # no tactics to time: said, not an empty table
+    assert report.tactics == [] and "none" in report.provenance["tactics"]
+    assert any("times no tactics" in n for n in report.notes)
+    assert any("ahead of time for SM86" in n for n in report.notes)
+    assert report.end_to_end is None and not any(layer.latency for layer in report.layers)
+
+
+def test_fp16_build_converts_the_model_and_layers_are_fp16():
+    report = _build("resnet18.onnx", precision="fp16")
+    _check_against_log(report)
+    precisions = [layer.precision for layer in report.layers if layer.onnx_nodes]
+    assert precisions.count("FP16") >= 20
+    assert report.settings["conversion"]["tool"] and report.settings["strongly_typed"] is True
+    assert any("strongly typed" in n for n in report.notes)
+
+
+def test_qdq_model_builds_int8_layers():
+    report = _build("int8_qdq.onnx", precision="int8")
+    _check_against_log(report)
+    assert any(layer.precision == "INT8" for layer in report.layers)
+    fused_ops = {n for f in report.fusions for n in f["onnx_nodes"]}
+    assert any("QuantizeLinear" in n or "DequantizeLinear" in n for n in fused_ops)  # Q/DQ folded into layers
+
+
+def test_dynamic_shape_model_builds_with_a_profile_and_needs_one():
+    shapes = {"images": ((1, 3, 64, 64), (2, 3, 224, 224), (4, 3, 224, 224))}
+    report = _build("dynamic_shapes.onnx", shapes=shapes)
+    _check_against_log(report)
+    assert report.settings["shapes"]["images"] == [[1, 3, 64, 64], [2, 3, 224, 224], [4, 3, 224, 224]]
+    with pytest.raises(BuildError, match="dynamic inputs need"):
+        _build("dynamic_shapes.onnx")
+
+
+def test_unsupported_node_is_a_build_error_naming_the_model_and_the_parsers_reasons():
+    with pytest.raises(BuildError) as info:
+        _build("unsupported_ops.onnx")
+    text = str(info.value)
+    assert "unsupported_ops.onnx" in text and "MyPlugin" in text and "Antialiasing" in text
+
+
+def test_other_compute_capability_and_bad_ones():
+    report = _build("hostile_names.onnx", compute_capability="SM89")
+    assert report.backend == "TensorRT-RTX 1.7.1 AOT (SM89)"
+    with pytest.raises(BuildError, match="unknown compute capability"):
+        _build("hostile_names.onnx", compute_capability="SM90")
+    with pytest.raises(BuildError, match="CURRENT needs an RTX-class GPU"):
+        _build("hostile_names.onnx", compute_capability="CURRENT")
+
+
+def test_timing_cache_is_a_no_op_and_the_report_says_so(tmp_path):
+    cache = tmp_path / "tc.bin"
+    report = _build("hostile_names.onnx", timing_cache=cache)
+    assert not cache.exists()
+    assert any("keeps no timing cache" in n for n in report.notes)
+
+
+def test_cancel_stops_the_build_through_the_progress_monitor():
+    from explorer.backends.build import BuildCancelled, start_build
+
+    cancel = threading.Event()
+    seen = []
+
+    def progress(phase, step, total):
+        seen.append(phase)
+        if phase not in ("load", "convert"):
+            cancel.set()
+
+    job = start_build(str(SAMPLES / "transformer_encoder.onnx"), backend="tensorrt-rtx", on_progress=progress,
+                      cancel=cancel)
+    with pytest.raises(BuildCancelled):
+        job.result(timeout=120)
+    assert seen and job.cancelled
+
+
+def test_cli_builds_with_tensorrt_rtx_as_json():
+    proc = subprocess.run([sys.executable, "-m", "explorer", "build", str(SAMPLES / "resnet18.onnx"), "--backend",
+                           "tensorrt-rtx", "--compute-capability", "SM86", "--runs", "1", "--json"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert data["backend"] == "TensorRT-RTX 1.7.1 AOT (SM86)"
+    assert len(data["fusions"]) == 17 and data["settings"]["compute_capability"] == "SM86"
+
+
+def test_auto_does_not_pick_tensorrt_rtx():
+    from explorer.backends.build.worker import _choose_backend
+
+    backend, why = _choose_backend("auto")
+    assert backend in ("tensorrt", "onnxruntime")
+    assert _choose_backend("tensorrt-rtx")[0] == "tensorrt-rtx"
