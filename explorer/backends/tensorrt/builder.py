@@ -127,7 +127,7 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
         else:
             config = builder.create_builder_config()
             _create_native_config(trt, builder, network, config, settings, monitor)
-        if hasattr(config, "set_compute_capability"):
+        if hasattr(trt, "ComputeCapability"):  # TensorRT-RTX: builds for a compute capability
             target, can_load, words = _set_compute_capability(trt, config, settings.compute_capability)
             notes.append(words)
         if can_load:  # builds for this machine's GPU run one at a time (tactic timings disturb each other)
@@ -247,8 +247,8 @@ def _create_config(trt, builder, network, settings: TensorRTBuildSettings, monit
                           profiling_verbosity=trt.ProfilingVerbosity.DETAILED, memory_pool_limits=pools or None,
                           builder_optimization_level=int(settings.opt_level), progress_monitor=monitor,
                           )(builder, network)
-    if major >= 11:
-        pass  # strongly typed: precision is in the (converted) model
+    if major >= 11 or not hasattr(trt.BuilderFlag, "FP16"):
+        pass  # strongly typed (11.x, TensorRT-RTX): precision is in the (converted) model
     else:
         _set_precision_flags(trt, config, settings.precision)
     return config
