@@ -192,7 +192,7 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
             memory = _memory(trt, engine, len(engine_bytes))
 
             if settings.runs > 0:
-                profile, latency, profile_note = profile_engine(trt, engine, settings, cancel_event)
+                profile, latency, profile_note = profile_engine(trt, engine, settings, cancel_event, polygraphy)
                 if profile_note:
                     notes.append(profile_note)
             if profile is not None:
