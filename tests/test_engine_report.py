@@ -99,3 +99,44 @@ def test_times_only(fixtures_dir):
     assert report.layers == [] and report.latency_ms_total is None
     assert report.end_to_end.count == 3614
     assert report.to_dict()["mapping"]["layers"] == []
+
+
+def test_fused_layers_is_the_one_fusion_definition(full_report):
+    """Layers running several ONNX nodes, reformats left out, a layer listed again counted once."""
+    from explorer.engine import FusedLayer
+
+    fused = full_report.fused_layers()
+    assert fused and all(isinstance(f, FusedLayer) and len(f.onnx_nodes) >= 2 for f in fused)
+    first = full_report.layers[0]
+    assert fused[0] == FusedLayer(layer="Conv_0 + Relu_1", onnx_nodes=tuple(first.onnx_nodes), type=first.type,
+                                  precision=first.precision)
+    expected = [l.name for l in full_report.layers if len(l.onnx_nodes) > 1 and not l.is_reformat]
+    assert [f.layer for f in fused] == expected
+    every = full_report.fused_layers(min_nodes=1)
+    assert len(every) > len(fused) and all(len(f.onnx_nodes) >= 1 for f in every)
+
+    again = EngineReport(layers=full_report.layers + [Layer(name="Conv_0 + Relu_1 [profile 1]",
+                                                            onnx_nodes=list(first.onnx_nodes))])
+    assert [f.layer for f in again.fused_layers()] == expected
+    reformat = Layer(name="Reformatting CopyNode for Input Tensor 0 to Conv_0 + Relu_1", onnx_nodes=["a", "b"])
+    assert EngineReport(layers=[reformat]).fused_layers() == []
+
+
+def test_every_onnx_element_type_has_a_size_and_a_name():
+    """explorer.dtypes is the one table: the model loader sizes initializers from it."""
+    import numpy as np
+    import onnx
+    from onnx import helper
+
+    from explorer.dtypes import ONNX_DTYPES, onnx_canonical, onnx_nbytes
+
+    names = {name for name, _ in onnx.TensorProto.DataType.items()} - {"UNDEFINED"}
+    assert names <= set(ONNX_DTYPES), sorted(names - set(ONNX_DTYPES))
+    for name in names - {"STRING"}:  # whole-byte types: the size numpy (via onnx) stores them in
+        size = ONNX_DTYPES[name][1]
+        if size >= 1:
+            np_type = helper.tensor_dtype_to_np_dtype(getattr(onnx.TensorProto, name))
+            assert np.dtype(np_type).itemsize == size, name
+    assert onnx_canonical("FLOAT") == "FP32" and onnx_canonical("float16") == "FP16"
+    assert onnx_nbytes(3, "INT4") == 2 and onnx_nbytes(5, "UINT2") == 2 and onnx_nbytes(3, "FLOAT16") == 6
+    assert onnx_nbytes(4, "FLOAT6E2M3") == 3 and onnx_nbytes(2, "UNDEFINED") == 8

@@ -225,7 +225,7 @@ def test_tactics_strip_and_box_from_a_log():
 
 def test_memory_figures(engine_reports):
     from explorer.plots import activation_footprint_figure, memory_layers_figure, memory_totals_figure
-    from explorer.plots._data import activation_footprint
+    from explorer.plots.data import activation_footprint
 
     _, reports = engine_reports
     r = reports["fp32"]

@@ -247,7 +247,7 @@ def test_opening_the_build_tab_prestarts_the_build_worker(app):
 
 def test_dynamic_shape_profile_editor():
     from explorer.widgets import Explorer
-    from explorer.widgets.app import parse_dims
+    from explorer.widgets.tabs.build import parse_dims
 
     assert parse_dims("1x3x224x224") == (1, 3, 224, 224) and parse_dims("[2, 3]") == (2, 3)
     with pytest.raises(ValueError):

@@ -40,10 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if wanted is not None and name != wanted:
             sub.add_parser(name)
             continue
-        try:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError:
-            continue  # a command not built yet
+        module = importlib.import_module(f"{__name__}.{module_name}")  # a command that fails to import says so
         modules[name] = module
         module.add_parser(sub)
     args = parser.parse_args(argv)

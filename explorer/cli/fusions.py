@@ -47,19 +47,19 @@ def run(args: argparse.Namespace) -> int:
 
 def render(groups, comparison=None, *, show_all: bool = False, model_name: str = "model") -> str:
     from ..errors import printable
-    from .inspect import _align, _cell
+    from .inspect import align_columns, cell
 
     fused = [g for g in groups if len(g.nodes) > 1 and g.kind != "constant"]
     kinds: dict[str, int] = {}
     for g in groups:
         kinds[g.kind] = kinds.get(g.kind, 0) + 1
     nodes = sum(len(g.nodes) for g in groups)
-    lines = [f"{_cell(model_name, 200)}: {nodes} nodes -> {len(groups)} predicted groups ({SOURCE})",
+    lines = [f"{cell(model_name, 200)}: {nodes} nodes -> {len(groups)} predicted groups ({SOURCE})",
              "  " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])), ""]
     shown = groups if show_all else fused
-    rows = [[g.kind, _cell(" + ".join(g.nodes), 70), _cell(g.rule, 80)] for g in shown]
+    rows = [[g.kind, cell(" + ".join(g.nodes), 70), cell(g.rule, 80)] for g in shown]
     if rows:
-        lines.extend(_align(["Kind", "Nodes", "Rule"], rows, right=set()))
+        lines.extend(align_columns(["Kind", "Nodes", "Rule"], rows, right=set()))
     else:
         lines.append("no multi-node fusions predicted")
     if not show_all:
@@ -71,7 +71,7 @@ def render(groups, comparison=None, *, show_all: bool = False, model_name: str =
                       f"compared, {len(c.exact_matches)} exact matches: precision {c.precision:.1%}, recall "
                       f"{c.recall:.1%} ({c.rule})"]
         for item in c.predicted_only:
-            lines.append(f"  predicted only: {_cell(' + '.join(item['restricted']), 100)}")
+            lines.append(f"  predicted only: {cell(' + '.join(item['restricted']), 100)}")
         for item in c.actual_only:
-            lines.append(f"  engine only:    {_cell(item['layer'], 100)}")
+            lines.append(f"  engine only:    {cell(item['layer'], 100)}")
     return "\n".join(printable(line) for line in lines)

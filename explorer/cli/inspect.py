@@ -94,11 +94,11 @@ def _layer_table(report) -> list[str]:
     rows = []
     for i, layer in enumerate(report.layers):
         lat = layer.latency
-        rows.append([str(i), _cell(layer.name, NAME_WIDTH), _cell(layer.type or "-", 18), layer.precision or "-",
+        rows.append([str(i), cell(layer.name, NAME_WIDTH), cell(layer.type or "-", 18), layer.precision or "-",
                      f"{lat.average_ms:.4f}" if lat else "-",
                      f"{lat.percentage:.1f}" if lat and lat.percentage is not None else "-",
-                     _cell(layer.tactic or "-", TACTIC_WIDTH)])
-    return _align(header, rows, right={0, 4, 5})
+                     cell(layer.tactic or "-", TACTIC_WIDTH)])
+    return align_columns(header, rows, right={0, 4, 5})
 
 
 def _tactic_table(report) -> list[str]:
@@ -110,12 +110,12 @@ def _tactic_table(report) -> list[str]:
     rows = []
     for name, records in by_layer.items():
         chosen = next((r for r in records if r.chosen), None)
-        rows.append([_cell(name, NAME_WIDTH), _cell(chosen.runner if chosen and chosen.runner else "-", 20),
-                     _cell((chosen.tactic_name or chosen.tactic or "-") if chosen else "-", TACTIC_WIDTH),
+        rows.append([cell(name, NAME_WIDTH), cell(chosen.runner if chosen and chosen.runner else "-", 20),
+                     cell((chosen.tactic_name or chosen.tactic or "-") if chosen else "-", TACTIC_WIDTH),
                      f"{chosen.time_ms:.4f}" if chosen and chosen.time_ms is not None else "-",
                      str(sum(1 for r in records if r.time_ms is not None)),
                      str(sum(1 for r in records if r.skipped_reason))])
-    return [f"Tactics per layer ({report.provenance.get('tactics', '')})", ""] + _align(header, rows, right={3, 4, 5})
+    return [f"Tactics per layer ({report.provenance.get('tactics', '')})", ""] + align_columns(header, rows, right={3, 4, 5})
 
 
 def _memory_lines(report) -> list[str]:
@@ -136,13 +136,14 @@ def _memory_lines(report) -> list[str]:
     if memory.layers:
         need = lambda m: (m.device_persistent or 0) + (m.scratch or 0)  # noqa: E731
         top = [m for m in sorted(memory.layers, key=need, reverse=True)[:3] if need(m)]
-        shown = ", ".join(f"{_cell(m.layer, 40)} {_size(need(m))}" for m in top)
+        shown = ", ".join(f"{cell(m.layer, 40)} {_size(need(m))}" for m in top)
         lines.append(f"{'':<16}{len(memory.layers)} layers with persistent/scratch figures"
                      + (f"; largest device persistent + scratch: {shown}" if shown else ""))
     return lines
 
 
-def _align(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+def align_columns(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """A plain-text table: each column as wide as its widest cell, the columns in ``right`` right-aligned."""
     widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
 
     def fmt(cells: list[str]) -> str:
@@ -157,7 +158,8 @@ def _clean(text: str) -> str:
     return printable(text)
 
 
-def _cell(text: str, width: int) -> str:
+def cell(text: str, width: int) -> str:
+    """A name as one table cell: control characters escaped, cut to ``width`` characters with an ellipsis."""
     text = _clean(text)
     return text if len(text) <= width else text[:width - 1] + "…"
 

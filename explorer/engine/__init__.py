@@ -16,8 +16,8 @@ from typing import Any
 from ..errors import ArtifactError
 from .mapping import EngineMapping, LayerMapping, map_layers, parse_metadata, split_fused_name
 from .readers import read_build_log, read_layer_info, read_profile, read_times
-from .report import (BuildReport, EngineReport, LatencyStats, LatencySummary, Layer, LayerMemory, MemoryReport,
-                     Percentiles, ProfiledLatency, TacticRecord, TensorDesc, tactic_key)
+from .report import (BuildReport, EngineReport, FusedLayer, LatencyStats, LatencySummary, Layer, LayerMemory,
+                     MemoryReport, Percentiles, ProfiledLatency, TacticRecord, TensorDesc, tactic_key)
 
 
 def load_report(graph: Any = None, profile: Any = None, times: Any = None, log: Any = None,
@@ -70,7 +70,7 @@ def _as_model(model: Any):
     return model if isinstance(model, Model) else load_model(model)
 
 
-__all__ = ["BuildReport", "EngineMapping", "EngineReport", "LatencyStats", "LatencySummary", "Layer", "LayerMapping", "LayerMemory",
+__all__ = ["BuildReport", "EngineMapping", "EngineReport", "FusedLayer", "LatencyStats", "LatencySummary", "Layer", "LayerMapping", "LayerMemory",
            "MemoryReport", "Percentiles", "ProfiledLatency", "TacticRecord", "TensorDesc", "attach_mapping", "load_report",
            "map_layers", "parse_metadata", "read_build_log", "read_layer_info", "read_profile", "read_times",
            "split_fused_name"]

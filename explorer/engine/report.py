@@ -127,6 +127,16 @@ class Layer:
         }
 
 
+@dataclass(frozen=True)
+class FusedLayer:
+    """One fusion group as the engine built it: an engine layer and the ONNX nodes it runs."""
+
+    layer: str
+    onnx_nodes: tuple[str, ...]  # ONNX node ids (or parsed names, without a model), in the layer's order
+    type: str | None = None
+    precision: str | None = None
+
+
 @dataclass(slots=True)
 class TacticRecord:
     """One tactic TensorRT considered for a layer: its time, or why it was skipped, and whether it won."""
@@ -450,6 +460,29 @@ class EngineReport:
             if not any(r.chosen for r in records):
                 for r in records:
                     r.chosen = tactic_key(r.tactic) == choice
+
+    # -- views ------------------------------------------------------------------------------------------
+    def fused_layers(self, *, min_nodes: int = 2) -> list[FusedLayer]:
+        """The engine's fusion groups: the layers that run at least ``min_nodes`` ONNX nodes.
+
+        The one definition the app, the plots, the report and the prediction score share. Layers TensorRT
+        inserted to reformat tensors are not groups, and a layer listed again with the same nodes (e.g. once
+        per optimization profile) is one group. ``min_nodes=1``: every layer that runs a model node, which is
+        what a fusion prediction is scored against.
+        """
+        groups: list[FusedLayer] = []
+        seen: set[frozenset] = set()
+        for layer in self.layers:
+            nodes = tuple(layer.onnx_nodes)
+            if len(nodes) < min_nodes or layer.is_reformat:
+                continue
+            key = frozenset(nodes)
+            if key in seen:
+                continue
+            seen.add(key)
+            groups.append(FusedLayer(layer=layer.name, onnx_nodes=nodes, type=layer.type,
+                                     precision=layer.precision))
+        return groups
 
     # -- views ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ precision = matches / predicted groups compared; recall = matches / actual group
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 
@@ -42,10 +42,11 @@ class FusionComparison:
 
 
 def engine_groups(report_or_layers: Any, model) -> list[tuple[str, list[str]]]:
-    """(layer name, ONNX node ids) for every engine layer that is a real fusion group."""
+    """(layer name, ONNX node ids) for every engine layer that runs a model node: the actual groups
+    (:meth:`EngineReport.fused_layers` with ``min_nodes=1``, over the model's node ids)."""
     from ..engine.mapping import map_layers
     from ..engine.readers import read_layer_info
-    from ..engine.report import Layer
+    from ..engine.report import EngineReport, Layer
 
     layers = report_or_layers
     if isinstance(layers, (str, dict)) or hasattr(layers, "__fspath__"):
@@ -53,17 +54,10 @@ def engine_groups(report_or_layers: Any, model) -> list[tuple[str, list[str]]]:
     elif hasattr(layers, "layers") and not isinstance(layers, (list, tuple)):
         layers = layers.layers
     layers = [Layer(name=item) if isinstance(item, str) else item for item in layers]
-    mapping = map_layers(layers, model)
-    result, seen = [], set()
-    for layer, mapped in zip(layers, mapping.layers):
-        if layer.is_reformat or mapped.via == "reformat" or not mapped.nodes:
-            continue
-        key = frozenset(mapped.nodes)
-        if key in seen:  # the same layer listed twice (e.g. several optimization profiles)
-            continue
-        seen.add(key)
-        result.append((layer.name, list(mapped.nodes)))
-    return result
+    mapping = map_layers(layers, model)  # the model's node ids, whatever mapping the report was read with
+    mapped = EngineReport(layers=[replace(layer, onnx_nodes=[] if m.via == "reformat" else list(m.nodes))
+                                  for layer, m in zip(layers, mapping.layers)])
+    return [(group.layer, list(group.onnx_nodes)) for group in mapped.fused_layers(min_nodes=1)]
 
 
 def compare_with_engine(groups: Iterable[Any], report_or_layers: Any, model) -> FusionComparison:

@@ -21,6 +21,7 @@ from typing import Union
 import onnx
 from google.protobuf.message import DecodeError
 
+from ..dtypes import onnx_nbytes
 from ..errors import ExplorerWarning, ModelError, check_memory_for, regular_file_size
 from ..isolation import SHAPE_INFERENCE_TIMEOUT, TaskCrashed, TaskFailed, isolated_task, kept
 from .ir import ExternalData, FunctionInfo, Graph, InitializerInfo, Model, Node, TensorInfo
@@ -100,7 +101,7 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
         if payload is not None:
             pending = kept(infer_shapes_task).submit(payload)
     try:
-        with _gc_paused():
+        with gc_paused():
             try:
                 graph = _build_graph(proto.graph, label, base_dir, model_warnings, frozenset(), parent_id=None)
             except RecursionError:
@@ -189,7 +190,7 @@ def _q(name) -> str:
 
 
 @contextmanager
-def _gc_paused():
+def gc_paused():
     """Building 100k-node IRs makes the cyclic GC rescan everything again and again: pause it meanwhile."""
     was_enabled = gc.isenabled()
     gc.disable()
@@ -342,8 +343,7 @@ def _initializer_info(t: onnx.TensorProto, base_dir: str | None, label: str,
     if count < 0:
         notes.append(f"initializer {_q(t.name)} has negative dimensions {list(t.dims)[:8]}: its size is unknown")
         count = 0
-    itemsize = _ITEMSIZE.get(dtype, 4)
-    nbytes = (count * itemsize) if itemsize >= 1 else (count + 1) // 2
+    nbytes = onnx_nbytes(count, dtype)  # an UNDEFINED type counts 4 bytes an element
     external = None
     if t.data_location == onnx.TensorProto.EXTERNAL:
         external = _external_data(t, nbytes, base_dir, notes)
@@ -410,17 +410,6 @@ def _non_negative_int(text: str | None, default: int | None) -> int | None:
     except ValueError:
         return None
     return value if value >= 0 else None
-
-
-_ITEMSIZE = {"FLOAT": 4, "UINT8": 1, "INT8": 1, "UINT16": 2, "INT16": 2, "INT32": 4, "INT64": 8, "STRING": 8,
-             "BOOL": 1, "FLOAT16": 2, "DOUBLE": 8, "UINT32": 4, "UINT64": 8, "COMPLEX64": 8, "COMPLEX128": 16,
-             "BFLOAT16": 2, "FLOAT8E4M3FN": 1, "FLOAT8E4M3FNUZ": 1, "FLOAT8E5M2": 1, "FLOAT8E5M2FNUZ": 1,
-             "UINT4": 0.5, "INT4": 0.5, "FLOAT4E2M1": 0.5, "FLOAT8E8M0": 1, "UINT2": 0.25, "INT2": 0.25}
-
-
-def itemsize(dtype: str | None) -> float | None:
-    """Bytes per element of an ONNX dtype name (fractional for 4-bit types)."""
-    return _ITEMSIZE.get(dtype) if dtype else None
 
 
 def _build_graph(g: onnx.GraphProto, label: str, base_dir: str | None, notes: list[str],

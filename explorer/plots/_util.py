@@ -96,25 +96,6 @@ def empty_figure(message: str, *, title: str | None = None, source: str | None =
     return fig
 
 
-def fmt_bytes(n: float | int | None) -> str:
-    if n is None:
-        return "n/a"
-    n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1024
-    return f"{n:.2f} TiB"  # pragma: no cover
-
-
-def fmt_ms(ms: float | None) -> str:
-    if ms is None:
-        return "n/a"
-    if ms < 0.01:
-        return f"{ms * 1000:.2f} µs"
-    return f"{ms:.4f} ms"
-
-
 def shorten(text: str, limit: int = 60) -> str:
     text = str(text)
     return text if len(text) <= limit else text[: limit // 2 - 1] + "…" + text[-(limit // 2) + 1:]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from ._data import compare_rows, engine_source, has_latency, memory_totals
-from ._util import fit_title, empty_figure, esc, fmt_bytes, fmt_ms, shorten, titled
+from typing import TYPE_CHECKING
+
+from .data import compare_rows, engine_source, has_latency, memory_totals
+from ._util import fit_title, empty_figure, esc, shorten, titled
+from .format import fmt_bytes, fmt_ms
+
+if TYPE_CHECKING:
+    from ..engine.report import EngineReport
 
 
-def compare_frame(a, b, label_a: str = "a", label_b: str = "b"):
+def compare_frame(a: EngineReport, b: EngineReport, label_a: str = "a", label_b: str = "b"):
     """One row per layer (matched by name, then by ONNX nodes): latency, precision and tactic of both."""
     import pandas as pd
 
@@ -20,7 +26,8 @@ def compare_frame(a, b, label_a: str = "a", label_b: str = "b"):
     return pd.DataFrame(rows, columns=columns).rename(columns=names)
 
 
-def compare_latency_figure(a, b, *, label_a: str = "a", label_b: str = "b", height: int = 620, top: int = 80):
+def compare_latency_figure(a: EngineReport, b: EngineReport, *,
+                           label_a: str = "a", label_b: str = "b", height: int = 620, top: int = 80):
     """Top: latency per layer of both builds; bottom: the difference (b - a), red where b is slower."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -87,10 +94,10 @@ def compare_latency_figure(a, b, *, label_a: str = "a", label_b: str = "b", heig
     return fit_title(fig)
 
 
-def compare_totals(a, b, label_a: str = "a", label_b: str = "b") -> list[dict]:
+def compare_totals(a: EngineReport, b: EngineReport, label_a: str = "a", label_b: str = "b") -> list[dict]:
     """Totals side by side: latency (sum of layers, end to end), memory by kind, layer counts."""
     def e2e(r):
-        s = getattr(r, "end_to_end", None)
+        s = r.end_to_end
         return s.latency.mean if s is not None else None
 
     out = [
@@ -109,7 +116,8 @@ def compare_totals(a, b, label_a: str = "a", label_b: str = "b") -> list[dict]:
     return out
 
 
-def compare_totals_figure(a, b, *, label_a: str = "a", label_b: str = "b", height: int = 360):
+def compare_totals_figure(a: EngineReport, b: EngineReport, *,
+                          label_a: str = "a", label_b: str = "b", height: int = 360):
     """Grouped bars of the totals (latency in ms on the left, memory in MiB on the right panel)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
-from ._util import (DEMOTED_AMBER, EDGE_GREY, FALLBACK_RED, HIGHLIGHT, MIXED_PURPLE, NEUTRAL_GREY, PALETTE,
-                    TRT_GREEN, esc, fmt_ms, op_summary, shorten, wrap)
+from ._util import (DEMOTED_AMBER, EDGE_GREY, FALLBACK_RED, HIGHLIGHT, MIXED_PURPLE, NEUTRAL_GREY, PALETTE, TRT_GREEN,
+                    esc, op_summary, shorten, wrap)
+from .format import fmt_ms
 from .graph_layout import GROUP, LEAF, GraphView, ScopeTree
+
+if TYPE_CHECKING:
+    from ..engine.report import EngineReport
+    from ..fusions.predict import FusionGroup
+    from ..support.report import SupportReport
 
 #: draw text labels next to the points only below this many visible items
 LABEL_LIMIT = 160
@@ -61,7 +67,7 @@ def plain_overlay(tree: ScopeTree) -> Overlay:
                    node_category=np.zeros(tree.n, dtype=np.int64))
 
 
-def partition_overlay(tree: ScopeTree, report) -> Overlay:
+def partition_overlay(tree: ScopeTree, report: SupportReport) -> Overlay:
     """Nodes coloured by where they run: TensorRT engines (alternating greens per engine), framework."""
     cats = np.full(tree.n, -1, dtype=np.int64)
     colors = [NEUTRAL_GREY] * tree.n
@@ -113,15 +119,16 @@ def partition_overlay(tree: ScopeTree, report) -> Overlay:
         mixed_label="scope with TensorRT and framework nodes")
 
 
-def fusion_overlay(tree: ScopeTree, groups: Sequence, *, source: str = "predicted from TensorRT's documented fusion patterns") -> Overlay:
+def fusion_overlay(tree: ScopeTree, groups: Sequence[FusionGroup], *,
+                   source: str = "predicted from TensorRT's documented fusion patterns") -> Overlay:
     """Predicted fusion groups: every group its own colour; unfused nodes grey."""
     cats = np.full(tree.n, 1, dtype=np.int64)
     colors = [NEUTRAL_GREY] * tree.n
     member: dict[str, tuple[int, object]] = {}
-    groups = [g for g in groups if len(_group_nodes(g)) > 1]  # single-node "groups" are not fusions
+    groups = [g for g in groups if len(g.nodes) > 1]  # single-node "groups" are not fusions
     for g_index, group in enumerate(groups):
         color = PALETTE[g_index % len(PALETTE)]
-        for nid in _group_nodes(group):
+        for nid in group.nodes:
             i = tree.index_of.get(nid)
             if i is None:
                 continue
@@ -134,9 +141,9 @@ def fusion_overlay(tree: ScopeTree, groups: Sequence, *, source: str = "predicte
         if found is None:
             return ["no predicted fusion: a layer of its own"]
         g_index, group = found
-        nodes = _group_nodes(group)
-        kind = getattr(group, "kind", "") or ""
-        rule = getattr(group, "rule", "") or ""
+        nodes = group.nodes
+        kind = group.kind or ""
+        rule = group.rule or ""
         lines = [f"predicted fusion #{g_index}: {kind}"]
         if rule and rule != kind:
             lines.append(f"rule: {rule}")
@@ -150,11 +157,12 @@ def fusion_overlay(tree: ScopeTree, groups: Sequence, *, source: str = "predicte
                    mixed_label="scope with fused and unfused nodes")
 
 
-def engine_overlay(tree: ScopeTree, engine_report, *, source: str | None = None) -> Overlay:
+def engine_overlay(tree: ScopeTree, engine_report: EngineReport, *, source: str | None = None) -> Overlay:
     """ONNX nodes coloured by the engine layer they ended up in (fused layers share a colour)."""
-    from ._data import engine_source, layer_records
+    from .data import engine_source, layer_records
 
     layers = layer_records(engine_report)
+    fused = {group.layer for group in engine_report.fused_layers()}
     cats = np.full(tree.n, 2, dtype=np.int64)
     colors = [NEUTRAL_GREY] * tree.n
     owner: dict[str, list] = {}
@@ -163,7 +171,7 @@ def engine_overlay(tree: ScopeTree, engine_report, *, source: str | None = None)
         nodes = [n for n in layer.onnx_nodes if n in tree.index_of]
         if not nodes:
             continue
-        if len(nodes) > 1:
+        if layer.name in fused and len(nodes) > 1:  # (a fused layer with one node of this model: its own colour)
             color = PALETTE[fused_index % len(PALETTE)]
             fused_index += 1
             cat = 0
@@ -190,7 +198,7 @@ def engine_overlay(tree: ScopeTree, engine_report, *, source: str | None = None)
             if layer.tactic:
                 detail.append(f"tactic {shorten(layer.tactic, 60)}")
             lines.append("  " + ", ".join(d for d in detail if d))
-            if len(layer.onnx_nodes) > 1:
+            if layer.name in fused:
                 lines.append(f"  fused with {len(layer.onnx_nodes) - 1} other node(s)")
         return lines
 
@@ -200,13 +208,6 @@ def engine_overlay(tree: ScopeTree, engine_report, *, source: str | None = None)
                                ("not in the engine (folded or removed)", NEUTRAL_GREY)],
                    node_category=cats, node_color=colors, describe=describe,
                    mixed_label="scope with fused and unfused nodes")
-
-
-def _group_nodes(group) -> list[str]:
-    nodes = getattr(group, "nodes", None)
-    if nodes is None and isinstance(group, dict):
-        nodes = group.get("nodes", [])
-    return [getattr(n, "id", n) for n in (nodes or [])]
 
 
 # ---------------------------------------------------------------------------------------------- figure
@@ -282,7 +283,7 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
                 lines.append(f"{esc(cat_labels[ci], 120)}: {int(counts[ci])}")
             hover.append("<br>".join(lines))
             labels.append("\u2003" + esc(shorten(g.label, 26)) + f" ({len(members)})")
-    sel_items = _selected_items(view, selected)
+    sel_items = selected_items(view, selected)
     data = {
         "edges": dict(x=ex, y=ey, mode="lines", line=dict(color=EDGE_GREY, width=1), hoverinfo="skip",
                       showlegend=False, name="edges"),
@@ -308,7 +309,8 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
     return data
 
 
-def _selected_items(view: GraphView, selected: Iterable[str]) -> list[int]:
+def selected_items(view: GraphView, selected: Iterable[str]) -> list[int]:
+    """The view items (nodes or collapsed scopes) that show the selected node ids, each once."""
     out = []
     for nid in selected or ():
         k = view.item_for_node(nid)
@@ -362,19 +364,22 @@ def graph_layout_dict(view: GraphView, overlay: Overlay, *, title: str | None = 
     )
 
 
-def partitions_figure(model, report, *, view: GraphView | None = None, selected: Iterable[str] = (), **kw):
+def partitions_figure(model, report: SupportReport, *, view: GraphView | None = None,
+                      selected: Iterable[str] = (), **kw):
     """The partition view: supported / unsupported partitions on the (collapsed) graph."""
     view = view or GraphView(ScopeTree(model))
     return graph_figure(view, partition_overlay(view.tree, report), selected=selected, **kw)
 
 
-def fusions_figure(model, groups, *, view: GraphView | None = None, selected: Iterable[str] = (), **kw):
+def fusions_figure(model, groups: Sequence[FusionGroup], *, view: GraphView | None = None,
+                   selected: Iterable[str] = (), **kw):
     """Predicted fusion groups on the graph (before any build)."""
     view = view or GraphView(ScopeTree(model))
     return graph_figure(view, fusion_overlay(view.tree, groups), selected=selected, **kw)
 
 
-def engine_fusions_figure(model, engine_report, *, view: GraphView | None = None, selected: Iterable[str] = (), **kw):
+def engine_fusions_figure(model, engine_report: EngineReport, *, view: GraphView | None = None,
+                          selected: Iterable[str] = (), **kw):
     """Real fusions on the graph: ONNX nodes coloured by the engine layer that runs them."""
     view = view or GraphView(ScopeTree(model))
     return graph_figure(view, engine_overlay(view.tree, engine_report), selected=selected, **kw)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
-from ._data import engine_source, has_latency, layer_records, unique_labels
-from ._util import fit_title, PALETTE, PRECISION_COLORS, empty_figure, esc, fmt_ms, shorten, titled
+from .data import engine_source, has_latency, layer_records, unique_labels
+from ._util import fit_title, PALETTE, PRECISION_COLORS, empty_figure, esc, shorten, titled
+from .format import fmt_ms
+
+if TYPE_CHECKING:
+    from ..engine.report import EngineReport, Layer
 
 NO_LATENCY = ("No per-layer latency in this source (layer information only): import a trtexec --exportProfile "
               "JSON or run a build to see where time goes.")
@@ -15,22 +20,23 @@ def _precision_key(p: str | None) -> str:
     return (p or "UNKNOWN").upper()
 
 
-def _layer_hover(layer, extra: list[str] | None = None) -> str:
+def _layer_hover(layer: Layer, extra: list[str] | None = None) -> str:
     lines = [f"<b>{esc(layer.name, 240)}</b>", f"type: {esc(layer.type or 'n/a')}",
              f"precision: {esc(layer.precision or 'n/a')}", f"latency: {esc(fmt_ms(layer.latency_ms))}"]
-    lat = getattr(layer, "latency", None)
-    if lat is not None and getattr(lat, "percentage", None) is not None:
+    lat = layer.latency
+    if lat is not None and lat.percentage is not None:
         lines.append(f"share: {lat.percentage:.1f}%")
     if layer.tactic:
         lines.append(f"tactic: {esc(shorten(layer.tactic, 100))}")
-    nodes = list(getattr(layer, "onnx_nodes", []) or [])
+    nodes = list(layer.onnx_nodes)
     if nodes:
         lines.append(f"ONNX nodes: {esc(shorten(', '.join(nodes), 160))}")
     lines.extend(extra or [])
     return "<br>".join(lines)
 
 
-def latency_bar(report, *, title: str = "Per-layer latency", sort: str = "execution", color_by: str = "precision",
+def latency_bar(report: EngineReport, *,
+                title: str = "Per-layer latency", sort: str = "execution", color_by: str = "precision",
                 top: int | None = None, height: int = 460, selected: str | None = None):
     """Latency per engine layer as bars (execution order, or ``sort="latency"``), coloured by precision/type.
 
@@ -78,7 +84,8 @@ def latency_bar(report, *, title: str = "Per-layer latency", sort: str = "execut
     return fit_title(fig)
 
 
-def latency_treemap(report, *, title: str = "Latency by layer type", height: int = 460, title_width: int = 120):
+def latency_treemap(report: EngineReport, *,
+                    title: str = "Latency by layer type", height: int = 460, title_width: int = 120):
     """Treemap: engine time by layer type, then by layer. ``title_width``: characters per title line (a
     narrower figure, side by side with another, wants fewer)."""
     import plotly.graph_objects as go
@@ -114,7 +121,7 @@ def latency_treemap(report, *, title: str = "Latency by layer type", height: int
     return fit_title(fig)
 
 
-def precision_pie(report, *, title: str = "Precision split", height: int = 360, title_width: int = 120):
+def precision_pie(report: EngineReport, *, title: str = "Precision split", height: int = 360, title_width: int = 120):
     """Share of engine time (or of layers, without latency) by output precision (``title_width`` as for
     :func:`latency_treemap`)."""
     import plotly.graph_objects as go

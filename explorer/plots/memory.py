@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from ._data import activation_footprint, engine_source, layer_records, memory_totals, unique_labels
-from ._util import fit_title, PALETTE, empty_figure, esc, fmt_bytes, shorten, titled
+from typing import TYPE_CHECKING
+
+from .data import activation_footprint, engine_source, layer_records, memory_totals, unique_labels
+from ._util import fit_title, PALETTE, empty_figure, esc, shorten, titled
+from .format import fmt_bytes
+
+if TYPE_CHECKING:
+    from ..engine.report import EngineReport
 
 
-def memory_totals_figure(report, *, workspace_bytes: int | None = None, title: str = "Memory by kind",
+def memory_totals_figure(report: EngineReport, *, workspace_bytes: int | None = None, title: str = "Memory by kind",
                          height: int = 380):
     """One bar per kind (weights, activations, persistent, scratch, workspace); unknown ones say n/a."""
     import plotly.graph_objects as go
@@ -29,11 +35,12 @@ def memory_totals_figure(report, *, workspace_bytes: int | None = None, title: s
     return fit_title(fig)
 
 
-def memory_layers_figure(report, *, title: str = "Memory per layer", height: int = 420, top: int | None = 80):
+def memory_layers_figure(report: EngineReport, *,
+                         title: str = "Memory per layer", height: int = 420, top: int | None = 80):
     """Stacked bars per layer: weights, output activations, device persistent, scratch."""
     import plotly.graph_objects as go
 
-    frame = report.memory_frame() if hasattr(report, "memory_frame") else None
+    frame = report.memory_frame()
     source = engine_source(report, "memory")
     if frame is None or frame.empty:
         return empty_figure("No per-layer memory in this source.", title=title, source=source)
@@ -63,7 +70,8 @@ def memory_layers_figure(report, *, title: str = "Memory per layer", height: int
     return fit_title(fig)
 
 
-def activation_footprint_figure(report, *, title: str = "Activation footprint along the network", height: int = 380):
+def activation_footprint_figure(report: EngineReport, *,
+                                title: str = "Activation footprint along the network", height: int = 380):
     """Bytes of activations alive at each layer (line) and each layer's output bytes (bars)."""
     import plotly.graph_objects as go
 
@@ -91,5 +99,5 @@ def activation_footprint_figure(report, *, title: str = "Activation footprint al
     return fit_title(fig)
 
 
-def layer_count(report) -> int:
+def layer_count(report: EngineReport) -> int:
     return len(layer_records(report))

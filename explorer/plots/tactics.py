@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._data import engine_source, layer_records, unique_labels
-from ._util import fit_title, PALETTE, empty_figure, esc, fmt_ms, shorten, titled
+from .data import engine_source, layer_records, unique_labels
+from ._util import fit_title, PALETTE, empty_figure, esc, shorten, titled
+from .format import fmt_ms
+
+if TYPE_CHECKING:
+    from ..engine.report import EngineReport, TacticRecord
 
 
-def from_onnxruntime(report) -> bool:
+def from_onnxruntime(report: EngineReport) -> bool:
     """ONNX Runtime builds have no autotuning: their "tactics" are the execution provider of each node."""
-    if str(getattr(report, "backend", "") or "").lower() == "onnxruntime":
+    from ..engine.report import BuildReport
+
+    if isinstance(report, BuildReport) and report.backend.lower() == "onnxruntime":
         return True
-    sources = [str(s).lower() for s in getattr(report, "sources", []) or []]
+    sources = [str(s).lower() for s in report.sources]
     return bool(sources) and all("onnx runtime" in s for s in sources)
 
 
-def no_tactics_message(report) -> str:
-    sources = "; ".join(getattr(report, "sources", []) or []) or "this source"
+def no_tactics_message(report: EngineReport) -> str:
+    sources = "; ".join(report.sources) or "this source"
     if from_onnxruntime(report):
         return ("No tactic timings exist for this source: ONNX Runtime does not autotune kernels "
                 f"({sources}).")
@@ -27,22 +34,22 @@ def no_tactics_message(report) -> str:
             f"(trtexec --verbose) or a timing cache, and none was loaded ({sources}).")
 
 
-def timed_tactics(report) -> dict[str, list]:
+def timed_tactics(report: EngineReport) -> dict[str, list[TacticRecord]]:
     """Layer name -> its tactic records that have a time (skipped ones are listed separately).
 
     Empty for ONNX Runtime builds: their records are node placements (execution provider per node), not
     autotuning candidates.
     """
-    out: dict[str, list] = defaultdict(list)
+    out: dict[str, list[TacticRecord]] = defaultdict(list)
     if from_onnxruntime(report):
         return {}
-    for t in getattr(report, "tactics", []) or []:
+    for t in report.tactics:
         if t.time_ms is not None:
             out[t.layer].append(t)
     return dict(out)
 
 
-def _order_layers(report, by_layer: dict[str, list]) -> list[str]:
+def _order_layers(report: EngineReport, by_layer: dict[str, list]) -> list[str]:
     latency = {layer.name: layer.latency_ms for layer in layer_records(report) if layer.latency_ms is not None}
 
     def key(name: str) -> float:
@@ -69,7 +76,8 @@ def _hover(t) -> str:
     return "<br>".join(lines)
 
 
-def tactics_figure(report, *, kind: str = "strip", max_layers: int = 60, title: str = "Tactics timed per layer",
+def tactics_figure(report: EngineReport, *,
+                   kind: str = "strip", max_layers: int = 60, title: str = "Tactics timed per layer",
                    height: int = 520):
     """Strip (``kind="strip"``) or box plot of tactic times per layer, sorted by layer latency.
 
@@ -130,11 +138,9 @@ def tactics_figure(report, *, kind: str = "strip", max_layers: int = 60, title: 
     return fit_title(fig)
 
 
-def tactics_table(report, max_rows: int = 2000):
+def tactics_table(report: EngineReport, max_rows: int = 2000):
     """The tactics as a DataFrame (one row per timed or skipped tactic), layers by latency."""
-    import pandas as pd
-
-    frame = report.tactics_frame() if hasattr(report, "tactics_frame") else pd.DataFrame()
+    frame = report.tactics_frame()
     if frame.empty:
         return frame
     latency = {layer.name: layer.latency_ms for layer in layer_records(report)}

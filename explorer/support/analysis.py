@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..errors import BuildError, ExplorerError, ModelError
 from ..model import Model, load_model
-from ..model.loader import ModelSource, _gc_paused
+from ..model.loader import ModelSource, gc_paused
 from .partition import Partition, partition_with_fallback
 from .report import FoldingSummary, NodeVerdict, SupportReport
 
@@ -37,7 +37,7 @@ def analyze(model: Model | ModelSource, *, trt_version: str | None = None,
                             f"{min_block_size!r:.40}") from None
     if min_block_size < 1:
         raise ExplorerError(f"min_block_size must be at least 1, got {min_block_size}")
-    with _gc_paused():  # one pause (and one collection after it) for loading and judging big graphs
+    with gc_paused():  # one pause (and one collection after it) for loading and judging big graphs
         if not isinstance(model, Model):
             model = load_model(model)
         return _analyze(model, trt_version, min_block_size, require_mac, fold_constants, use_parser)

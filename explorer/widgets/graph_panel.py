@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..plots.graph import (TRACE_NODES, TRACE_SELECTION, Overlay, graph_layout_dict, graph_traces,
-                           _selected_items)
+                           selected_items)
 from ..plots.graph_layout import LEAF, GraphView, ScopeTree
 
 
@@ -70,7 +70,7 @@ class GraphPanel:
         self.selected = list(node_ids)
         if self.figure is None:
             return
-        items = _selected_items(self.view, self.selected)
+        items = selected_items(self.view, self.selected)
         xs = self.view.x[items].tolist() if items else []
         ys = self.view.y[items].tolist() if items else []
         self.figure.restyle({"x": [xs], "y": [ys]}, [TRACE_SELECTION])

@@ -257,6 +257,11 @@ class ExplorerState:
         return self._fusions
 
     @property
+    def fusions_predicted(self) -> bool:
+        """Whether the fusion groups are computed already (the details panel does not start a prediction)."""
+        return self._fusions is not None
+
+    @property
     def fusions_error(self) -> str | None:
         _ = self.fusions
         return self._fusions_error

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import html
 import os
-from types import SimpleNamespace
 from typing import Any, Iterable, Sequence
 
 
@@ -29,7 +28,7 @@ def _named_reports(engine_reports) -> list[tuple[str, Any]]:
         if isinstance(item, tuple) and len(item) == 2:
             out.append((str(item[0]), item[1]))
         else:
-            label = getattr(item, "label", None) or _report_name(item) or f"build {i + 1}"
+            label = _report_name(item) or f"build {i + 1}"
             out.append((label, item))
     names: dict[str, int] = {}
     unique = []
@@ -41,7 +40,7 @@ def _named_reports(engine_reports) -> list[tuple[str, Any]]:
 
 
 def _report_name(report) -> str | None:
-    for source in getattr(report, "sources", []) or []:
+    for source in report.sources:
         text = str(source)
         for suffix in (".graph.json", ".profile.json", ".timing.json"):
             if suffix in text:
@@ -57,16 +56,17 @@ def _fig_html(fig, div_id: str) -> str:
 def report_html(model, support_report=None, engine_reports: Sequence | dict | None = None, *, fusions=None,
                 title: str | None = None, include_plotlyjs: str | bool = "inline") -> str:
     """The report as one HTML string (see :func:`write_report`)."""
-    from .plots.compare import compare_frame, compare_latency_figure, compare_totals_figure
-    from .plots.graph import engine_overlay, fusion_overlay, graph_figure, partition_overlay
-    from .plots.graph_layout import GraphView, ScopeTree
-    from .plots.layers import latency_bar, latency_treemap, precision_pie
-    from .plots.memory import activation_footprint_figure, memory_layers_figure, memory_totals_figure
-    from .plots.tactics import tactics_figure
-    from .widgets.render import STYLE, model_summary, partitions_header, table, unsupported_table
+    from ..plots.compare import compare_frame, compare_latency_figure, compare_totals_figure
+    from ..plots.graph import engine_overlay, fusion_overlay, graph_figure, partition_overlay
+    from ..plots.graph_layout import GraphView, ScopeTree
+    from ..plots.layers import latency_bar, latency_treemap, precision_pie
+    from ..plots.memory import activation_footprint_figure, memory_layers_figure, memory_totals_figure
+    from ..plots.tactics import tactics_figure
+    from .fragments import STYLE, model_summary, partitions_header, table, unsupported_table
 
     reports = _named_reports(engine_reports)
-    title = title or f"TensorRT Engine Explorer: {getattr(model, 'name', 'model')}"
+    name = model.name if model is not None else "model"
+    title = title or f"TensorRT Engine Explorer: {name}"
     counter = iter(range(10_000))
     sections: list[str] = []
     nav: list[tuple[str, str]] = []
@@ -78,9 +78,8 @@ def report_html(model, support_report=None, engine_reports: Sequence | dict | No
     def fig(f) -> str:
         return f"<div class='fig'>{_fig_html(f, f'fig{next(counter)}')}</div>"
 
-    state = SimpleNamespace(model=model, model_label=getattr(model, "name", "model"),
-                            model_path=getattr(model, "path", None), support=support_report)
-    section("model", "Model", model_summary(state))
+    section("model", "Model", model_summary(model, label=name, path=model.path if model is not None else None,
+                                            support=support_report))
 
     tree = ScopeTree(model) if model is not None else None
     if support_report is not None and tree is not None:
@@ -94,12 +93,11 @@ def report_html(model, support_report=None, engine_reports: Sequence | dict | No
         body = ""
         if fusions:
             body += fig(graph_figure(GraphView(tree), fusion_overlay(tree, fusions), height=560))
-            rows = [{"kind": getattr(g, "kind", ""), "rule": getattr(g, "rule", ""),
-                     "nodes": " + ".join(getattr(n, "id", n) for n in getattr(g, "nodes", []))} for g in fusions
-                    if len(getattr(g, "nodes", []) or []) > 1]
+            rows = [{"kind": g.kind, "rule": g.rule, "nodes": " + ".join(g.nodes)} for g in fusions
+                    if len(g.nodes) > 1]
             body += table(rows, source="predicted from TensorRT's documented fusion patterns")
         for name, report in reports:
-            if any(getattr(layer, "onnx_nodes", None) for layer in report.layers):
+            if any(layer.onnx_nodes for layer in report.layers):
                 body += f"<h3>Real fusions: {_e(name)}</h3>"
                 body += fig(graph_figure(GraphView(tree), engine_overlay(tree, report), height=560,
                                          title=f"Engine layers: {name}"))
@@ -107,10 +105,10 @@ def report_html(model, support_report=None, engine_reports: Sequence | dict | No
             section("fusions", "Fusions", body)
 
     for k, (name, report) in enumerate(reports):
-        body = "<div class='src'>sources: " + _e("; ".join(getattr(report, "sources", []) or [])) + "</div>"
-        for note in getattr(report, "notes", []) or []:
+        body = "<div class='src'>sources: " + _e("; ".join(report.sources)) + "</div>"
+        for note in report.notes:
             body += f"<div class='src'>note: {_e(note)}</div>"
-        e2e = getattr(report, "end_to_end", None)
+        e2e = report.end_to_end
         if e2e is not None:
             body += (f"<p>End to end: mean {e2e.latency.mean:.4f} ms, p99 {e2e.latency.p99:.4f} ms over "
                      f"{e2e.count} inferences" + (f", {e2e.throughput_qps:.1f} qps" if e2e.throughput_qps else "")
@@ -148,7 +146,7 @@ def report_html(model, support_report=None, engine_reports: Sequence | dict | No
         js = ""
     generated = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     try:
-        from . import __version__
+        from .. import __version__
     except Exception:  # noqa: BLE001
         __version__ = "?"
     nav_html = " · ".join(f"<a href='#{_e(a)}'>{_e(h)}</a>" for a, h in nav)
@@ -177,7 +175,7 @@ def write_report(path: str | os.PathLike, model, support_report=None,
     ``fusions``: predicted fusion groups (``explorer.fusions.predict.predict_fusions(model)``), optional.
     ``include_plotlyjs``: ``"inline"`` (default, opens offline) or ``"cdn"`` (smaller file, needs network).
     """
-    from .errors import ExplorerError
+    from ..errors import ExplorerError
 
     text = report_html(model, support_report, engine_reports, fusions=fusions, title=title,
                        include_plotlyjs=include_plotlyjs)

@@ -1,48 +1,46 @@
 """Plain-data views of an :class:`~explorer.engine.report.EngineReport` that the figures share.
 
 Kept separate from the figure code so the numbers can be tested (and reused by the HTML report) without
-plotly, and so the figures only depend on a few documented fields of the engine report.
+plotly, and so the figures only depend on a few documented fields of the engine report. The report types are
+named for the type checker only: importing the plots does not import :mod:`explorer.engine`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from ..engine.report import EngineReport, Layer, TensorDesc
 
-def engine_source(report, section: str | None = None) -> str:
+
+def engine_source(report: EngineReport, section: str | None = None) -> str:
     """Where a section of an engine report came from (``latency``, ``tactics``, ``layers``, ``memory``)."""
-    prov = dict(getattr(report, "provenance", {}) or {})
-    label = getattr(report, "label", None)
+    prov = report.provenance
     if section and prov.get(section):
         return str(prov[section])
     if section == "latency":
-        for layer in getattr(report, "layers", []):
-            lat = getattr(layer, "latency", None)
-            if lat is not None and getattr(lat, "source", ""):
-                return str(lat.source)
+        for layer in report.layers:
+            if layer.latency is not None and layer.latency.source:
+                return str(layer.latency.source)
     if section == "tactics":
-        for t in getattr(report, "tactics", []):
-            if getattr(t, "source", ""):
+        for t in report.tactics:
+            if t.source:
                 return str(t.source)
-    if section == "memory":
-        mem = getattr(report, "memory", None)
-        prov_mem = getattr(mem, "provenance", {}) if mem is not None else {}
-        if prov_mem:
-            return "; ".join(sorted(set(str(v) for v in prov_mem.values() if v)))
-    sources = [str(s) for s in getattr(report, "sources", []) or []]
-    if sources:
-        return "; ".join(sources)
-    return str(label) if label else "engine report"
+    if section == "memory" and report.memory.provenance:
+        return "; ".join(sorted(set(str(v) for v in report.memory.provenance.values() if v)))
+    if report.sources:
+        return "; ".join(str(s) for s in report.sources)
+    return "engine report"
 
 
-def layer_records(report) -> list:
-    return list(getattr(report, "layers", []) or [])
+def layer_records(report: EngineReport) -> list[Layer]:
+    return list(report.layers)
 
 
-def has_latency(report) -> bool:
-    return any(getattr(layer, "latency", None) is not None for layer in layer_records(report))
+def has_latency(report: EngineReport) -> bool:
+    return any(layer.latency is not None for layer in report.layers)
 
 
 def unique_labels(names: list[str], limit: int = 48) -> list[str]:
@@ -59,12 +57,12 @@ def unique_labels(names: list[str], limit: int = 48) -> list[str]:
     return out
 
 
-def tensor_bytes(tensor) -> int | None:
-    size = getattr(tensor, "nbytes", None)
+def tensor_bytes(tensor: TensorDesc) -> int | None:
+    size = tensor.nbytes
     return int(size) if size is not None else None
 
 
-def activation_footprint(report) -> dict[str, Any]:
+def activation_footprint(report: EngineReport) -> dict[str, Any]:
     """Bytes of activation tensors alive at each layer (execution order), from shapes and dtypes.
 
     A tensor is alive from the layer that writes it (engine inputs: from the start) to the last layer that
@@ -77,14 +75,14 @@ def activation_footprint(report) -> dict[str, Any]:
     last_use: dict[str, int] = {}
     size: dict[str, int] = {}
     for i, layer in enumerate(layers):
-        for t in getattr(layer, "inputs", []):
+        for t in layer.inputs:
             last_use[t.name] = i
             if t.name not in produced:
                 produced[t.name] = -1  # an engine input (or produced by nobody we know)
             b = tensor_bytes(t)
             if b is not None:
                 size.setdefault(t.name, b)
-        for t in getattr(layer, "outputs", []):
+        for t in layer.outputs:
             produced.setdefault(t.name, i)
             b = tensor_bytes(t)
             if b is not None:
@@ -105,7 +103,7 @@ def activation_footprint(report) -> dict[str, Any]:
     live_bytes = np.cumsum(live)[:n]
     outputs = []
     for layer in layers:
-        sizes = [tensor_bytes(t) for t in getattr(layer, "outputs", [])]
+        sizes = [tensor_bytes(t) for t in layer.outputs]
         outputs.append(sum(s for s in sizes if s is not None))
     return {
         "names": [layer.name for layer in layers],
@@ -117,16 +115,16 @@ def activation_footprint(report) -> dict[str, Any]:
     }
 
 
-def memory_totals(report, workspace_bytes: int | None = None) -> list[dict[str, Any]]:
+def memory_totals(report: EngineReport, workspace_bytes: int | None = None) -> list[dict[str, Any]]:
     """The memory categories the Memory tab shows: label, bytes (None = not known), source."""
-    mem = getattr(report, "memory", None)
+    mem = report.memory
     rows: list[dict[str, Any]] = []
     if mem is None:
         return rows
-    sources = mem.figure_sources() if hasattr(mem, "figure_sources") else {}
+    sources = mem.figure_sources()
     foot = activation_footprint(report)
     rows.append({"category": "weights", "bytes": mem.weights_bytes, "source": sources.get("weights_bytes", "")})
-    reported = (getattr(mem, "engine_totals", {}) or {}).get("activation_bytes")
+    reported = mem.engine_totals.get("activation_bytes")
     if reported is not None:
         rows.append({"category": "activations", "bytes": reported,
                      "source": sources.get("total_activation_bytes", "")})
@@ -146,14 +144,14 @@ def memory_totals(report, workspace_bytes: int | None = None) -> list[dict[str, 
     return rows
 
 
-def match_layers(a, b) -> list[tuple[Any, Any]]:
+def match_layers(a: EngineReport, b: EngineReport) -> list[tuple[Layer | None, Layer | None]]:
     """Pairs (layer of a or None, layer of b or None): same name first, then the same ONNX nodes."""
     la, lb = layer_records(a), layer_records(b)
     slots: dict[str, list[int]] = {}
     for j, layer in enumerate(lb):
         slots.setdefault(layer.name, []).append(j)
     used = set()
-    pairs: list[tuple[Any, Any]] = []
+    pairs: list[tuple[Layer | None, Layer | None]] = []
     pending_a = []
     for layer in la:
         free = slots.get(layer.name)
@@ -166,11 +164,11 @@ def match_layers(a, b) -> list[tuple[Any, Any]]:
             pending_a.append(len(pairs) - 1)
     by_nodes: dict[frozenset, list[int]] = {}
     for j, layer in enumerate(lb):
-        if j not in used and getattr(layer, "onnx_nodes", None):
+        if j not in used and layer.onnx_nodes:
             by_nodes.setdefault(frozenset(layer.onnx_nodes), []).append(j)
     for k in pending_a:
         layer = pairs[k][0]
-        key = frozenset(getattr(layer, "onnx_nodes", []) or [])
+        key = frozenset(layer.onnx_nodes)
         free = by_nodes.get(key) if key else None
         if free:
             j = free.pop(0)
@@ -182,7 +180,7 @@ def match_layers(a, b) -> list[tuple[Any, Any]]:
     return pairs
 
 
-def compare_rows(a, b) -> list[dict[str, Any]]:
+def compare_rows(a: EngineReport, b: EngineReport) -> list[dict[str, Any]]:
     rows = []
     for la, lb in match_layers(a, b):
         lat_a = la.latency_ms if la is not None else None

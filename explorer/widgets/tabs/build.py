@@ -1,0 +1,280 @@
+"""The Build tab: build an engine (TensorRT or ONNX Runtime) or import what trtexec exported,
+and pick the current build the engine tabs show.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from ...dtypes import PRECISIONS
+from ...html.fragments import STYLE, e, message_box
+from .base import Tab, figure_widget, html_widget
+
+
+class BuildTab(Tab):
+    title = "Build"
+
+    def build(self) -> None:
+        import ipywidgets as W
+
+        from ...backends import MAX_DURATION_S
+
+        trt_ok, trt_why = self.app.tensorrt_status()
+        self.trt_ok, self.trt_why = trt_ok, trt_why
+        self.state.prepare_builds()  # the worker starts while the user picks the settings
+        self.backend = W.Dropdown(
+            options=[("auto (TensorRT if available, else ONNX Runtime)", "auto"),
+                     ("ONNX Runtime (CPU)", "onnxruntime"),
+                     ("TensorRT" if trt_ok else "TensorRT (unavailable here)", "tensorrt")],
+            value="auto", description="Backend", layout=W.Layout(width="420px"))
+        self.backend.observe(self._backend_changed, "value")
+        self.trt_note = html_widget(
+            "" if trt_ok else f"<span style='color:#888'>TensorRT: unavailable — {e(trt_why)}</span>")
+        self.precision = W.Dropdown(options=list(PRECISIONS), value="fp32", description="Precision",
+                                    layout=W.Layout(width="240px"))
+        self.opt_level = W.IntSlider(value=3, min=0, max=5, description="Opt level", continuous_update=False)
+        self.workspace = W.BoundedIntText(value=0, min=0, max=1 << 20, description="Workspace MiB",
+                                          tooltip="0 = TensorRT's default (all device memory)",
+                                          layout=W.Layout(width="220px"), style={"description_width": "initial"})
+        self.timing_cache = W.Text(placeholder="optional: path to a timing cache file", description="Timing cache",
+                                   layout=W.Layout(width="420px"), style={"description_width": "initial"})
+        self.runs = W.BoundedIntText(value=20, min=1, max=100000, description="Runs", layout=W.Layout(width="160px"))
+        self.duration = W.BoundedFloatText(value=0.0, min=0.0, max=MAX_DURATION_S, step=0.5, description="Min s",
+                                           tooltip="time runs for at least this many seconds too (trtexec "
+                                                   "--duration); 0: just the runs",
+                                           layout=W.Layout(width="150px"))
+        self.warmup = W.BoundedIntText(value=3, min=0, max=10000, description="Warm-up",
+                                       layout=W.Layout(width="160px"))
+        self.shapes_box = W.VBox()
+        self.shape_fields: dict[str, tuple] = {}
+        self.build_button = W.Button(description="Build", button_style="success", icon="play")
+        self.build_button.on_click(lambda _: self.start())
+        self.cancel_button = W.Button(description="Cancel", button_style="danger", icon="stop", disabled=True)
+        self.cancel_button.on_click(lambda _: self.app.cancel())
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="", layout=W.Layout(width="420px"))
+        self.phase = html_widget()
+        self.message = html_widget()
+        self.log = W.Textarea(value="", layout=W.Layout(width="100%", height="180px"), disabled=True)
+        self.log_box = W.Accordion(children=[self.log], titles=("Build log",))
+        self.log_box.selected_index = None
+        self.result_box = W.VBox()
+        # imports
+        self.graph_path = W.Text(placeholder="*.graph.json (--exportLayerInfo)", description="Layer info",
+                                 layout=W.Layout(width="480px"), style={"description_width": "90px"})
+        self.profile_path = W.Text(placeholder="*.profile.json (--exportProfile)", description="Profile",
+                                   layout=W.Layout(width="480px"), style={"description_width": "90px"})
+        self.times_path = W.Text(placeholder="*.timing.json (--exportTimes)", description="Times",
+                                 layout=W.Layout(width="480px"), style={"description_width": "90px"})
+        self.log_path = W.Text(placeholder="verbose build log (trtexec --verbose)", description="Build log",
+                               layout=W.Layout(width="480px"), style={"description_width": "90px"})
+        self.import_upload = W.FileUpload(accept=".json,.log,.txt", multiple=True, description="Upload files")
+        self.import_name = W.Text(placeholder="name (optional)", description="Name", layout=W.Layout(width="300px"))
+        self.import_button = W.Button(description="Import", icon="upload")
+        self.import_button.on_click(lambda _: self.import_files())
+        fixtures = sorted(self.state.fixture_sets())
+        self.fixture = W.Dropdown(options=[("TensorRT fixtures…", "")] + [(f, f) for f in fixtures], value="",
+                                  description="Fixture", layout=W.Layout(width="340px"), disabled=not fixtures)
+        self.fixture_button = W.Button(description="Import fixture", icon="download", disabled=not fixtures)
+        self.fixture_button.on_click(lambda _: self.fixture.value and self.app.import_fixture(self.fixture.value))
+        self.import_message = html_widget()
+        self.current = W.Dropdown(options=[], description="Current", layout=W.Layout(width="420px"))
+        self.current.observe(self._current_changed, "value")
+        self.remove_button = W.Button(description="Remove", icon="trash")
+        self.remove_button.on_click(lambda _: self.current.value and self.state.remove_build(self.current.value))
+        build_form = W.VBox([
+            W.HTML("<h4>Build an engine</h4>"), W.HBox([self.backend, self.trt_note]),
+            W.HBox([self.precision, self.opt_level, self.workspace]), self.shapes_box, self.timing_cache,
+            W.HBox([self.runs, self.duration, self.warmup]), W.HBox([self.build_button, self.cancel_button]),
+            W.HBox([self.progress, self.phase]), self.message, self.log_box, self.result_box])
+        import_form = W.VBox([
+            W.HTML("<h4>Import what trtexec exported (paths or upload)</h4>"),
+            self.graph_path, self.profile_path, self.times_path, self.log_path,
+            W.HBox([self.import_upload, self.import_name, self.import_button]),
+            W.HBox([self.fixture, self.fixture_button]), self.import_message])
+        builds = W.VBox([W.HTML("<h4>Builds and imports</h4>"), W.HBox([self.current, self.remove_button])])
+        self.widget.children = [build_form, import_form, builds]
+        self._backend_changed(None)
+
+    def _backend_changed(self, _change) -> None:
+        backend = self.backend.value
+        blocked = backend == "tensorrt" and not self.trt_ok
+        self.build_button.disabled = blocked or self.state.building
+        self.build_button.tooltip = f"TensorRT unavailable: {self.trt_why}" if blocked else None
+        self.trt_note.value = (f"<span style='color:#888'>TensorRT: unavailable — {e(self.trt_why)}</span>"
+                               if not self.trt_ok else "")
+        if blocked:
+            self.message.value = STYLE + message_box(f"TensorRT cannot be used here: {self.trt_why}", "warning")
+        elif self.message.value and "TensorRT cannot be used here" in self.message.value:
+            self.message.value = ""
+        trt_only = backend == "tensorrt" or (backend == "auto" and self.trt_ok)
+        self.opt_level.disabled = not trt_only
+        self.workspace.disabled = not trt_only
+        self.timing_cache.disabled = not trt_only
+
+    def _current_changed(self, change) -> None:
+        if change["new"] and change["new"] != self.state.current:
+            self.state.set_current(change["new"])
+
+    def shapes(self) -> dict[str, tuple] | None:
+        out = {}
+        for name, fields in self.shape_fields.items():
+            texts = [f.value.strip() for f in fields]
+            if not any(texts):
+                continue
+            dims = [parse_dims(t) if t else None for t in texts]
+            filled = [d for d in dims if d is not None]
+            mn, opt, mx = (d if d is not None else filled[0] for d in dims)
+            out[name] = (mn, opt, mx)
+        return out or None
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"precision": self.precision.value, "runs": self.runs.value,
+                                "warmup": self.warmup.value}
+        if self.duration.value:
+            opts["duration"] = float(self.duration.value)
+        backend = self.backend.value
+        if not self.opt_level.disabled:
+            opts["opt_level"] = self.opt_level.value
+        if not self.workspace.disabled and self.workspace.value:
+            opts["workspace"] = int(self.workspace.value) << 20
+        if not self.timing_cache.disabled and self.timing_cache.value.strip():
+            opts["timing_cache"] = self.timing_cache.value.strip()
+        shapes = self.shapes()
+        if shapes:
+            opts["shapes"] = shapes
+        opts["backend"] = backend
+        return opts
+
+    def start(self) -> None:
+        try:
+            opts = self.options()
+        except ValueError as exc:
+            self.message.value = STYLE + message_box(f"shape profile: {exc}")
+            return
+        backend = opts.pop("backend")
+        self.app.build(backend=backend, **opts)
+
+    def import_files(self) -> None:
+        given: dict[str, Any] = {}
+        for kind, field in (("graph", self.graph_path), ("profile", self.profile_path), ("times", self.times_path),
+                            ("log", self.log_path)):
+            if field.value.strip():
+                given[kind] = os.path.expanduser(field.value.strip())
+        for item in self.import_upload.value or ():
+            name = item["name"] if isinstance(item, dict) else item.name
+            content = bytes(item["content"] if isinstance(item, dict) else item.content)
+            kind = artifact_kind(name)
+            if kind is None:
+                self.import_message.value = STYLE + message_box(
+                    f"cannot tell what {name} is: name files *.graph.json, *.profile.json, *.timing.json or *.log")
+                return
+            given[kind] = content
+        self.app.import_trtexec(name=self.import_name.value.strip() or None, **given)
+
+    def render(self) -> None:
+        self._render_shapes()
+        self.render_job()
+        self.render_builds()
+
+    def _render_shapes(self) -> None:
+        import ipywidgets as W
+
+        model = self.state.model
+        rows, fields = [], {}
+        if model is not None:
+            g = model.graph
+            for t in g.inputs:
+                if t.name in g.initializers:
+                    continue
+                if t.shape is not None and all(isinstance(d, int) and d > 0 for d in t.shape):
+                    continue
+                dims = "x".join(str(d) if isinstance(d, int) and d > 0 else (str(d) if d else "?")
+                                for d in (t.shape or ()))
+                example = "x".join(str(d) if isinstance(d, int) and d > 0 else "1" for d in (t.shape or ()))
+                mn = W.Text(placeholder=f"min e.g. {example}", layout=W.Layout(width="170px"))
+                opt = W.Text(placeholder=f"opt e.g. {example}", layout=W.Layout(width="170px"))
+                mx = W.Text(placeholder=f"max e.g. {example}", layout=W.Layout(width="170px"))
+                fields[t.name] = (mn, opt, mx)
+                rows.append(W.HBox([W.HTML(f"<code>{e(t.name)}</code> [{e(dims)}]",
+                                           layout=W.Layout(width="240px")), mn, opt, mx]))
+        self.shape_fields = fields
+        if rows:
+            self.shapes_box.children = [W.HTML("<b>Dynamic-shape profile</b> (min / opt / max per dynamic input, "
+                                               "e.g. 1x3x224x224; empty = 1 for every dynamic dimension)")] + rows
+        else:
+            self.shapes_box.children = []
+
+    def render_job(self) -> None:
+        if not self.built:
+            return
+        st = self.state.job_status
+        running = st.state == "running"
+        self.cancel_button.disabled = not running
+        blocked = self.backend.value == "tensorrt" and not self.trt_ok
+        self.build_button.disabled = running or blocked
+        total = max(1, st.total)
+        self.progress.max = total
+        self.progress.value = min(st.step, total) if st.state != "done" else total
+        self.progress.bar_style = {"done": "success", "failed": "danger", "cancelled": "warning"}.get(st.state, "info")
+        phase = st.phase or st.state
+        label = f"{phase} ({st.step}/{st.total})" if running and st.total else phase
+        if st.state in ("done", "failed", "cancelled"):
+            label = st.message
+        self.phase.value = f"<span class='trex-phase' data-state='{e(st.state)}'>{e(label)}</span>"
+        if st.state == "failed":
+            self.message.value = STYLE + message_box(st.message)
+        elif st.state == "cancelled":
+            self.message.value = STYLE + message_box(st.message or "build cancelled", "warning")
+        elif st.state == "done":
+            self.message.value = STYLE + message_box(st.message, "info")
+        elif running:
+            err = self.state.error("build")
+            self.message.value = STYLE + message_box(err) if err else ""
+        else:
+            err = self.state.error("build")
+            self.message.value = STYLE + message_box(err) if err else ""
+        if st.log:
+            self.log.value = st.log[-20000:]
+
+    def render_builds(self) -> None:
+        if not self.built:
+            return
+        names = list(self.state.builds)
+        self.current.options = [(n, n) for n in names]
+        self.current.value = self.state.current if self.state.current in names else None
+        err = self.state.error("import")
+        self.import_message.value = STYLE + message_box(err) if err else ""
+        build = self.state.current_build
+        if build is not None:
+            from ...plots.layers import latency_bar
+
+            fig = figure_widget(latency_bar(build.report, title=f"Per-layer latency: {build.name}", height=360))
+            self.replace_figures(self.result_box, [fig])
+        else:
+            self.replace_figures(self.result_box, [])
+
+
+_DIMS = re.compile(r"^\s*\d+(\s*[x,×*]\s*\d+)*\s*$")
+
+
+def parse_dims(text: str) -> tuple[int, ...]:
+    """``"1x3x224x224"`` / ``"1,3,224,224"`` -> (1, 3, 224, 224)."""
+    text = text.strip().strip("[]()")
+    if not _DIMS.match(text):
+        raise ValueError(f"cannot read {text!r} as a shape: write it like 1x3x224x224")
+    return tuple(int(p) for p in re.split(r"\s*[x,×*]\s*", text.strip()))
+
+
+def artifact_kind(filename: str) -> str | None:
+    name = filename.lower()
+    if name.endswith(".graph.json") or name.endswith(".layers.json") or "layerinfo" in name:
+        return "graph"
+    if name.endswith(".profile.json"):
+        return "profile"
+    if name.endswith(".timing.json") or name.endswith(".times.json"):
+        return "times"
+    if name.endswith(".log") or name.endswith(".txt"):
+        return "log"
+    return None

@@ -1,0 +1,62 @@
+"""The Tactics tab: the tactics TensorRT timed per layer and the one it chose."""
+
+from __future__ import annotations
+
+from ...html.fragments import STYLE, e, message_box, source_line, table
+from .base import EngineTab, figure_widget, highlight_layer, html_widget
+
+
+class TacticsTab(EngineTab):
+    title = "Tactics"
+
+    def build(self) -> None:
+        import ipywidgets as W
+
+        self.kind = W.ToggleButtons(options=[("strip", "strip"), ("box", "box")], value="strip",
+                                    description="Plot")
+        self.kind.observe(lambda _: self.invalidate(), "value")
+        self.fig_box = W.VBox()
+        self.table = html_widget()
+        self.head = html_widget()
+
+    def render(self) -> None:
+        import ipywidgets as W
+
+        from ...plots.data import engine_source
+        from ...plots.tactics import from_onnxruntime, no_tactics_message, tactics_figure, tactics_table, timed_tactics
+
+        if self.no_build():
+            return
+        build = self.state.current_build
+        report = build.report
+        if not timed_tactics(report):
+            self.head.value = STYLE + f"<b>{e(build.name)}</b>" + message_box(no_tactics_message(report), "info")
+            self.replace_figures(self.fig_box, [])
+            self.plots = []
+            frame = report.tactics_frame()
+            if len(frame):
+                cols = [c for c in ("layer", "tactic", "runner", "time_ms", "source") if c in frame.columns]
+                title = ("<h4>Execution provider per node (no autotuning)</h4>" if from_onnxruntime(report)
+                         else "<h4>Tactic records</h4>")
+                self.table.value = title + table(frame, cols, source=engine_source(report, "tactics"))
+                self.widget.children = [self.head, self.table]
+            else:
+                self.widget.children = [self.head]
+            return
+        self.head.value = STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
+        fig = figure_widget(tactics_figure(report, kind=self.kind.value), on_click=self._clicked)
+        self.replace_figures(self.fig_box, [fig])
+        self.plots = [fig]
+        frame = tactics_table(report)
+        cols = [c for c in ("layer", "tactic", "tactic_name", "time_ms", "chosen", "skipped_reason", "runner",
+                            "layer_latency_ms") if c in frame.columns]
+        self.table.value = table(frame, cols, source=build.source, max_rows=1000)
+        self.widget.children = [self.head, self.kind, self.fig_box, W.HTML("<h4>Table</h4>"), self.table]
+        self.on_selection()
+
+    def _clicked(self, layer: str) -> None:
+        self.app.select(layer=layer, origin="tactics")
+
+    def on_selection(self) -> None:
+        for fig in getattr(self, "plots", ()):
+            highlight_layer(fig, self.state.selection.layer)
