@@ -231,3 +231,43 @@ def test_auto_does_not_pick_tensorrt_rtx():
     backend, why = _choose_backend("auto")
     assert backend in ("tensorrt", "onnxruntime")
     assert _choose_backend("tensorrt-rtx")[0] == "tensorrt-rtx"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The app without a browser: one click gives TensorRT-RTX's engine and ONNX Runtime's timings
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore::explorer.ExplorerWarning")
+def test_one_click_rtx_engine_and_onnxruntime_timings_in_the_app():
+    import time
+
+    from explorer.widgets import Explorer
+    from explorer.widgets.tabs.build import RTX_AND_ORT
+
+    app = Explorer(str(SAMPLES / "resnet18.onnx"))
+    try:
+        app.show("Build")
+        tab = app.tabs["Build"]
+        tab.backend.value = RTX_AND_ORT
+        assert not tab.compute_capability.disabled and tab.timing_cache.disabled
+        tab.compute_capability.value = "SM86"
+        tab.runs.value = 5
+        tab.build_button.click()
+        deadline = time.monotonic() + 300
+        while len(app.state.builds) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        app.wait(timeout=120)
+        names = list(app.state.builds)
+        assert len(names) == 2, (names, app.state.job_status)
+        rtx, ort = (app.state.builds[n] for n in names)
+        assert rtx.report.backend == "TensorRT-RTX 1.7.1 AOT (SM86)" and "tensorrt-rtx" in rtx.name
+        assert "onnxruntime" in ort.name and ort.report.end_to_end is not None  # measured, labelled apart
+        app.state.set_current(names[0])
+        for name in ("Fusions", "Memory", "Layers", "Tactics"):
+            app.show(name)
+            assert not any("this view failed" in getattr(c, "value", "") for c in app.tabs[name].widget.children)
+        fusions = app.tabs["Fusions"].tables.value
+        assert "Conv_5_myl0_4" in fusions and "fused as predicted" in fusions
+        assert "TensorRT-RTX 1.7.1 AOT (SM86) times no tactics" in app.tabs["Tactics"].head.value
+    finally:
+        app.close()
