@@ -269,5 +269,16 @@ def test_one_click_rtx_engine_and_onnxruntime_timings_in_the_app():
         fusions = app.tabs["Fusions"].tables.value
         assert "Conv_5_myl0_4" in fusions and "fused as predicted" in fusions
         assert "TensorRT-RTX 1.7.1 AOT (SM86) times no tactics" in app.tabs["Tactics"].head.value
+        # Compare pairs the TensorRT-RTX build with the imported real TensorRT 10 A100 engine, layer by ONNX nodes
+        from explorer.plots.compare import compare_frame
+
+        app.import_fixture("a100_resnet_fp32")
+        a100 = [n for n in app.state.builds if n not in names][0]
+        frame = compare_frame(rtx.report, app.state.builds[a100].report, "rtx", "a100")
+        assert (frame["in"] == "both").sum() >= 17
+        app.show("Compare")
+        app.tabs["Compare"].pick(names[0], a100)
+        app.tabs["Compare"].render()
+        assert "this view failed" not in app.tabs["Compare"].table.value
     finally:
         app.close()
