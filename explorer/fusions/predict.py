@@ -13,7 +13,13 @@ order the builder effectively applies them:
    QuantizeLinear when the layer's output goes nowhere else;
 4. what is left: activation QuantizeLinear nodes become their own Reformat-like layers (FP -> INT8),
    Transpose/Reshape chains merge (Shuffle + Shuffle), Softmax takes a following Log or TopK, pointwise
-   chains merge (PWN), everything else stays a single layer.
+   chains merge (PWN), everything else stays a single layer;
+5. with ``target="tensorrt-rtx"``, rules fitted to real TensorRT-RTX (Myelin) builds (``bench/rtx_fusions.py``,
+   over the samples and the ONNX model zoo's light models built here ahead of time): a constant-computing node joins
+   the layer of its one consumer (Myelin names it there; TensorRT 10 names it nowhere, so comparisons over
+   named nodes are unchanged), a BatchNormalization that follows no convolution is a pointwise scale, a
+   Concat whose output feeds a pointwise region runs in that region's kernel, and a residual Add (or Sum)
+   of two convolution branches fuses into the branch with the smaller (or equal, first) kernel.
 
 Every node of the main graph ends in exactly one :class:`FusionGroup`.
 """
@@ -72,8 +78,15 @@ class _Unit:
     output: str | None = None
 
 
+#: what :func:`predict_fusions` predicts for: TensorRT's documented fusions, or TensorRT-RTX's (Myelin) ones
+TARGETS = ("tensorrt", "tensorrt-rtx")
+
+
 class _Predictor:
-    def __init__(self, model) -> None:
+    def __init__(self, model, target: str = "tensorrt") -> None:
+        self.rtx = target == "tensorrt-rtx"
+        # inference BatchNorm outside a convolution is a per-channel scale + shift: Myelin fuses it as pointwise
+        self.pointwise = POINTWISE | {"BatchNormalization"} if self.rtx else POINTWISE
         self.graph = model.graph
         self.nodes = self.graph.nodes
         self.index = {node.id: i for i, node in enumerate(self.nodes)}
@@ -137,15 +150,55 @@ class _Predictor:
         self.leftover_quantize()
         self.softmax_tails()
         self.chains(SHUFFLES, "shuffle", "Shuffle + Shuffle (Transpose/Reshape/Flatten/Squeeze/Unsqueeze chain)")
-        self.chains(POINTWISE, "pointwise", "pointwise chain (PWN: elementwise/unary/activations)")
+        self.chains(self.pointwise, "pointwise", "pointwise chain (PWN: elementwise/unary/activations)")
         for node in self.nodes:
             if self.free(node):
                 self.claim("single", [f"{node.op_type}: no fusion rule applies"], [node])
+        if self.rtx:
+            self.absorb_constants()
+            self.absorb_concats()
         return self.result()
+
+    # -- fitted to TensorRT-RTX builds ------------------------------------------------------------------
+    def _merge(self, source: int, target: int, rule: str) -> None:
+        kind, rules, nodes = self.groups[source]
+        t_kind, t_rules, t_nodes = self.groups[target]
+        t_nodes.extend(nodes)
+        if rule not in t_rules:
+            t_rules.append(rule)
+        for node in nodes:
+            self.group_of[node.id] = target
+        self.groups[source] = (kind, rules, [])
+
+    def absorb_constants(self) -> None:
+        """A constant group whose outputs all feed one other group joins it (Myelin lists such nodes, e.g. an
+        Unsqueeze of a weight, in the metadata of the layer reading them)."""
+        for number, (kind, _rules, nodes) in enumerate(self.groups):
+            if kind != "constant" or not nodes:
+                continue
+            readers = {self.group_of[c.id] for n in nodes for t in n.outputs if t
+                       for c in self.consumers.get(t, [])} - {number}
+            if len(readers) == 1 and not any(t in self.outputs for n in nodes for t in n.outputs):
+                target = readers.pop()
+                if self.groups[target][0] != "constant":
+                    self._merge(number, target, "constants computed in the layer (Myelin)")
+
+    def absorb_concats(self) -> None:
+        """A lone Concat feeding a pointwise group runs inside that group's kernel (Myelin ``Conc...``)."""
+        for number, (kind, _rules, nodes) in enumerate(self.groups):
+            if kind != "single" or len(nodes) != 1 or nodes[0].op_type != "Concat":
+                continue
+            for reader in self.consumers.get(_out(nodes[0]), []):
+                target = self.group_of.get(reader.id)
+                if target is not None and target != number and self.groups[target][0] == "pointwise":
+                    self._merge(number, target, "Concat into the pointwise kernel reading it (Myelin)")
+                    break
 
     def result(self) -> list[FusionGroup]:
         out = []
         for kind, rules, nodes in self.groups:
+            if not nodes:
+                continue
             ordered = sorted(nodes, key=lambda n: self.index[n.id])
             weights: list[str] = []
             for node in ordered:
@@ -264,7 +317,7 @@ class _Predictor:
             if root in self.const:
                 continue
             readers = self.consumers.get(root, [])
-            if not readers or not all(n.op_type in POINTWISE and self._available(n) and n.id not in too_big
+            if not readers or not all(n.op_type in self.pointwise and self._available(n) and n.id not in too_big
                                       for n in readers):
                 continue
             region = self._pointwise_region(root)
@@ -294,7 +347,7 @@ class _Predictor:
         while queue:
             tensor = queue.pop()
             for node in consumers.get(tensor, ()):
-                if node.id in region or node.op_type not in POINTWISE or not self._available(node) \
+                if node.id in region or node.op_type not in self.pointwise or not self._available(node) \
                         or node.id in self._too_big:
                     continue
                 if all(not t or t in produced or t in const for t in node.inputs):
@@ -397,7 +450,9 @@ class _Predictor:
             elif op in ("Add", "Sub", "Mul", "Div") and len(others) == 1 and others[0] in self.const \
                     and not (residual or activated):
                 take(node, "bias" if op in ("Add", "Sub") else "scale", after)
-            elif op == "Add" and len(others) == 1 and not (residual or activated) and self._computed_before(others[0], conv):
+            elif op in ("Add", "Sum") and len(others) == 1 and not (residual or activated) and \
+                    (self._computed_before(others[0], conv) or
+                     (self.rtx and self._smaller_kernel_than_partner(others[0], conv))):
                 take(node, "residual Add", after)
                 dq = self.producer.get(others[0])
                 if dq is not None and dq.op_type == "DequantizeLinear" and self.free(dq) and \
@@ -414,6 +469,38 @@ class _Predictor:
                 break
             current = _out(node)
         self.claim(CONV_OPS[conv.op_type], before + [label] + after, nodes)
+
+    def _smaller_kernel_than_partner(self, tensor: str, conv) -> bool:
+        """The other operand comes (through BatchNorm / bias) from a later free convolution of the same kind
+        whose kernel is no smaller: Myelin fuses the Add into this one (ResNet-50's bottleneck: the first of
+        two 1x1 branches; ResNet-18's downsample: the 1x1 one, not the 3x3)."""
+        node = self.producer.get(tensor)
+        for _ in range(3):
+            if node is None or not self.free(node):
+                return False
+            if node.op_type == conv.op_type:
+                break
+            if node.op_type not in ("BatchNormalization", "Add", "Mul") or len(self.non_const_inputs(node)) != 1:
+                return False
+            node = self.producer.get(self.non_const_inputs(node)[0])
+        else:
+            return False
+        if node is None or node.op_type != conv.op_type or node is conv:
+            return False
+        mine, theirs = self._kernel_area(conv), self._kernel_area(node)
+        return mine is not None and theirs is not None and mine <= theirs
+
+    def _kernel_area(self, conv) -> int | None:
+        shape = conv.attr("kernel_shape")
+        if not shape and len(conv.inputs) > 1:
+            weight = self.initializers.get(conv.inputs[1])
+            shape = weight.shape[2:] if weight is not None else None
+        if not shape:
+            return None
+        area = 1
+        for d in shape:
+            area *= int(d)
+        return area
 
     def _computed_before(self, tensor: str, conv) -> bool:
         """The residual operand must exist before the convolution runs: TensorRT adds it in the epilogue."""
@@ -494,16 +581,21 @@ def _pattern_name(nodes: list[Any]) -> str | None:
     return None
 
 
-def predict_fusions(model) -> list[FusionGroup]:
+def predict_fusions(model, target: str = "tensorrt") -> list[FusionGroup]:
     """Groups of ONNX nodes TensorRT is expected to fuse, by its documented rules (a prediction: no build).
 
-    ``model``: a loaded :class:`explorer.Model`, a path, bytes or a ModelProto. Every node of the main
-    graph appears in exactly one group; groups are in topological order of their first node.
+    ``model``: a loaded :class:`explorer.Model`, a path, bytes or a ModelProto. ``target``: "tensorrt"
+    (TensorRT 10/11's documented fusions) or "tensorrt-rtx" (also the rules fitted to what TensorRT-RTX's
+    Myelin compiler fused in real builds). Every node of the main graph appears in exactly one group;
+    groups are in topological order of their first node.
     """
+    from ..errors import ExplorerError
     from ..model import Model, load_model
 
+    if target not in TARGETS:
+        raise ExplorerError(f"unknown fusion target {target!r}; choose one of {', '.join(TARGETS)}")
     loaded = model if isinstance(model, Model) else load_model(model)
-    return _Predictor(loaded).run()
+    return _Predictor(loaded, target).run()
 
 
-__all__ = ["FusionGroup", "predict_fusions"]
+__all__ = ["FusionGroup", "TARGETS", "predict_fusions"]
