@@ -139,7 +139,10 @@ class _Predictor:
         for node in self.nodes:
             if self.is_const_node(node):
                 self.claim("constant", ["constant folding: computed at build time, becomes weights"], [node])
-        self.find_attention()
+        if self.rtx:  # Myelin runs attention's MatMuls apart, the scale with the Softmax (see migrate_epilogues)
+            self.horizontal_matmuls()
+        else:
+            self.find_attention()
         self.find_layernorm()
         self.find_rmsnorm()
         self.find_pointwise_units()
@@ -155,6 +158,8 @@ class _Predictor:
             if self.free(node):
                 self.claim("single", [f"{node.op_type}: no fusion rule applies"], [node])
         if self.rtx:
+            self.migrate_epilogues()
+            self.pointwise_into_shuffles()
             self.absorb_constants()
             self.absorb_concats()
         return self.result()
@@ -169,6 +174,76 @@ class _Predictor:
         for node in nodes:
             self.group_of[node.id] = target
         self.groups[source] = (kind, rules, [])
+
+    def _move(self, nodes: list[Any], source: int, target: int, rule: str) -> None:
+        kind, rules, members = self.groups[source]
+        ids = {n.id for n in nodes}
+        self.groups[source] = (kind, rules, [n for n in members if n.id not in ids])
+        self.groups[target][2].extend(nodes)
+        if rule not in self.groups[target][1]:
+            self.groups[target][1].append(rule)
+        for node in nodes:
+            self.group_of[node.id] = target
+
+    def horizontal_matmuls(self) -> None:
+        """MatMuls with constant weights reading one input run as one layer (Q, K and V projections)."""
+        by_input: dict[str, list[Any]] = {}
+        for node in self.nodes:
+            if node.op_type in ("MatMul", "Gemm") and self.free(node) and len(node.inputs) > 1 \
+                    and node.inputs[1] in self.const and node.inputs[0] not in self.const:
+                by_input.setdefault(node.inputs[0], []).append(node)
+        for nodes in by_input.values():
+            if len(nodes) >= 2:
+                self.claim("matmul", ["horizontal fusion: MatMuls reading one input (Myelin)"], nodes)
+
+    def _is_softmax_or_norm(self, number: int) -> bool:
+        kind, _rules, nodes = self.groups[number]
+        return kind in ("shuffle", "normalization", "softmax") or (
+            len(nodes) == 1 and nodes[0].op_type in ("Softmax", "LayerNormalization", "Reshape", "Transpose"))
+
+    def migrate_epilogues(self) -> None:
+        """A convolution / MatMul whose epilogue (bias, BatchNorm, activation, residual) feeds a shuffle, a
+        normalization or a Softmax alone: Myelin runs the epilogue in that consumer's kernel (AddReshTran,
+        MulAddReluReshTran, AddAdd...LayerNorm, MulMaxrSubExpSumDiv) and the convolution alone; with no
+        epilogue, a Softmax right after a Gemm joins it."""
+        for number in range(len(self.groups)):
+            kind, _rules, nodes = self.groups[number]
+            heads = [n for n in nodes if n.op_type in CONV_OPS]
+            if kind not in ("convolution", "deconvolution", "matmul") or len(heads) != 1:
+                continue
+            head = heads[0]
+            tail = [n for n in nodes if self.index[n.id] > self.index[head.id]]
+            if any(n.op_type in QDQ for n in tail):
+                continue
+            last = max(tail or [head], key=lambda n: self.index[n.id])
+            out = _out(last)
+            readers = self.consumers.get(out, [])
+            if len(readers) != 1 or out in self.outputs:
+                continue
+            target = self.group_of.get(readers[0].id)
+            if target is None or target == number or not self._is_softmax_or_norm(target):
+                continue
+            if tail:
+                self._move(tail, number, target, "epilogue run in the consumer's kernel (Myelin)")
+            elif readers[0].op_type == "Softmax":
+                self._merge(target, number, "Softmax after the MatMul (Myelin)")
+
+    def pointwise_into_shuffles(self) -> None:
+        """A pointwise group whose one output feeds only a Reshape/Transpose chain runs in it (AddReshTran)."""
+        for number in range(len(self.groups)):
+            kind, _rules, nodes = self.groups[number]
+            if not nodes or kind == "constant" or not all(n.op_type in self.pointwise for n in nodes):
+                continue
+            outs = [t for n in nodes for t in n.outputs if t and (
+                t in self.outputs or any(self.group_of.get(c.id) != number for c in self.consumers.get(t, [])))]
+            if len(outs) != 1 or outs[0] in self.outputs:
+                continue
+            readers = self.consumers.get(outs[0], [])
+            if len(readers) != 1 or readers[0].op_type not in ("Reshape", "Transpose"):
+                continue
+            target = self.group_of.get(readers[0].id)
+            if target is not None and target != number:
+                self._merge(number, target, "pointwise into the shuffle reading it (Myelin)")
 
     def absorb_constants(self) -> None:
         """A constant group whose outputs all feed one other group joins it (Myelin lists such nodes, e.g. an
@@ -190,7 +265,9 @@ class _Predictor:
                 continue
             for reader in self.consumers.get(_out(nodes[0]), []):
                 target = self.group_of.get(reader.id)
-                if target is not None and target != number and self.groups[target][0] == "pointwise":
+                members = self.groups[target][2] if target is not None else []
+                if target is not None and target != number and members and \
+                        all(n.op_type in self.pointwise for n in members):
                     self._merge(number, target, "Concat into the pointwise kernel reading it (Myelin)")
                     break
 
