@@ -159,6 +159,7 @@ class _Predictor:
                 self.claim("single", [f"{node.op_type}: no fusion rule applies"], [node])
         if self.rtx:
             self.migrate_epilogues()
+            self.merge_pointwise_groups()
             self.pointwise_into_shuffles()
             self.absorb_constants()
             self.absorb_concats()
@@ -227,6 +228,29 @@ class _Predictor:
                 self._move(tail, number, target, "epilogue run in the consumer's kernel (Myelin)")
             elif readers[0].op_type == "Softmax":
                 self._merge(target, number, "Softmax after the MatMul (Myelin)")
+
+    def _pointwise_group(self, number: int) -> bool:
+        kind, _rules, nodes = self.groups[number]
+        return bool(nodes) and kind != "constant" and all(n.op_type in self.pointwise for n in nodes)
+
+    def merge_pointwise_groups(self) -> None:
+        """Pointwise groups feeding only one other pointwise group become one kernel (a standalone BatchNorm
+        and the scale + bias + Relu after it: Myelin's MulAddMulAddRelu)."""
+        changed = True
+        while changed:
+            changed = False
+            for number in range(len(self.groups)):
+                if not self._pointwise_group(number):
+                    continue
+                nodes = self.groups[number][2]
+                readers = {self.group_of.get(c.id) for n in nodes for t in n.outputs if t
+                           for c in self.consumers.get(t, [])} - {number}
+                escapes = any(t in self.outputs for n in nodes for t in n.outputs)
+                if len(readers) == 1 and not escapes:
+                    target = readers.pop()
+                    if target is not None and self._pointwise_group(target):
+                        self._merge(number, target, "pointwise chain (Myelin)")
+                        changed = True
 
     def pointwise_into_shuffles(self) -> None:
         """A pointwise group whose one output feeds only a Reshape/Transpose chain runs in it (AddReshTran)."""
