@@ -291,7 +291,7 @@ class _Predictor:
                 target = self.group_of.get(reader.id)
                 members = self.groups[target][2] if target is not None else []
                 if target is not None and target != number and members and \
-                        all(n.op_type in self.pointwise for n in members):
+                        all(n.op_type in self.pointwise or self.is_const_node(n) for n in members):
                     self._merge(number, target, "Concat into the pointwise kernel reading it (Myelin)")
                     break
 
