@@ -159,6 +159,7 @@ class _Predictor:
                 self.claim("single", [f"{node.op_type}: no fusion rule applies"], [node])
         if self.rtx:
             self.migrate_epilogues()
+            self.quantize_into_producers()
             self.merge_pointwise_groups()
             self.pointwise_into_shuffles()
             self.absorb_constants()
@@ -214,6 +215,14 @@ class _Predictor:
                 continue
             head = heads[0]
             tail = [n for n in nodes if self.index[n.id] > self.index[head.id]]
+            int8 = any(self.producer.get(t) is not None and self.producer[t].op_type == "DequantizeLinear"
+                       and self.group_of.get(self.producer[t].id) == number for t in head.inputs if t)
+            if int8 and tail:  # an INT8 convolution runs alone; its epilogue and output Q are one kernel
+                new = len(self.groups)
+                self.groups.append(("pointwise", [], []))
+                self._move(tail, number, new, "INT8 epilogue (BatchNorm, residual, activation, Quantize) in "
+                                              "its own kernel (Myelin)")
+                continue
             if any(n.op_type in QDQ for n in tail):
                 continue
             last = max(tail or [head], key=lambda n: self.index[n.id])
@@ -232,6 +241,17 @@ class _Predictor:
     def _pointwise_group(self, number: int) -> bool:
         kind, _rules, nodes = self.groups[number]
         return bool(nodes) and kind != "constant" and all(n.op_type in self.pointwise for n in nodes)
+
+    def quantize_into_producers(self) -> None:
+        """An activation QuantizeLinear runs in the kernel computing its input (MulAddReluMulMinMaxRounCast)."""
+        for number in range(len(self.groups)):
+            kind, _rules, nodes = self.groups[number]
+            if kind != "quantize" or len(nodes) != 1:
+                continue
+            producer = self.producer.get(_in(nodes[0], 0))
+            target = self.group_of.get(producer.id) if producer is not None else None
+            if target is not None and target != number and self.groups[target][0] == "pointwise":
+                self._merge(number, target, "activation QuantizeLinear in its producer's kernel (Myelin)")
 
     def merge_pointwise_groups(self) -> None:
         """Pointwise groups feeding only one other pointwise group become one kernel (a standalone BatchNorm
