@@ -282,3 +282,65 @@ def test_one_click_rtx_engine_and_onnxruntime_timings_in_the_app():
         assert "this view failed" not in app.tabs["Compare"].table.value
     finally:
         app.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A model TensorRT-RTX cannot take whole: one engine per supported partition, the rest to the framework
+# ---------------------------------------------------------------------------------------------------------
+
+def test_each_supported_partition_is_built_as_its_own_engine():
+    from explorer.backends.build import build_partitions
+
+    result = build_partitions(str(SAMPLES / "unsupported_ops.onnx"), min_block_size=1)
+    assert result.verdict_source.startswith("TensorRT-RTX 1.7.1")
+    left = {f.node: f for f in result.framework}
+    assert set(left) == {"pool/maxpool_with_indices", "plugin/my_plugin", "resize/antialias", "side/unique",
+                         "side/bitshift"}
+    assert "Antialiasing" in left["resize/antialias"].reasons[0]  # the parser's own words stay attached
+    assert all(e.error is None and e.report is not None for e in result.engines), [e.error for e in result.engines]
+    covered = [n for e in result.engines for n in e.partition.nodes]
+    assert len(covered) == len(set(covered)) and not set(covered) & set(left)
+    for engine in result.engines:
+        assert engine.report.backend == "TensorRT-RTX 1.7.1 AOT (SM86)"
+        _check_against_log(engine.report)
+    stem = next(e for e in result.engines if "stem/conv1" in e.partition.nodes)
+    assert {"stem/conv1", "stem/relu1"} in [set(f["onnx_nodes"]) for f in stem.report.fusions]
+    # min_block_size sends the small partitions back to the framework, saying so
+    bigger = build_partitions(str(SAMPLES / "unsupported_ops.onnx"), min_block_size=5)
+    assert [len(e.partition.nodes) for e in bigger.engines] == [5]
+    demoted = [f for f in bigger.framework if f.node == "stem/conv1"][0]
+    assert "min_block_size=5" in demoted.reasons[0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fusion prediction fitted to TensorRT-RTX, checked on real builds of models it was not written around
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["resnet50", "squeezenet", "inception_v1"])
+def test_rtx_fusion_prediction_agrees_with_real_builds_of_the_model_zoo(name):
+    import onnx
+
+    from explorer import build, load_model
+    from explorer.fusions import compare_with_engine, predict_fusions
+
+    path = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / f"light_{name}.onnx"
+    report = build(str(path), backend="tensorrt-rtx", runs=1, warmup=0)
+    model = load_model(path)
+    rtx = compare_with_engine(predict_fusions(model, target="tensorrt-rtx"), report, model)
+    documented = compare_with_engine(predict_fusions(model), report, model)
+    agreement = len(rtx.exact_matches) / max(rtx.actual_groups, rtx.predicted_groups)
+    assert agreement >= 0.9, (rtx.predicted_only[:3], rtx.actual_only[:3])
+    assert len(rtx.exact_matches) >= len(documented.exact_matches)
+
+
+def test_rtx_rules_predict_the_transformer_epilogues_and_qkv_projection():
+    from explorer import load_model
+    from explorer.fusions import predict_fusions
+
+    groups = {frozenset(g.nodes) for g in predict_fusions(load_model(SAMPLES / "transformer_encoder.onnx"),
+                                                          target="tensorrt-rtx")}
+    qkv = frozenset(f"/encoder/layers.0/self_attn/{p}_proj/MatMul" for p in "qkv")
+    assert qkv in groups  # horizontal fusion of the three projections
+    assert frozenset({"/encoder/layers.0/self_attn/q_proj/Add", "/encoder/layers.0/self_attn/Reshape",
+                      "/encoder/layers.0/self_attn/Transpose"}) in groups  # bias runs in the shuffle's kernel
+    assert frozenset({"/encoder/layers.0/self_attn/Div", "/encoder/layers.0/self_attn/Softmax"}) in groups
