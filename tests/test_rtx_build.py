@@ -337,10 +337,16 @@ def test_rtx_rules_predict_the_transformer_epilogues_and_qkv_projection():
     from explorer import load_model
     from explorer.fusions import predict_fusions
 
-    groups = {frozenset(g.nodes) for g in predict_fusions(load_model(SAMPLES / "transformer_encoder.onnx"),
-                                                          target="tensorrt-rtx")}
+    model = load_model(SAMPLES / "transformer_encoder.onnx")
+    ops = {n.id: n.op_type for n in model.graph.nodes}
+    groups = {frozenset(n for n in g.nodes if ops[n] != "Constant")
+              for g in predict_fusions(model, target="tensorrt-rtx")}
     qkv = frozenset(f"/encoder/layers.0/self_attn/{p}_proj/MatMul" for p in "qkv")
     assert qkv in groups  # horizontal fusion of the three projections
     assert frozenset({"/encoder/layers.0/self_attn/q_proj/Add", "/encoder/layers.0/self_attn/Reshape",
                       "/encoder/layers.0/self_attn/Transpose"}) in groups  # bias runs in the shuffle's kernel
     assert frozenset({"/encoder/layers.0/self_attn/Div", "/encoder/layers.0/self_attn/Softmax"}) in groups
+    # the out-projection's bias and the residual Add run in LayerNorm's kernel; the MatMul alone
+    assert frozenset({"/encoder/layers.0/self_attn/out_proj/MatMul"}) in groups
+    assert any({"/encoder/layers.0/self_attn/out_proj/Add", "/encoder/layers.0/Add",
+                "/encoder/layers.0/norm1/ReduceMean"} <= g for g in groups)

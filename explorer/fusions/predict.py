@@ -228,9 +228,10 @@ class _Predictor:
             last = max(tail or [head], key=lambda n: self.index[n.id])
             out = _out(last)
             readers = self.consumers.get(out, [])
-            if len(readers) != 1 or out in self.outputs:
+            targets = {self.group_of.get(r.id) for r in readers}
+            if not readers or len(targets) != 1 or out in self.outputs:
                 continue
-            target = self.group_of.get(readers[0].id)
+            target = targets.pop()
             if target is None or target == number or not self._is_softmax_or_norm(target):
                 continue
             if tail:
