@@ -27,6 +27,7 @@ class BuildTab(Tab):
 
         trt_ok, trt_why = self.app.tensorrt_status()
         self.trt_ok, self.trt_why = trt_ok, trt_why
+        self.rtx_ok = rtx_installed()  # a cheap look: the kernel never loads TensorRT-RTX itself
         self.state.prepare_builds()  # the worker starts while the user picks the settings
         self.backend = W.Dropdown(
             options=[("auto (TensorRT if available, else ONNX Runtime)", "auto"),
@@ -109,6 +110,11 @@ class BuildTab(Tab):
 
     def _backend_changed(self, _change) -> None:
         backend = self.backend.value
+        if backend in ("tensorrt-rtx", RTX_AND_ORT) and not self.rtx_ok:
+            self.build_button.disabled = True
+            self.message.value = STYLE + message_box("TensorRT-RTX is not installed: pip install "
+                                                     "tensorrt-rtx-cu13-bindings tensorrt-rtx-cu13-libs", "warning")
+            return
         blocked = backend == "tensorrt" and not self.trt_ok
         self.build_button.disabled = blocked or self.state.building
         self.build_button.tooltip = f"TensorRT unavailable: {self.trt_why}" if blocked else None
@@ -235,7 +241,8 @@ class BuildTab(Tab):
         st = self.state.job_status
         running = st.state == "running"
         self.cancel_button.disabled = not running
-        blocked = self.backend.value == "tensorrt" and not self.trt_ok
+        blocked = (self.backend.value == "tensorrt" and not self.trt_ok) or (
+            self.backend.value in ("tensorrt-rtx", RTX_AND_ORT) and not self.rtx_ok)
         self.build_button.disabled = running or blocked
         total = max(1, st.total)
         self.progress.max = total
@@ -277,6 +284,13 @@ class BuildTab(Tab):
             self.replace_figures(self.result_box, [fig])
         else:
             self.replace_figures(self.result_box, [])
+
+
+def rtx_installed() -> bool:
+    """Whether TensorRT-RTX's bindings and libraries are installed (found, not imported)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("tensorrt_rtx_bindings", "tensorrt_rtx_libs"))
 
 
 _DIMS = re.compile(r"^\s*\d+(\s*[x,×*]\s*\d+)*\s*$")
