@@ -240,8 +240,11 @@ class _Predictor:
                 self._merge(target, number, "Softmax after the MatMul (Myelin)")
 
     def _pointwise_group(self, number: int) -> bool:
+        """All pointwise; for merging, activation Q/DQ count as pointwise (scale, round, cast: Myelin's
+        MulMinMaxRounCast runs them in the neighbouring kernel)."""
         kind, _rules, nodes = self.groups[number]
-        return bool(nodes) and kind != "constant" and all(n.op_type in self.pointwise for n in nodes)
+        return bool(nodes) and kind != "constant" and all(n.op_type in self.pointwise or n.op_type in QDQ
+                                                          for n in nodes)
 
     def quantize_into_producers(self) -> None:
         """An activation QuantizeLinear runs in the kernel computing its input (MulAddReluMulMinMaxRounCast)."""
