@@ -226,7 +226,7 @@ def test_cli_builds_with_tensorrt_rtx_as_json():
 
 
 def test_auto_does_not_pick_tensorrt_rtx():
-    from explorer.backends.build.worker import _choose_backend
+    from explorer.backends.jobs.worker import _choose_backend
 
     backend, why = _choose_backend("auto")
     assert backend in ("tensorrt", "onnxruntime")

@@ -12,7 +12,7 @@ Verdicts come from the library's own ONNX parser (TensorRT-RTX's, run in a child
 :func:`explorer.trt.verdicts.judge_in_subprocess`: every node, polygraphy-style re-checks); partitions from
 :mod:`explorer.support.partition` (acyclic cuts, then ``min_block_size``); each partition is cut out with
 ``onnx.utils.Extractor`` (after shape inference, so its inputs keep their shapes) and built by
-:func:`~explorer.backends.build.build` in the build worker, one after the other.
+:func:`~explorer.backends.jobs.build` in the build worker, one after the other.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: 
 
     ``backend``: "tensorrt-rtx" (or "tensorrt" where TensorRT can build); ``min_block_size``: smaller
     TensorRT partitions go back to the framework (Torch-TensorRT's default is 5); ``build_options``: as
-    :func:`~explorer.backends.build.build` (precision, shapes, compute_capability...). Raises
+    :func:`~explorer.backends.jobs.build` (precision, shapes, compute_capability...). Raises
     :class:`BuildError` when the model cannot be read or judged at all; a partition that fails to build is
     reported in its :class:`PartitionEngine`.
     """

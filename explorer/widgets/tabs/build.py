@@ -8,7 +8,7 @@ import os
 import re
 from typing import Any
 
-from ...backends.build.settings import COMPUTE_CAPABILITIES
+from ...backends.jobs.settings import COMPUTE_CAPABILITIES
 from ...dtypes import PRECISIONS
 from ...html.fragments import STYLE, e, message_box
 from .base import Tab, figure_widget, html_widget
