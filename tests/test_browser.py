@@ -61,11 +61,21 @@ def _tab(page, name: str):
                         .some(t => t.textContent.trim() === name)""", arg=name)
 
 
-POINT = """(k) => {
-  const gd = [...document.querySelectorAll('.trex-app .trex-plot .js-plotly-plot')].find(g => g.offsetParent);
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, tr = gd._fullData[1];
-  const box = gd.getBoundingClientRect();
-  return [box.left + xa._offset + xa.l2p(tr.x[k]), box.top + ya._offset + ya.l2p(tr.y[k])];
+#: the drawn graph whose node trace holds the hostile name (plotly fills _fullData once it has drawn)
+GRAPH = """(text) => {
+  const plots = [...document.querySelectorAll('.trex-app .trex-plot .js-plotly-plot')].filter(g => g.offsetParent);
+  for (const gd of plots) {
+    const data = gd._fullData || [];
+    for (let i = 0; i < data.length; i++) {
+      const k = (data[i].hovertext || []).findIndex(t => String(t).includes(text));
+      if (k >= 0 && gd._fullLayout) {
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, tr = data[i];
+        const box = gd.getBoundingClientRect();
+        return [box.left + xa._offset + xa.l2p(tr.x[k]), box.top + ya._offset + ya.l2p(tr.y[k])];
+      }
+    }
+  }
+  return null;
 }"""
 
 
@@ -147,12 +157,7 @@ def test_app_in_jupyterlab(session):
     _tab(page, "Partitions")
     app.locator(".trex-plot[data-trex-ready='1']:visible").first.wait_for()
     # click the node whose name is a <script> tag: its details show the name as text
-    k = page.evaluate("""() => {
-        const gd = [...document.querySelectorAll('.trex-app .trex-plot .js-plotly-plot')].find(g => g.offsetParent);
-        return gd._fullData[1].hovertext.findIndex(t => t.includes('&lt;script&gt;'));
-    }""")
-    assert k >= 0
-    x, y = page.evaluate(POINT, k)
+    x, y = page.wait_for_function(GRAPH, arg="&lt;script&gt;").json_value()
     page.mouse.move(x, y)
     app.locator(".hoverlayer .hovertext").first.wait_for()
     page.mouse.click(x, y)
