@@ -46,7 +46,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/analyze.py
-	$(PY) bench/parser.py
+	$(PY) bench/parser.py --nodes 100000 --bad-every 500
 	PYTHONPATH=. $(PY) bench/fidelity.py
 	$(PY) bench/fusions.py
 	$(PY) bench/logs.py

@@ -17,12 +17,13 @@ __version__ = "0.1.0"
 
 __all__ = ["ArtifactError", "BuildError", "EngineReport", "Explorer", "ExplorerError", "ExplorerWarning", "Model",
            "ModelError", "SupportReport", "analyze", "build", "load_model", "load_report", "predict_fusions",
-           "start_build", "__version__"]
+           "start_analysis", "start_build", "__version__"]
 
 # Heavier layers are imported on first use so `import explorer` stays cheap (no pandas, plotly, onnxruntime).
 _LAZY = {
     "analyze": ("explorer.support", "analyze"),
     "SupportReport": ("explorer.support", "SupportReport"),
+    "start_analysis": ("explorer.support", "start_analysis"),
     "load_report": ("explorer.engine", "load_report"),
     "EngineReport": ("explorer.engine", "EngineReport"),
     "predict_fusions": ("explorer.fusions", "predict_fusions"),

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from fuzzing import FAMILIES, make_case  # noqa: E402
+from fuzzing import FAMILIES, make_case, model_cases  # noqa: E402
 from fuzzing.harness import describe, run_campaign  # noqa: E402
 
 CASES = int(os.environ.get("EXPLORER_FUZZ_CASES", 600))
@@ -56,3 +56,27 @@ def test_fuzz_campaign_ends_in_results_or_explorer_errors():
     # both ends are exercised: hostile input that is still analysable, and input that must be refused
     assert sum(c["ok"] for c in counts.values()) > CASES / 5
     assert sum(c["ExplorerError"] for c in counts.values()) > CASES / 5
+
+
+#: model cases per model family that also go through the real parser here (bench/fuzz.py sends them all)
+PARSER_CASES_PER_FAMILY = int(os.environ.get("EXPLORER_FUZZ_PARSER_CASES", 3))
+
+
+@pytest.mark.slow
+def test_model_families_through_the_real_parser_end_in_results_or_explorer_errors():
+    """The first few model cases of every model family through ``explorer.analyze(model,
+    source="tensorrt-rtx")``: NVIDIA's C++ parser reads the hostile model in its isolated child, so a parser
+    crash, a memory blow-up or a hang is the model's ``ModelError``, never the process's end."""
+    from explorer.trt import TENSORRT_RTX, parser_available
+
+    ok, why = parser_available(TENSORRT_RTX)
+    assert ok, why  # a dependency of the package: it must be usable on every machine
+    only = model_cases(SEED, CASES, per_family=PARSER_CASES_PER_FAMILY)
+    result = run_campaign(CASES, SEED, only=only, timeout=120, memory_bound=MEMORY_BOUND, source="tensorrt-rtx")
+    report = describe(result)
+    print(report)
+    assert not result.failures, report
+    counts = result.by_family()
+    assert set(counts) == {f for f in FAMILIES if f.startswith("model-")}
+    assert all(sum(c.values()) == PARSER_CASES_PER_FAMILY for c in counts.values()), counts
+    assert sum(c["ok"] for c in counts.values()) > 0 and sum(c["ExplorerError"] for c in counts.values()) > 0

@@ -301,3 +301,33 @@ def test_plots_and_widgets_are_imported_lazily():
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
+
+
+def test_partition_overlay_marks_where_prediction_and_real_parser_disagree():
+    """The real TensorRT-RTX parser rejects ``head/scaled_tanh`` (INVALID_NODE) where the support matrix
+    predicts it supported: the graph draws that node (and only it) with the outlined marker, its hover gives
+    both verdicts with both reasons and sources, and the legend says what the marker means."""
+    from explorer.plots import graph_figure, partition_overlay
+    from explorer.support import disagreements
+
+    model = _load("control_flow.onnx")
+    predicted = explorer.analyze(model, source="matrix")
+    real = explorer.analyze(model, source="tensorrt-rtx")
+    differ = disagreements(real, predicted)
+    assert [d.node for d in differ] == ["head/scaled_tanh"]
+    view = GraphView(ScopeTree(model), budget=10_000)
+    fig = graph_figure(view, partition_overlay(view.tree, real, predicted))
+    nodes = fig.data[1]
+    marked = [view.items[k] for k, symbol in enumerate(nodes.marker.symbol) if symbol == "diamond-open"]
+    assert [view.tree.node_ids[it.ref] for it in marked] == ["head/scaled_tanh"]
+    hover = nodes.hovertext[view.item_for_node("head/scaled_tanh")]
+    assert "disagree" in hover
+    assert f"{real.source}: unsupported: {differ[0].first_reason}" in hover
+    assert f"{predicted.source}: supported" in hover
+    assert "INVALID_NODE" in hover
+    legend = [t.name for t in fig.data if t.showlegend]
+    assert f"outlined: {real.source} and {predicted.source} disagree (1 node)" in legend
+    # one report alone: no marker, no legend entry for it
+    plain = graph_figure(GraphView(ScopeTree(model), budget=10_000), partition_overlay(view.tree, real))
+    assert "diamond-open" not in list(plain.data[1].marker.symbol)
+    assert not any("disagree" in (t.name or "") for t in plain.data)

@@ -60,6 +60,9 @@ class Overlay:
     none_label: str = "no data"
     none_color: str = NEUTRAL_GREY
     notes: list[str] = field(default_factory=list)
+    #: nodes drawn with an outlined marker on top of their colour (e.g. where two sources disagree); its legend
+    marked: np.ndarray | None = None  # bool per node position in the ScopeTree
+    marked_label: str = ""
 
 
 def _tree_of(model_or_tree) -> ScopeTree:
@@ -77,8 +80,20 @@ def plain_overlay(tree: ScopeTree) -> Overlay:
                    node_category=np.zeros(tree.n, dtype=np.int64))
 
 
-def partition_overlay(tree: ScopeTree, report: SupportReport) -> Overlay:
-    """Nodes coloured by where they run: TensorRT engines (alternating greens per engine), framework."""
+def partition_overlay(tree: ScopeTree, report: SupportReport, other: SupportReport | None = None) -> Overlay:
+    """Nodes coloured by where they run: TensorRT engines (alternating greens per engine), framework.
+
+    ``other``: a second report of the same model (the prediction beside a real parser's verdicts, or the
+    reverse): the nodes on which the two disagree get an outlined marker, and their hover gives both
+    verdicts with both reasons and sources."""
+    from ..support.report import disagreements
+
+    differ = {d.node: d for d in disagreements(report, other)} if other is not None else {}
+    marked = np.zeros(tree.n, dtype=bool)
+    for nid in differ:
+        i = tree.index_of.get(nid)
+        if i is not None:
+            marked[i] = True
     cats = np.full(tree.n, -1, dtype=np.int64)
     colors = [NEUTRAL_GREY] * tree.n
     verdicts = {}
@@ -118,9 +133,18 @@ def partition_overlay(tree: ScopeTree, report: SupportReport) -> Overlay:
             lines.append(f"partition size: {p.size} nodes")
         for c in v.caveats[:3]:
             lines.append(f"caveat: {c}")
+        d = differ.get(node_id)
+        if d is not None:
+            lines.append("the two sources disagree on this node:")
+            for source, ok, reason in ((d.first_source, d.first_supported, d.first_reason),
+                                       (d.second_source, d.second_supported, d.second_reason)):
+                lines.append(f"  {source}: " + ("supported" if ok else f"unsupported: {reason}"))
         return lines
 
+    label = (f"outlined: {report.source} and {other.source} disagree ({len(differ)} node"
+             f"{'s' if len(differ) != 1 else ''})") if other is not None else ""
     return Overlay(
+        marked=marked if other is not None else None, marked_label=label,
         title="Partitions", source=report.source,
         categories=[("TensorRT engine (shades alternate per engine)", TRT_GREEN),
                     ("framework: unsupported", FALLBACK_RED),
@@ -267,8 +291,9 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
             color = overlay.node_color[i] if overlay.node_color else (
                 overlay.categories[c][1] if c >= 0 else overlay.none_color)
             colors.append(color)
-            symbols.append("circle")
-            sizes.append(11)
+            mark = overlay.marked is not None and bool(overlay.marked[i])
+            symbols.append("diamond-open" if mark else "circle")
+            sizes.append(15 if mark else 11)
             hover.append(_leaf_hover(tree, i, overlay))
             labels.append("\u2002" + esc(shorten(tree.ops[i], 24)))
         else:
@@ -286,7 +311,8 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
             else:
                 color = overlay.mixed_color
             colors.append(color)
-            symbols.append("square")
+            n_marked = int(overlay.marked[members].sum()) if overlay.marked is not None else 0
+            symbols.append("square-open" if n_marked else "square")
             sizes.append(float(min(22, 13 + 1.5 * np.log2(max(1, len(members))))))
             ops = Counter(tree.ops[j] for j in members.tolist())
             lines = [f"<b>{esc(g.path, 200)}</b>",
@@ -294,6 +320,8 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
                      f"ops: {esc(op_summary(ops), 300)}"]
             for ci in present.tolist():
                 lines.append(f"{esc(cat_labels[ci], 120)}: {int(counts[ci])}")
+            if n_marked:
+                lines.append(f"{esc(overlay.marked_label, 200)}: {n_marked} here")
             hover.append("<br>".join(lines))
             labels.append("\u2003" + esc(shorten(g.label, 26)) + f" ({len(members)})")
     sel_items = selected_items(view, selected)
@@ -318,7 +346,10 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
            dict(x=[None], y=[None], mode="markers",
                 name="collapsed scope" + ("" if static else " (click to expand)"),
                 marker=dict(color="#ffffff", size=12, symbol="square", line=dict(color="#333", width=1)),
-                showlegend=True, hoverinfo="skip")],
+                showlegend=True, hoverinfo="skip")]
+        + ([dict(x=[None], y=[None], mode="markers", name=esc(overlay.marked_label, 200),
+                 marker=dict(color="#333", size=12, symbol="diamond-open"), showlegend=True, hoverinfo="skip")]
+           if overlay.marked is not None else []),
     }
     return data
 

@@ -346,55 +346,68 @@ def _used_names(node) -> set[str]:
     return names
 
 
-def _cut(model, types: _Types, indices: Sequence[int]):
-    """A model of the nodes ``indices`` of ``model``'s graph; Constant nodes they read come along (prepended,
-    so weights stay weights); values produced elsewhere become network inputs. Returns (model, positions)
-    where positions[i] is the cut model's node index of indices[i]."""
-    import onnx
+class _Index:
+    """Who makes and who reads every value of a model's graph, built once on its first re-check: a cut then
+    costs the size of the cut, not of the model (before: every cut walked all 100k nodes)."""
 
-    graph = model.graph
-    chosen = set(indices)
-    producer = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
-    inits = {t.name: t for t in graph.initializer}
-    needed: set[str] = set()
-    for i in indices:
-        needed |= _used_names(graph.node[i])
-    made = {o for i in indices for o in graph.node[i].output if o}
-    constants = sorted({producer[n] for n in needed - made
-                        if n in producer and graph.node[producer[n]].op_type == "Constant"
-                        and graph.node[producer[n]].domain in ("", "ai.onnx") and producer[n] not in chosen})
-    order = constants + list(indices)
-    made |= {o for i in constants for o in graph.node[i].output if o}
-    inputs, seen = [], set()
-    declared = {vi.name: vi for vi in graph.input}
-    for name in sorted(needed - made - set(inits)):
-        if name in seen:
-            continue
-        seen.add(name)
-        vi = types.value_info(name, declared.get(name))
-        if vi is None:
-            vi = onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
-        inputs.append(vi)
-    consumers_outside: set[str] = set()
-    for i, n in enumerate(graph.node):
-        if i not in chosen:
-            consumers_outside |= _used_names(n)
-    read_inside: set[str] = set()
-    for i in indices:
-        read_inside |= _used_names(graph.node[i])
-    graph_outputs = {o.name for o in graph.output}
-    outputs = []
-    for i in indices:
-        for o in graph.node[i].output:
-            if o and (o in graph_outputs or o in consumers_outside or o not in read_inside):
-                outputs.append(types.value_info(o) or onnx.helper.make_empty_tensor_value_info(o))
-    new_graph = onnx.helper.make_graph([graph.node[i] for i in order], graph.name or "cut", inputs, outputs,
-                                       [inits[n] for n in sorted(needed & set(inits))])
-    cut = onnx.helper.make_model(new_graph, opset_imports=list(model.opset_import),
-                                 functions=list(model.functions))
-    cut.ir_version = model.ir_version
-    positions = {i: k + len(constants) for k, i in enumerate(indices)}
-    return cut, positions
+    def __init__(self, model, types: _Types):
+        self.model = model
+        self.types = types
+        self._used: list[set[str]] | None = None
+
+    def _build(self) -> None:
+        graph = self.model.graph
+        self._used = [_used_names(n) for n in graph.node]
+        self.producer = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
+        self.readers: dict[str, list[int]] = {}
+        for i, names in enumerate(self._used):
+            for name in names:
+                self.readers.setdefault(name, []).append(i)
+        self.inits = {t.name: t for t in graph.initializer}
+        self.init_names = set(self.inits)
+        self.declared = {vi.name: vi for vi in graph.input}
+        self.graph_outputs = {o.name for o in graph.output}
+
+    def cut(self, indices: Sequence[int]):
+        """A model of the nodes ``indices`` (in that order) of the graph; Constant nodes they read come along
+        (prepended, so weights stay weights); values produced elsewhere become network inputs. Returns
+        (model, offset): ``indices[k]`` is node ``offset + k`` of the cut model."""
+        import onnx
+
+        if self._used is None:
+            self._build()
+        graph = self.model.graph
+        nodes = graph.node
+        chosen = set(indices)
+        needed: set[str] = set()
+        for i in indices:
+            needed |= self._used[i]
+        made = {o for i in indices for o in nodes[i].output if o}
+        producer = self.producer
+        constants = sorted({producer[n] for n in needed - made
+                            if n in producer and nodes[producer[n]].op_type == "Constant"
+                            and nodes[producer[n]].domain in ("", "ai.onnx") and producer[n] not in chosen})
+        made |= {o for i in constants for o in nodes[i].output if o}
+        inputs = []
+        for name in sorted(needed - made - self.init_names):
+            vi = self.types.value_info(name, self.declared.get(name))
+            if vi is None:
+                vi = onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+            inputs.append(vi)
+        outputs = []
+        for i in indices:
+            for o in nodes[i].output:
+                readers = self.readers.get(o, ())
+                # an output unless every reader is cut out with it (a dangling value is an output too)
+                if o and (o in self.graph_outputs or not readers or any(r not in chosen for r in readers)):
+                    outputs.append(self.types.value_info(o) or onnx.helper.make_empty_tensor_value_info(o))
+        new_graph = onnx.helper.make_graph([nodes[i] for i in constants] + [nodes[i] for i in indices],
+                                           graph.name or "cut", inputs, outputs,
+                                           [self.inits[n] for n in sorted(needed & self.init_names)])
+        cut = onnx.helper.make_model(new_graph, opset_imports=list(self.model.opset_import),
+                                     functions=list(self.model.functions))
+        cut.ir_version = self.model.ir_version
+        return cut, len(constants)
 
 
 def _body_model(model, types: _Types, body, extra_inputs: Iterable = ()):
@@ -446,8 +459,7 @@ class _Judge:
             for i in range(n):
                 status[i] = (SUPPORTED, "the whole model parses", None)
         else:
-            self._resolve(model, types, list(range(n)), (whole_ok, subgraphs, errors), status, body_errors,
-                          model_errors, first=True)
+            self._settle(_Index(model, types), (whole_ok, subgraphs, errors), status, body_errors, model_errors)
         verdicts: list[NodeVerdict] = []
         for i, node in enumerate(nodes):
             st, how, err = status.get(i, (UNKNOWN, "the parser gave no verdict", None))
@@ -457,16 +469,49 @@ class _Judge:
                                         body_errors.get(i, []), prefix))
         return verdicts, model_errors, whole_ok
 
-    def _resolve(self, model, types, indices, answer, status, body_errors, model_errors, first=False):
-        """Judge the nodes ``indices`` (of ``model``'s main graph) from a parser answer on them."""
+    def _settle(self, index: _Index, answer, status, body_errors, model_errors) -> None:
+        """Judge every node from the whole model's answer, then re-check each subgraph it left unknown.
+
+        Each unknown subgraph is re-checked in a model of its own, not all of them in one model: the parser
+        imports nodes in order and stops at the first that fails (plus a static check for ops with no
+        importer), so one model holding every unknown subgraph names one failing node per parse where
+        separate subgraphs name one each (bench/parser.py --bad-every: 26 parses of the whole model instead
+        of 44 small ones, 3x slower). What makes many re-checks cheap is the cut: :class:`_Index`. A
+        subgraph whose answer names no new node is bisected."""
+        model = index.model
+        queue = self._apply(model, list(range(len(model.graph.node))), answer, status, body_errors,
+                            model_errors, None)[::-1]
+        while queue:
+            group = [i for i in queue.pop() if i not in status]
+            if not group:
+                continue
+            answer = self._recheck(index, group, status)
+            if answer is None:
+                continue
+            how = "re-checked in a model of its own" if len(group) == 1 else \
+                f"re-checked with the {len(group)} nodes of its subgraph"
+            new = self._apply(model, group, answer, status, body_errors, model_errors, how)
+            if not new:
+                continue
+            if any(i in status for i in group) or _partition(new) != {tuple(group)}:
+                queue.extend(reversed(new))  # depth first, in file order
+            elif len(group) == 1:
+                err = answer[2][0] if answer[2] else None
+                status[group[0]] = (UNKNOWN, "the parser rejects it alone without naming a node", err)
+            else:  # the parser names no node of this set: bisect
+                half = len(group) // 2
+                queue.extend((group[half:], group[:half]))
+
+    def _apply(self, model, indices, answer, status, body_errors, model_errors, how: str | None):
+        """Judge the nodes ``indices`` (of ``model``'s main graph) from a parser answer on them (``how``: the
+        re-check it came from, None for the whole model); returns the groups still without a verdict."""
         ok, subgraphs, errors = answer
         nodes = model.graph.node
-        how_alone = "re-checked in a model of its own" if len(indices) == 1 else \
-            f"re-checked with the {len(indices)} nodes of its subgraph"
+        first = how is None
         if ok:
             for i in indices:
-                status[i] = (SUPPORTED, "the whole model parses" if first else how_alone, None)
-            return
+                status[i] = (SUPPORTED, "the whole model parses" if first else how, None)
+            return []
         covered: set[int] = set()
         for sub, _ in subgraphs:
             covered |= {indices[k] for k in sub if 0 <= k < len(indices)}
@@ -489,62 +534,40 @@ class _Judge:
                 # a Loop/Scan body error: the parser numbers it with its owner and names the body node
                 body_errors.setdefault(target, []).append(e)
             if target not in status or status[target][0] != UNSUPPORTED:
-                how = "reported by the parser" if first else \
-                    f"reported by the parser when re-checked {'alone' if len(indices) == 1 else f'with the {len(indices)} nodes of its subgraph'}"
-                status[target] = (UNSUPPORTED, how, e)
-        groups = [[indices[k] for k in sub if 0 <= k < len(indices)] for sub, s in subgraphs if not s]
+                said = "reported by the parser" if first else f"reported by the parser when {how}"
+                status[target] = (UNSUPPORTED, said, e)
         for sub, s in subgraphs:
             if s:
                 for k in sub:
                     status.setdefault(indices[k], (SUPPORTED, "in a subgraph the parser accepts", None))
-        leftovers = [i for i in failed if i not in status]
-        if leftovers:
-            groups.append(leftovers)
-        for group in groups:
-            group = [i for i in group if i not in status]
-            if not group:
-                continue
-            if group == list(indices) and not first:
-                # no progress: the parser names no node of this set; bisect (or give up on one node)
-                if len(group) == 1:
-                    err = errors[0] if errors else None
-                    status[group[0]] = (UNKNOWN, "the parser rejects it alone without naming a node", err)
-                    continue
-                half = len(group) // 2
-                for part in (group[:half], group[half:]):
-                    self._recheck(model, types, part, status, body_errors, model_errors)
-                continue
-            self._recheck(model, types, group, status, body_errors, model_errors)
+        groups = [[indices[k] for k in sub if 0 <= k < len(indices)] for sub, s in subgraphs if not s]
+        groups.append(failed)
+        return [g for g in ([i for i in g if i not in status] for g in groups) if g]
 
-    def _recheck(self, model, types, group, status, body_errors, model_errors):
+    def _recheck(self, index: _Index, batch: list[int], status):
+        """The parser's answer on a model of the nodes ``batch``, numbered as positions in ``batch``; None
+        (the nodes get no verdict) when the cut cannot be made or parsed, or the parses ran out."""
         if self.parser.calls > _MAX_PARSES:
-            for i in group:
+            for i in batch:
                 status.setdefault(i, (UNKNOWN, f"not re-checked (more than {_MAX_PARSES} parser calls)", None))
-            return
+            return None
         try:
-            cut, positions = _cut(model, types, group)
-            answer = self.parser.check(cut.SerializeToString(), self.path)
+            cut, offset = index.cut(batch)
+            ok, subgraphs, errors = self.parser.check(cut.SerializeToString(), self.path)
         except Exception as exc:  # a cut the parser or onnx cannot take: no verdict for these nodes
-            for i in group:
+            for i in batch:
                 status.setdefault(i, (UNKNOWN, f"could not be cut out for a re-check ({exc})", None))
-            return
-        # map the cut model's node indices back (prepended Constant nodes map to -1 and are dropped)
-        back = {p: i for i, p in positions.items()}
-        ok, subgraphs, errors = answer
-        mapped_sub = [([back[k] for k in sub if k in back], s) for sub, s in subgraphs]
-        mapped_err = []
+            return None
+        n = len(batch)
+        local_sub = [([k - offset for k in sub if 0 <= k - offset < n], s) for sub, s in subgraphs]
+        local_err = []
         for e in errors:
-            if not e.stack and e.node in back:
-                mapped_err.append(_renumber(e, group.index(back[e.node])))
-            elif e.stack:
-                mapped_err.append(e)
-            elif e.node >= 0 and e.node not in back:
-                continue  # a prepended Constant node: judged where it stands
-            else:
-                mapped_err.append(e)
-        local_sub = [([group.index(i) for i in sub], s) for sub, s in mapped_sub]
-        # a prepended Constant that failed takes nothing from the group's verdicts
-        self._resolve(model, types, group, (ok, local_sub, mapped_err), status, body_errors, model_errors)
+            if e.stack or e.node < 0:
+                local_err.append(e)
+            elif 0 <= e.node - offset < n:
+                local_err.append(_renumber(e, e.node - offset))
+            # else: a prepended Constant node, judged where it stands
+        return ok, local_sub, local_err
 
     @staticmethod
     def _owner(model, indices, failed, frame: str) -> int | None:
@@ -706,6 +729,10 @@ def _constant_branch(model, node) -> str | None:
     if value is None or np.asarray(value).size != 1:
         return None
     return "then_branch" if bool(np.asarray(value).reshape(-1)[0]) else "else_branch"
+
+
+def _partition(groups) -> set[tuple[int, ...]]:
+    return {tuple(sorted(g)) for g in groups}
 
 
 def _renumber(e: ParserError, node: int) -> ParserError:

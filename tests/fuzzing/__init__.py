@@ -14,7 +14,7 @@
 Replay one case: ``python bench/fuzz.py --seed S --only INDEX --verbose``.
 """
 
-from .cases import FAMILIES, Case, make_case
+from .cases import FAMILIES, Case, make_case, model_cases
 from .harness import CampaignResult, format_table, run_campaign
 
-__all__ = ["FAMILIES", "Case", "CampaignResult", "format_table", "make_case", "run_campaign"]
+__all__ = ["FAMILIES", "Case", "CampaignResult", "format_table", "make_case", "model_cases", "run_campaign"]

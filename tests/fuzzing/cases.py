@@ -262,3 +262,16 @@ def _as_cli(rng: random.Random, inner: Case) -> Case:
     return Case(seed=inner.seed, index=inner.index, family="cli", label=f"{' '.join(argv[:1])}: {inner.label}",
                 kind="cli", data=inner.data, source="path", suffix=inner.suffix, extra_files=inner.extra_files,
                 argv=argv, inner_kind=inner.kind)
+
+
+def model_cases(seed: int, cases: int, per_family: int | None = None) -> list[int]:
+    """The indexes of the model cases among cases ``0..cases-1`` of ``seed`` (at most ``per_family`` of each
+    model family, the first ones): the cases a real-parser campaign sends through ``source="tensorrt-rtx"``."""
+    taken: dict[str, int] = {}
+    out = []
+    for index in range(cases):
+        family = make_case(seed, index).family
+        if family in MODEL_FAMILIES and (per_family is None or taken.get(family, 0) < per_family):
+            taken[family] = taken.get(family, 0) + 1
+            out.append(index)
+    return out

@@ -36,8 +36,13 @@ def _check_text(text: str, what: str) -> None:
                            f"{text[max(0, m.start() - 40):m.start() + 40]!r}")
 
 
-def run_case(case: Case, workdir: str) -> dict[str, Any]:
-    """Run a case; never raises (the outcome says what happened)."""
+#: where a campaign's model cases take their verdicts: the support-matrix prediction, or NVIDIA's real ONNX
+#: parser (TensorRT-RTX's, no GPU needed) through the same ``explorer.analyze`` path
+SOURCES = ("matrix", "tensorrt-rtx")
+
+
+def run_case(case: Case, workdir: str, source: str = "matrix") -> dict[str, Any]:
+    """Run a case; never raises (the outcome says what happened). ``source``: one of :data:`SOURCES`."""
     from explorer import ExplorerError
 
     path = _materialize(case, workdir)
@@ -46,7 +51,8 @@ def run_case(case: Case, workdir: str) -> dict[str, Any]:
             return _run_cli(case, path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            detail = _RUNNERS[case.kind](case, path)
+            runner = _RUNNERS[case.kind]
+            detail = runner(case, path, source) if case.kind == "model" else runner(case, path)
         return {"outcome": "ok", "detail": detail}
     except ExplorerError as exc:
         message = str(exc)
@@ -79,15 +85,22 @@ def _model_source(case: Case, path: str):
     return path
 
 
-def _run_model(case: Case, path: str) -> str:
+def _run_model(case: Case, path: str, source: str = "matrix") -> str:
     import explorer
     from explorer.cli.fusions import render as render_fusions
 
     opts = case.options
     model = explorer.load_model(_model_source(case, path))
     json.dumps(model.summary(), default=str)
-    report = explorer.analyze(model, trt_version=opts.get("trt_version"), min_block_size=opts.get("min_block_size", 1),
-                              require_mac=opts.get("require_mac", False), use_parser=False)
+    # the real parser judges for its own version: a support-matrix version is the prediction's option only
+    version = {"trt_version": opts.get("trt_version")} if source == "matrix" else {}
+    report = explorer.analyze(model, source=source, min_block_size=opts.get("min_block_size", 1),
+                              require_mac=opts.get("require_mac", False), **version)
+    if source != "matrix":
+        from explorer.support import disagreements
+
+        predicted = explorer.analyze(model, source="matrix", min_block_size=opts.get("min_block_size", 1))
+        json.dumps([d.to_dict() for d in disagreements(predicted, report)])
     _check_text(report.summary(), "analyze summary")
     json.dumps(report.to_dict())
     report.nodes_frame()
@@ -103,7 +116,7 @@ def _run_model(case: Case, path: str) -> str:
         json.dumps(map_layers(layers, model).to_dict())
         compare_with_engine(groups, layers, model)
     if opts.get("fold"):
-        folded = explorer.analyze(model, trt_version=opts.get("trt_version"), use_parser=False, fold_constants=True)
+        folded = explorer.analyze(model, source=source, fold_constants=True, **version)
         _check_text(folded.summary(), "folded summary")
     if opts.get("opset_convert"):
         from explorer.model.transforms import convert_opset

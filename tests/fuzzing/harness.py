@@ -33,6 +33,7 @@ OUTCOMES = ("ok", "ExplorerError", "other")
 @dataclass
 class CampaignResult:
     seed: int
+    source: str = "matrix"  # where the model cases took their verdicts
     results: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     peak_growth: int = 0  # bytes of RSS over the worker's idle size, worst case
@@ -119,13 +120,15 @@ class _Worker:
 
 def run_campaign(cases: int = 600, seed: int = 1, *, timeout: float = DEFAULT_TIMEOUT,
                  memory_bound: int = DEFAULT_MEMORY_BOUND, only: list[int] | None = None,
-                 progress: Callable[[dict], None] | None = None) -> CampaignResult:
-    """Run cases ``0..cases-1`` (or ``only``) of ``seed``; every case gets an outcome."""
+                 progress: Callable[[dict], None] | None = None, source: str = "matrix") -> CampaignResult:
+    """Run cases ``0..cases-1`` (or ``only``) of ``seed``; every case gets an outcome. ``source``: where
+    model cases take their verdicts (:data:`fuzzing.execute.SOURCES`; ``"tensorrt-rtx"``: the real parser,
+    in its own isolated child)."""
     env = dict(os.environ)
     env.setdefault("EXPLORER_SHAPE_INFERENCE_TIMEOUT", "30")
     env.setdefault("EXPLORER_SHAPE_INFERENCE_MEMORY", str(2 * 1024**3))
     env["PYTHONWARNINGS"] = "ignore"
-    result = CampaignResult(seed=seed)
+    result = CampaignResult(seed=seed, source=source)
     indexes = list(only) if only is not None else list(range(cases))
     start = time.perf_counter()
     with tempfile.TemporaryFile() as log:
@@ -142,7 +145,7 @@ def run_campaign(cases: int = 600, seed: int = 1, *, timeout: float = DEFAULT_TI
                     return growth > memory_bound
 
                 case_start = time.perf_counter()
-                worker.send({"seed": seed, "index": index})
+                worker.send({"seed": seed, "index": index, "source": source})
                 try:
                     answer = worker.read_line(timeout, poll)
                 except TimeoutError:
@@ -219,7 +222,7 @@ def describe(result: CampaignResult) -> str:
     """The table plus the run's figures and every failure, for the terminal and docs."""
     slow_s, slow_i = result.slowest
     parts = [format_table(result), "",
-             f"seed {result.seed}, {len(result.results)} cases in {result.seconds:.1f} s "
+             f"seed {result.seed}, {len(result.results)} cases (verdicts: {result.source}) in {result.seconds:.1f} s "
              f"(slowest case {slow_i}: {slow_s:.1f} s); worst RSS growth of the worker and its children "
              f"{result.peak_growth / 1024**2:.0f} MiB"]
     for r in result.failures:

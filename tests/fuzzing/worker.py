@@ -38,7 +38,7 @@ def main() -> None:
             start = time.perf_counter()
             try:
                 case = make_case(request["seed"], request["index"])
-                result = run_case(case, workdir)
+                result = run_case(case, workdir, request.get("source", "matrix"))
                 result.update(family=case.family, label=case.label[:300])
             except Exception as exc:  # a bug in the generator itself
                 result = {"outcome": "generator-error", "error_type": type(exc).__name__, "detail": str(exc)[:500],

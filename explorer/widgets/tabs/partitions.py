@@ -98,13 +98,14 @@ class PartitionsTab(Tab):
                              f"<div class='parser-status'>real verdicts: {_e(real.source)}</div>" if real else "")
         self.disagreements.value = disagreement_table(state.support, real)
         report = real if self.source.value == "parser" and real is not None else state.support
+        other = state.support if report is real else real  # the graph outlines where the two disagree
         self.header.value = partitions_header(report)
         self.table.value = unsupported_table(report)
         if state.model is None or report is None:
             self.graph_box.children = []
             return
         panel = self.app.graph_panel("partitions", on_select=lambda nid: self.app.select(node=nid, origin="partitions"))
-        panel.show(partition_overlay(panel.tree, report), selected=state.selected_nodes())
+        panel.show(partition_overlay(panel.tree, report, other), selected=state.selected_nodes())
         self.panel = panel
         self.graph_box.children = [panel.widget]
 

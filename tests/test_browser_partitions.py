@@ -1,0 +1,139 @@
+"""The Partitions tab with NVIDIA's real ONNX parser, in a real JupyterLab driven in headless Chromium.
+
+``control_flow.onnx`` holds a known disagreement: the support matrix predicts ``head/scaled_tanh``
+(ScaledTanh) supported, TensorRT-RTX's parser rejects it (INVALID_NODE). The test switches the tab to the
+TensorRT-RTX parser, waits for its verdicts (they arrive from a background job; no timing is asserted),
+and checks that the page shows the parser's label, the counts the library computes for the same model
+(``explorer.analyze(model, source="tensorrt-rtx")``), every disagreement with both reasons and the
+outlined marker on the graph; then back to the prediction and its label.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import explorer
+from browser_util import REPO, JupyterLab, NotebookPage, chromium_available, lab_env, launch_chromium, prepare_root
+from explorer.support import disagreements
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+ARTIFACTS = REPO / "tests" / "artifacts"
+MODEL = "control_flow.onnx"
+WAIT = 240_000  # ms: generous (2 cores shared); nothing here is a timed assertion
+
+
+def _notebook(root: Path) -> str:
+    cell = {"cell_type": "code", "execution_count": None, "id": "a1", "metadata": {}, "outputs": [],
+            "source": ["from explorer import Explorer\n",
+                       f"app = Explorer('sample_models/{MODEL}', tab='Partitions')\n", "app"]}
+    nb = {"cells": [cell], "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                                       "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    (root / "partitions.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    return "partitions.ipynb"
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    ok, why = chromium_available()
+    if not ok:
+        pytest.skip(why)
+    from playwright.sync_api import sync_playwright
+
+    root = prepare_root(tmp_path_factory.mktemp("lab"), notebooks=False)
+    notebook = _notebook(root)
+    lab = JupyterLab(root, env=lab_env()).start()
+    pw = sync_playwright().start()
+    browser = launch_chromium(pw)
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.set_default_timeout(WAIT)
+    try:
+        yield {"root": root, "lab": lab, "page": page, "notebook": notebook}
+    finally:
+        try:
+            browser.close()
+            pw.stop()
+        finally:
+            lab.stop()
+
+
+def _visible_text(page, selector: str) -> str:
+    return page.evaluate("""(sel) => [...document.querySelectorAll(sel)].filter(e => e.offsetParent !== null)
+                                     .map(e => e.innerText).join('\\n')""", selector)
+
+
+def _wait_text(page, selector: str, text: str) -> None:
+    page.wait_for_function("""([sel, text]) => [...document.querySelectorAll(sel)]
+        .some(e => e.offsetParent !== null && e.innerText.includes(text))""", arg=[selector, text], timeout=WAIT)
+
+
+def _counts(report) -> list[str]:
+    """What the tab's header says about a report, in its own words (html/fragments.partitions_header)."""
+    return [f"{report.coverage:.1%}", f"{len(report.partitions)} partitions",
+            f"{report.nodes_supported}/{report.nodes_total} nodes supported"]
+
+
+GRAPH_MARKS = """() => {
+  const gd = [...document.querySelectorAll('.trex-app .trex-plot .js-plotly-plot')].find(g => g.offsetParent);
+  if (!gd || !gd._fullData) return null;
+  const nodes = gd._fullData[1];
+  const marked = [];
+  (nodes.marker.symbol || []).forEach((s, k) => { if (s === 'diamond-open') marked.push(nodes.hovertext[k]); });
+  return {marked, legend: gd._fullData.filter(t => t.showlegend).map(t => t.name)};
+}"""
+
+
+def test_partitions_tab_with_the_real_tensorrt_rtx_parser(session):
+    page, lab = session["page"], session["lab"]
+    model = explorer.load_model(REPO / "sample_models" / MODEL)
+    real = explorer.analyze(model, source="tensorrt-rtx")
+    predicted = explorer.analyze(model, source="matrix")
+    differ = disagreements(predicted, real)
+    assert real.source == "TensorRT-RTX 1.7.1 parser"
+    assert [d.node for d in differ] == ["head/scaled_tanh"]  # the known disagreement this test is about
+
+    nb = NotebookPage(page, lab, session["notebook"]).open()
+    nb.run_all()
+    app = page.locator(".trex-app")
+    app.wait_for(state="visible", timeout=WAIT)
+    app.locator(".trex-plot[data-trex-ready='1']:visible").first.wait_for(timeout=WAIT)
+    _wait_text(page, ".trex-app .trex-badge", predicted.source)
+
+    # the real TensorRT-RTX parser, then its verdicts on the page
+    app.locator(".widget-dropdown:has(label:text-is('parser')) select").select_option(label="TensorRT-RTX")
+    app.locator("button:text-is('real parser')").first.click()
+    _wait_text(page, ".trex-app .parser-status", f"real verdicts: {real.source}")
+    _wait_text(page, ".trex-app .trex-badge", real.source)
+    text = app.inner_text()
+    for fragment in _counts(real):
+        assert fragment in text, (fragment, text[:2000])
+    # every disagreement, with both reasons (the prediction's and the parser's) and both sources
+    table = _visible_text(page, ".trex-app table.disagreements")
+    assert predicted.source in table and real.source in table
+    for d in differ:
+        row = _visible_text(page, f".trex-app table.disagreements tr[data-node='{d.node}']")
+        assert d.node in row
+        for ok, reason in ((d.first_supported, d.first_reason), (d.second_supported, d.second_reason)):
+            assert ("supported" if ok else f"unsupported: {reason}") in row, row
+    assert "INVALID_NODE" in table
+    # the graph draws the parser's verdicts and outlines the disagreement
+    app.locator(".trex-plot[data-trex-ready='1']:visible").first.wait_for(timeout=WAIT)
+    page.wait_for_function(f"() => {{ const m = ({GRAPH_MARKS})(); return m && m.marked.length === {len(differ)}; }}",
+                           timeout=WAIT)
+    marks = page.evaluate(GRAPH_MARKS)
+    assert any("head/scaled_tanh" in h and "INVALID_NODE" in h for h in marks["marked"]), marks
+    assert any("disagree" in name for name in marks["legend"]), marks["legend"]
+    nb.screenshot("browser_partitions_parser", ARTIFACTS)
+
+    # back to the prediction: its label and its counts
+    app.locator("button:text-is('prediction')").first.click()
+    _wait_text(page, ".trex-app .trex-badge", predicted.source)
+    text = app.inner_text()
+    for fragment in _counts(predicted):
+        assert fragment in text, (fragment, text[:2000])
+    assert real.source not in _visible_text(page, ".trex-app .trex-badge")
+    nb.screenshot("browser_partitions_prediction", ARTIFACTS)
+    nb.add_and_run("app.close()", expect_output=False)
