@@ -137,7 +137,7 @@ def plan_inputs(proto, shapes: Mapping[str, Any] | None = None,
     for name, elem_type, dims in specs:
         plan.declared[name] = list(dims)
         if name in shapes:
-            plan.shapes[name] = tuple(int(d) for d in shapes[name][1])
+            plan.shapes[name] = _check_given(name, dims, tuple(int(d) for d in shapes[name][1]))
             plan.given.append(name)
         elif name in values and any(not (isinstance(d, int) and d > 0) for d in dims):
             size = int(np.asarray(values[name]).size)
@@ -218,6 +218,19 @@ def random_inputs(proto, shapes: Mapping[str, tuple[int, ...]], seed: int = 0,
         array = np.asarray(value, dtype=dtypes[name])
         feeds[name] = np.full(shape, array.item(), dtype=dtypes[name]) if array.size == 1 else array.reshape(shape)
     return feeds
+
+
+def _check_given(name: str, dims: list, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape given, if it fits the declared rank and fixed sizes (before ONNX Runtime says it worse)."""
+    declared = "[" + ", ".join(str(d) if isinstance(d, int) and d > 0 else (d or "?") for d in dims) + "]"
+    if len(shape) != len(dims):
+        raise BuildError(f"input {name!r} has {len(dims)} dimension(s) ({declared}); the shape given, {_x(shape)}, "
+                         f"has {len(shape)}")
+    fixed = [(i, d, g) for i, (d, g) in enumerate(zip(dims, shape)) if isinstance(d, int) and d > 0 and d != g]
+    if fixed:
+        i, d, g = fixed[0]
+        raise BuildError(f"input {name!r} is {declared}: its dimension {i} is fixed at {d}, the shape given has {g}")
+    return shape
 
 
 def _check_value(name: str, elem_type: int, value: Any, shape: tuple[int, ...]) -> Any:
