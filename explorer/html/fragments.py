@@ -163,6 +163,12 @@ def partitions_header(report) -> str:
              f"TensorRT &nbsp;·&nbsp; <span class='trex-big'>{report.engines}</span> TensorRT engine"
              f"{'s' if report.engines != 1 else ''} &nbsp;·&nbsp; {len(report.partitions)} partitions &nbsp;·&nbsp; "
              f"{report.nodes_supported}/{report.nodes_total} nodes supported</div>"]
+    if report.body_nodes:  # If/Loop/Scan bodies: the top-level count alone can hide most of the model
+        lines.append(message_box(
+            f"{report.body_nodes} more nodes sit inside If/Loop/Scan bodies. Nodes in TensorRT: "
+            f"{report.coverage_text()}; supported: {report.nodes_supported}/{report.nodes_total} top-level, "
+            f"{report.nodes_supported_with_bodies}/{report.nodes_total_with_bodies} with bodies",
+            "warning" if report.coverage_with_bodies < report.coverage else "info"))
     if report.folding is not None:
         f = report.folding
         lines.append(message_box(
