@@ -46,6 +46,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/analyze.py
+	$(PY) bench/parser.py
 	PYTHONPATH=. $(PY) bench/fidelity.py
 	$(PY) bench/fusions.py
 	$(PY) bench/logs.py

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
+import types
 import warnings
 
 import numpy as np
@@ -145,28 +148,6 @@ def test_frames_have_one_row_per_node_and_partition():
     assert frame["count"].sum() == len(report.unsupported)
 
 
-def test_parser_verdicts_from_a_stand_in_capability_result():
-    """Stand-in for TensorRT's parser (cannot run here): a ParserCapability *value* shaped like what
-    `supports_model_v2` + `get_subgraph_nodes` + `get_error` return, fed through the real mapping code."""
-    from explorer.trt import ParserCapability, ParserIssue
-    from explorer.support.analysis import _partitions, verdicts_from_capability
-
-    model = explorer.load_model(SAMPLES / "unsupported_ops.onnx")
-    unique = next(n for n in model.nodes if n.op_type == "Unique")
-    others = [n.file_index for n in model.nodes if n is not unique]
-    capability = ParserCapability(
-        version="10.15.1", source_label="tensorrt-parser 10.15",
-        subgraphs=[(others, True), ([unique.file_index], False)],
-        errors=[ParserIssue(node_index=unique.file_index, node_name=unique.name, operator="Unique",
-                            description="No importer registered for op: Unique", code="UNSUPPORTED_NODE")])
-    verdicts = verdicts_from_capability(model, capability)
-    bad = [v for v in verdicts if not v.supported]
-    assert [v.node for v in bad] == [unique.id]
-    assert "No importer registered for op: Unique" in bad[0].reason and "UNSUPPORTED_NODE" in bad[0].reason
-    partitions = _partitions(model, verdicts, 1, False)
-    assert sum(1 for p in partitions if not p.supported) == 1
-
-
 def test_opset_outside_the_range_is_reported_and_conversion_is_offered():
     from explorer.model.transforms import convert_opset
 
@@ -178,3 +159,183 @@ def test_opset_outside_the_range_is_reported_and_conversion_is_offered():
     converted = convert_opset(model, 13)
     assert converted.opset == 13
     assert explorer.analyze(converted, trt_version="10.15", use_parser=False).opset_issue is None
+
+
+# ------------------------------------------------------------------------------------------ real parsers
+
+needs_rtx = pytest.mark.skipif(importlib.util.find_spec("tensorrt_rtx_bindings") is None,
+                               reason="TensorRT-RTX is not installed (make setup installs it)")
+RTX_LABEL = re.compile(r"^TensorRT-RTX \d+\.\d+\.\d+ parser$")
+
+
+def quiet_load(source):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return explorer.load_model(source)
+
+
+def one_bad_among_many():
+    """30 supported nodes and, in the middle, a Resize with antialias=1 (TensorRT's checkResize rejects it).
+    TensorRT 10.x and TensorRT-RTX answer ``is_subgraph_supported(i) == False`` for EVERY subgraph of it."""
+    nodes, prev = [], "x"
+    for i in range(30):
+        nodes.append(helper.make_node(("Relu", "Sigmoid", "Tanh")[i % 3], [prev], [f"t{i}"], name=f"n{i}"))
+        prev = f"t{i}"
+        if i == 14:
+            nodes.append(helper.make_node("Resize", [prev, "", "scales"], ["r"], name="bad/resize", mode="linear",
+                                          antialias=1))
+            prev = "r"
+    scales = numpy_helper.from_array(np.array([1, 1, 1, 1], np.float32), "scales")
+    return tiny_model(nodes, [("x", TensorProto.FLOAT, [1, 2, 4, 4])], [(prev, TensorProto.FLOAT, [1, 2, 4, 4])],
+                      [scales], opset=18)
+
+
+@needs_rtx
+def test_one_bad_node_among_many_is_the_only_unsupported_node_real_tensorrt_rtx_parser():
+    """The is_subgraph_supported bug: False means "unknown" unless the whole model parses, so taking it as
+    "unsupported" condemned all 31 nodes. The re-checks leave exactly the Resize unsupported."""
+    report = explorer.analyze(quiet_load(one_bad_among_many()), source="tensorrt-rtx")
+    assert RTX_LABEL.match(report.source), report.source
+    assert [v.name for v in report.unsupported] == ["bad/resize"]
+    assert report.unsupported[0].reason == ("checkResize: Antialiasing is not supported currently. "
+                                            "[UNSUPPORTED_NODE_ATTR]")
+    assert report.nodes_supported == 30 and report.engines == 2
+
+
+@needs_rtx
+def test_several_failing_nodes_each_keep_the_parsers_own_message_real_tensorrt_rtx_parser():
+    report = explorer.analyze(SAMPLES / "unsupported_ops.onnx", source="tensorrt-rtx")
+    reasons = {v.name: v.reason for v in report.unsupported}
+    assert set(reasons) == {"pool/maxpool_with_indices", "plugin/my_plugin", "resize/antialias", "side/unique",
+                            "side/bitshift"}
+    assert reasons["resize/antialias"].startswith("checkResize: Antialiasing is not supported currently.")
+    assert reasons["side/unique"] == "checkUnique: false [UNSUPPORTED_NODE]"
+    assert report.nodes_supported == report.nodes_total - 5
+    data = report.to_dict()
+    assert RTX_LABEL.match(data["source"]) and {n["source"] for n in data["nodes"]} == {data["source"]}
+
+
+@needs_rtx
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.onnx")))
+def test_every_sample_node_has_a_real_tensorrt_rtx_verdict(name):
+    model = quiet_load(SAMPLES / name)
+    report = explorer.analyze(model, source="tensorrt-rtx")
+    assert [v.node for v in report.verdicts] == [n.id for n in model.nodes]
+    assert all(v.source == report.source for v in report.verdicts) and RTX_LABEL.match(report.source)
+    assert all(v.reason for v in report.unsupported)
+    assert not any("no verdict" in v.reason for v in report.unsupported), name
+    body_nodes = sum(1 for n in model.graph.walk()) - len(model.nodes)
+    assert sum(len(v.children) for v in report.verdicts) == body_nodes
+
+
+@needs_rtx
+def test_control_flow_bodies_get_the_parsers_verdicts_and_disagreements_name_both_sources():
+    from explorer.support import disagreements
+
+    model = quiet_load(SAMPLES / "control_flow.onnx")
+    real = explorer.analyze(model, source="tensorrt-rtx")
+    loop = real.verdict("repeat/loop")
+    assert not loop.supported and loop.reason == "checkUnique: false [UNSUPPORTED_NODE]"
+    unsupported_children = [c.node for c in loop.children if not c.supported]
+    assert unsupported_children == ["repeat/loop/body/unique"]
+    predicted = explorer.analyze(model, source="matrix")
+    found = disagreements(predicted, real)
+    assert [d.node for d in found] == ["head/scaled_tanh"]
+    d = found[0]
+    assert d.first_source == predicted.source and d.second_source == real.source
+    assert d.first_supported and not d.second_supported and "INVALID_NODE" in d.second_reason
+
+
+def test_tensorrt_shaped_answers_take_the_same_verdict_path_stand_in():
+    """Stand-in for TensorRT's own parser, which needs a GPU (none here): an object answering like
+    TensorRT 10.x's ``supports_model_v2`` (every subgraph False while any node fails, one error per failing
+    subgraph) drives the REAL verdict algorithm (trt/verdicts.py) and mapping (support/analysis.py); only
+    the failing nodes come out unsupported. The file order here is not topological, so ids map by
+    ``file_index``."""
+    import onnx
+
+    from explorer.support.analysis import verdicts_from_parser
+    from explorer.trt.verdicts import ParserError, judge_model
+
+    class TensorRT10Answers:
+        calls = 0
+
+        def check(self, data, path=""):
+            self.calls += 1
+            graph = onnx.load_from_string(data).graph
+            bad = [i for i, n in enumerate(graph.node) if n.op_type == "Unique"]
+            if not bad:
+                return True, [(list(range(len(graph.node))), True)], []
+            runs, run = [], []
+            for i in range(len(graph.node)):
+                if i in bad:
+                    runs.append(run) if run else None
+                    run = []
+                else:
+                    run.append(i)
+            if run:
+                runs.append(run)
+            errors = [ParserError(i, graph.node[i].name, "Unique", "checkUnique", "UNSUPPORTED_NODE", "false")
+                      for i in bad]
+            return False, [(r, False) for r in runs], errors
+
+    nodes = [helper.make_node("Relu", ["a"], ["b"], name="second"),  # reads what the next node makes
+             helper.make_node("Abs", ["x"], ["a"], name="first")]
+    nodes += [helper.make_node("Unique" if i == 3 else "Neg", [f"b{i}" if i else "b"], [f"b{i + 1}"], name=f"n{i}")
+              for i in range(6)]
+    proto = tiny_model(nodes, [("x", TensorProto.FLOAT, [4])], [("b6", TensorProto.FLOAT, None)], opset=17)
+    fake_trt = types.SimpleNamespace(__name__="tensorrt", __version__="10.15.1.29")
+    result = judge_model(fake_trt, proto, parser=TensorRT10Answers())
+    assert result.parser == "TensorRT 10.15.1 parser"
+    model = quiet_load(proto)
+    verdicts = verdicts_from_parser(model, result)
+    assert [v.name for v in verdicts if not v.supported] == ["n3"]
+    assert [v.name for v in verdicts][:2] == ["first", "second"]  # topological order, verdicts by file_index
+    assert next(v for v in verdicts if v.name == "n3").reason == "checkUnique: false [UNSUPPORTED_NODE]"
+
+
+@needs_rtx
+def test_a_parser_child_that_runs_out_of_memory_or_time_is_a_model_error_naming_the_file(monkeypatch):
+    from explorer.errors import ModelError
+    from explorer.trt import TENSORRT_RTX, judge_isolated, verdicts
+
+    path = str(SAMPLES / "resnet18.onnx")
+    monkeypatch.setattr(verdicts, "PARSER_MEMORY_LIMIT", 64 * 1024**2)  # not even Python fits
+    with pytest.raises(ModelError, match="TensorRT-RTX's ONNX parser") as info:
+        judge_isolated(path, TENSORRT_RTX)
+    assert info.value.file == path
+    monkeypatch.undo()
+    with pytest.raises(ModelError, match="did not finish within") as info:
+        judge_isolated(path, TENSORRT_RTX, timeout=0.001)
+    assert info.value.file == path
+
+
+@needs_rtx
+def test_background_analysis_gives_the_real_verdicts_and_can_be_cancelled():
+    from explorer.support import AnalysisCancelled, start_analysis
+
+    model = quiet_load(SAMPLES / "unsupported_ops.onnx")
+    job = start_analysis(model, source="tensorrt-rtx")
+    report = job.result(120)
+    assert job.done() and job.progress.startswith("done: TensorRT-RTX")
+    assert [v.node for v in report.unsupported] == [v.node for v in explorer.analyze(
+        model, source="tensorrt-rtx").unsupported]
+    job = start_analysis(model, source="tensorrt-rtx")
+    job.cancel()
+    with pytest.raises(AnalysisCancelled):
+        job.result(120)
+    assert job.progress.startswith("cancelled")
+
+
+def test_sources_are_checked_and_the_default_is_the_instant_prediction():
+    from explorer.errors import ExplorerError
+
+    with pytest.raises(ExplorerError, match="source must be one of"):
+        explorer.analyze(SAMPLES / "resnet18.onnx", source="onnxruntime")
+    if importlib.util.find_spec("tensorrt") is None:
+        with pytest.raises(ExplorerError, match="TensorRT parser was requested but cannot be used: TensorRT is not"):
+            explorer.analyze(SAMPLES / "resnet18.onnx", source="tensorrt")
+        report = explorer.analyze(SAMPLES / "resnet18.onnx")
+        assert report.source.startswith("support-matrix") and report.source.endswith("(prediction)")
+    with pytest.raises(ExplorerError, match="contradicts"):
+        explorer.analyze(SAMPLES / "resnet18.onnx", source="tensorrt-rtx", use_parser=False)

@@ -483,24 +483,21 @@ def test_children_run_only_registered_explorer_tasks():
 
 def test_tensorrt_parser_runs_isolated(tmp_path, monkeypatch):
     """TensorRT's ONNX parser (analysis with TensorRT installed) reads the user's model in a child process."""
-    from explorer.support.analysis import _parser_judge
-    from explorer.trt import ParserCapability, ParserIssue
+    from explorer.trt import TENSORRT, ModelVerdicts, judge_isolated
 
-    model = quiet(explorer.load_model, SAMPLES / "unsupported_ops.onnx")
+    path = str(SAMPLES / "unsupported_ops.onnx")
     fake = tmp_path / "fake"
     (fake / "tensorrt").mkdir(parents=True)
     (fake / "tensorrt" / "__init__.py").write_text("import os\nos.abort()\n")  # a parser that crashes
     monkeypatch.setenv("PYTHONPATH", str(fake))
     with pytest.raises(ModelError, match=r"TensorRT's ONNX parser crashed \(signal 6\)") as info:
-        _parser_judge(model)
-    assert info.value.file == str(SAMPLES / "unsupported_ops.onnx")
+        judge_isolated(path, TENSORRT)
+    assert info.value.file == path
     (fake / "tensorrt" / "__init__.py").write_text("raise ImportError('libnvinfer.so.10: cannot open')\n")
     with pytest.raises(ExplorerError, match="TensorRT cannot be used: .*libnvinfer"):
-        _parser_judge(model)
-    capability = ParserCapability(version="10.15.0", source_label="tensorrt-parser 10.15",
-                                  subgraphs=[([0, 1, 2], True), ([3], False)],
-                                  errors=[ParserIssue(3, "MyPlugin", "MyPlugin", "no importer", "UNSUPPORTED_NODE")])
-    assert ParserCapability.from_dict(json.loads(json.dumps(capability.to_dict()))) == capability
+        judge_isolated(path, TENSORRT)
+    verdicts = ModelVerdicts("TensorRT 10.15.0 parser", False, (), parses=1, source=path)
+    assert ModelVerdicts.from_dict(json.loads(json.dumps(verdicts.to_dict()))) == verdicts
 
 
 # ----------------------------------------------------------------------------------------- trtexec JSON

@@ -1,7 +1,9 @@
 """API conformance check of the explorer's TensorRT code against the real TensorRT Python bindings.
 
 The code checked: ``explorer/trt/*.py`` (TensorRT itself: import, interfaces, the parser) and
-``explorer/backends/tensorrt/*.py`` (the builder), read as one module (:data:`SOURCES`).
+``explorer/backends/tensorrt/*.py`` (the builder), read as one module (:data:`SOURCES`). ``explorer/trt``
+drives TensorRT-RTX with the same code, so it is also checked against the real ``tensorrt_rtx_bindings``
+(1.7.1, installed with its real libraries from PyPI: that dump needs no stubs).
 
 This is NOT a run of TensorRT (no TensorRT library can be installed here): the real
 ``tensorrt-cu12-bindings`` wheels of 10.0, 10.16 and 11.4 are imported over stub ``libnvinfer`` /
@@ -145,7 +147,7 @@ def test_tensorrt_backend_api_conformance_11x(envs):
 
 def test_every_version_branch_of_the_backend_is_checked_by_some_bindings(envs):
     source = sources()
-    assert {"explorer/trt/capability.py", "explorer/backends/tensorrt/builder.py"} <= set(source)
+    assert {"explorer/trt/verdicts.py", "explorer/backends/tensorrt/builder.py"} <= set(source)
     reports = checker.check(source, [envs.dump(v) for v in (V10_0, V10, V11)], POLYGRAPHY)
     for report in reports:
         print(report.summary())
@@ -214,6 +216,18 @@ def test_checker_follows_types_through_calls_helpers_and_properties(envs):
                      "no parameter named 'ignore_mismatchh'", "ICudaEngine.num_io_tensors is read-only",
                      "ICudaEngine.device_memory_size does not exist", "TimingCacheKey.no_such_field does not exist"):
         assert any(expected in e for e in errors), (expected, errors)
+
+
+def test_checker_follows_values_kept_on_self(envs):
+    snippet = """
+        class Parser:
+            def __init__(self, trt):
+                self.builder = trt.Builder(trt.Logger())
+
+            def check(self):
+                return self.builder.create_networkz(0)
+    """
+    assert any("Builder.create_networkz does not exist" in e for e in _errors(envs, V10, snippet))
 
 
 def test_checker_checks_interface_overrides(envs):
@@ -286,7 +300,7 @@ import tensorrt as trt
 out = {"import_only": trt_face.available(require_gpu=False), "gpu": trt_face.available(),
        "installed": trt_face.installed_version()}
 try:
-    trt_face.parser_capability(b"", None)
+    trt_face.judge_model(trt, b"")
 except ExplorerError as exc:
     out["parser"] = str(exc)
 ifaces = trt_face.interfaces(trt)
@@ -370,31 +384,61 @@ def test_backend_over_stub_libraries_reports_no_gpu_and_callbacks_work(envs, ver
     assert "Q/DQ" in out["int8"]
 
 
-def test_parser_node_indices_map_to_model_node_ids():
-    from onnx import TensorProto, helper
+# ------------------------------------------------------------------------------------------------------
+# TensorRT-RTX: the same explorer/trt code against its real bindings
+# ------------------------------------------------------------------------------------------------------
 
-    import explorer
-    from explorer.trt import ParserCapability, ParserIssue, map_capability_to_model
+#: the files that drive TensorRT-RTX (the builder in explorer/backends/tensorrt is TensorRT's alone)
+RTX_FILES = sorted((REPO / "explorer" / "trt").glob("*.py"))
 
-    nodes = [helper.make_node("Relu", ["x"], ["a"], name="first"),
-             helper.make_node("Custom", ["a"], ["b"], name="odd", domain="my.domain"),
-             helper.make_node("Relu", ["b"], ["y"], name="")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("my.domain", 1)])
-    model = explorer.load_model(proto.SerializeToString())
-    capability = ParserCapability(
-        version="10.16.1.11", source_label="tensorrt-parser 10.16", subgraphs=[([0], True), ([1], False), ([2], True)],
-        errors=[ParserIssue(1, "odd", "Custom", "No importer registered for op: Custom", "UNSUPPORTED_NODE"),
-                ParserIssue(7, "first", "Relu", "index from another serialization, name wins", "UNSUPPORTED_NODE"),
-                ParserIssue(None, "", "", "model-level problem", "INVALID_GRAPH")])
-    mapped = map_capability_to_model(capability, model)
-    ids = [n.id for n in model.nodes]
-    assert mapped.subgraphs == [([ids[0]], True), ([ids[1]], False), ([ids[2]], True)]
-    assert [i.description for i in mapped.issues[ids[1]]] == ["No importer registered for op: Custom"]
-    assert [i.node_index for i in mapped.issues[ids[0]]] == [7]
-    assert [i.code for i in mapped.unmapped] == ["INVALID_GRAPH"]
-    assert capability.fully_supported is False
+_EXPECTED_RTX = {
+    "tensorrt.OnnxParser", "Builder.create_network (call)", "OnnxParser.supports_model_v2 (call)",
+    "OnnxParser.get_subgraph_nodes (call)", "OnnxParser.is_subgraph_supported (call)", "OnnxParser.num_subgraphs",
+    "OnnxParser.num_errors", "OnnxParser.get_error (call)", "ParserError.node (call)", "ParserError.node_name (call)",
+    "ParserError.node_operator (call)", "ParserError.func (call)", "ParserError.code (call)", "ParserError.desc (call)",
+    "ParserError.file (call)", "ParserError.line (call)", "ParserError.local_function_stack (call)",
+    "ParserError.local_function_stack_size (call)", "ILogger.log (override)", "IErrorRecorder.report_error (override)",
+    "IProgressMonitor.step_complete (override)", "IProfiler.report_layer_time (override)",
+}
+
+
+@pytest.fixture(scope="module")
+def rtx_dump(tmp_path_factory) -> dict:
+    if importlib.util.find_spec("tensorrt_rtx_bindings") is None:
+        pytest.skip("TensorRT-RTX is not installed (make setup installs it)")
+    out = tmp_path_factory.mktemp("rtx_api") / "api-rtx.json"
+    import subprocess
+
+    proc = subprocess.run([sys.executable, str(TRT_API / "introspect.py"), "--rtx", str(out)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_tensorrt_rtx_api_conformance_of_explorer_trt(rtx_dump):
+    """Every TensorRT API explorer/trt uses (the parser path, the interfaces, the probe) exists in
+    TensorRT-RTX's real bindings, with the arities and keywords used."""
+    files = {str(p.relative_to(REPO)): p.read_text() for p in RTX_FILES}
+    report = checker.check(files, [rtx_dump])[0]
+    print(report.summary())
+    errors = "\n".join(f"  {f.file}:{f.line}: {f.message}" for f in report.errors)
+    assert not report.errors, f"explorer/trt uses API that TensorRT-RTX {rtx_dump['version']} does not have:\n{errors}"
+    assert rtx_dump["version"].startswith("1.")
+    assert _EXPECTED_RTX <= report.uses, sorted(_EXPECTED_RTX - report.uses)
+    assert "OnnxParser.supports_model (call)" not in report.uses  # 10.0's branch: hasattr decided it
+
+
+def test_checker_rejects_tensorrt_only_api_on_tensorrt_rtx(rtx_dump):
+    """TensorRT-RTX has no INT8 builder flag and no ``supports_model``: the checker says so."""
+    snippet = textwrap.dedent("""
+        def build(config, parser):
+            config.set_flag(trt.BuilderFlag.INT8)
+            parser = trt.OnnxParser(trt.Builder(trt.Logger()).create_network(0), trt.Logger())
+            parser.supports_model(b"")
+    """)
+    errors = [f.message for f in checker.check(snippet, [rtx_dump])[0].errors]
+    assert any("BuilderFlag.INT8 does not exist" in e for e in errors), errors
+    assert any("OnnxParser.supports_model does not exist" in e for e in errors), errors
 
 
 def test_available_explains_a_missing_tensorrt():

@@ -8,9 +8,14 @@ import warnings
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="which nodes TensorRT supports, why not, and the partitions",
-                       description="Judge every node of an ONNX model against TensorRT (its parser when "
-                                   "installed, else the published support matrix) and cut partitions.")
+                       description="Judge every node of an ONNX model against TensorRT (a real ONNX parser, "
+                                   "or the published support matrix as a prediction) and cut partitions.")
     p.add_argument("model", help="path to an .onnx file")
+    p.add_argument("--source", choices=("matrix", "tensorrt", "tensorrt-rtx", "auto"), default=None,
+                   help="where the verdicts come from: matrix (the support-matrix prediction), tensorrt "
+                        "(TensorRT's parser, needs a GPU), tensorrt-rtx (TensorRT-RTX's parser, no GPU needed), "
+                        "auto (the best real parser here); default: TensorRT's parser when it can run, "
+                        "else the matrix")
     p.add_argument("--trt-version", default=None,
                    help="support-matrix version to predict for (e.g. 10.1, 10.15, 11.x); "
                         "default: the installed TensorRT's parser, else the newest matrix")
@@ -31,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the report carries the loader's warnings as notes
         model = load_model(args.model)
-    report = analyze(model, trt_version=args.trt_version, min_block_size=args.min_block_size,
+    report = analyze(model, source=args.source, trt_version=args.trt_version, min_block_size=args.min_block_size,
                      require_mac=args.require_mac, fold_constants=args.fold_constants)
     if args.json:
         print_json(report.to_dict())

@@ -1,7 +1,8 @@
 """Support analysis: which nodes TensorRT takes (parser or published support matrix) and the partitions."""
 
-from .analysis import analyze
+from .analysis import SOURCES, AnalysisCancelled, AnalysisJob, analyze, start_analysis
 from .partition import MAC_OPS, Partition, partition
-from .report import FoldingSummary, NodeVerdict, SupportReport
+from .report import Disagreement, FoldingSummary, NodeVerdict, SupportReport, disagreements
 
-__all__ = ["MAC_OPS", "FoldingSummary", "NodeVerdict", "Partition", "SupportReport", "analyze", "partition"]
+__all__ = ["MAC_OPS", "SOURCES", "AnalysisCancelled", "AnalysisJob", "Disagreement", "FoldingSummary", "NodeVerdict",
+           "Partition", "SupportReport", "analyze", "disagreements", "partition", "start_analysis"]

@@ -1,58 +1,100 @@
 """``explorer.analyze``: a verdict and a reason for every node, then the partitions they make.
 
-The source of truth is TensorRT's own ONNX parser when ``import tensorrt`` works and no other version was
-asked for; otherwise the published support matrix of the chosen version, labelled as a prediction.
+Where the verdicts come from (``source=``, the report's ``source`` label names it):
+
+- ``"matrix"`` (also ``"prediction"``): the published support matrix of ``trt_version`` (newest by
+  default) and the explorer's rules -- instant, labelled ``support-matrix X.Y (prediction)``;
+- ``"tensorrt"``: the installed TensorRT's own ONNX parser (needs a GPU), ``TensorRT 10.15.1 parser``;
+- ``"tensorrt-rtx"``: TensorRT-RTX's ONNX parser from PyPI (no GPU needed), ``TensorRT-RTX 1.7.1 parser``;
+- ``"auto"``: the best real parser here (TensorRT's, else TensorRT-RTX's), else the matrix;
+- None (the default): TensorRT's parser when TensorRT can run here and no other version was asked for
+  (as before TensorRT-RTX existed), else the matrix prediction -- never a slow parse nobody asked for.
+
+Both parsers take ONE path (:func:`explorer.trt.judge_isolated`): ``supports_model_v2``, then re-checks of
+the subgraphs whose verdict it left unknown, in a child process with time and memory limits.
 """
 
 from __future__ import annotations
 
-import json
 import operator
+import threading
+import time
+from concurrent import futures
 from typing import Callable
 
-from ..errors import BuildError, ExplorerError, ModelError
+from ..errors import ExplorerError
 from ..model import Model, load_model
 from ..model.loader import ModelSource, gc_paused
 from .partition import Partition, partition_with_fallback
 from .report import FoldingSummary, NodeVerdict, SupportReport
 
 DEFAULT_MIN_BLOCK_SIZE = 1
+#: what ``source=`` accepts
+SOURCES = ("matrix", "prediction", "tensorrt", "tensorrt-rtx", "auto")
 
 
-def analyze(model: Model | ModelSource, *, trt_version: str | None = None,
+def analyze(model: Model | ModelSource, *, source: str | None = None, trt_version: str | None = None,
             min_block_size: int = DEFAULT_MIN_BLOCK_SIZE, require_mac: bool = False,
             fold_constants: bool = False, use_parser: bool | None = None) -> SupportReport:
     """Which nodes TensorRT takes, why not the others, and the partitions a framework would cut.
 
-    ``trt_version``: a support-matrix version ("10.1", "10.15", "11.x", ...); None means the installed
-    TensorRT's parser when available, else the newest matrix. ``min_block_size``: TensorRT partitions with
-    fewer nodes go back to the framework (Torch-TensorRT uses 5). ``require_mac``: also send back partitions
-    without a Conv/MatMul/Gemm-like op (TVM's rule). ``fold_constants``: fold with onnx-graphsurgeon first and
-    record how the partitions changed.
+    ``source``: where the verdicts come from (module docstring: ``"matrix"``, ``"tensorrt"``,
+    ``"tensorrt-rtx"``, ``"auto"``, None). ``trt_version``: a support-matrix version ("10.1", "10.15",
+    "11.x", ...). ``use_parser``: the older switch (False = ``"matrix"``, True = a real parser or an
+    error). ``min_block_size``: TensorRT partitions with fewer nodes go back to the framework
+    (Torch-TensorRT uses 5). ``require_mac``: also send back partitions without a Conv/MatMul/Gemm-like op
+    (TVM's rule). ``fold_constants``: fold with onnx-graphsurgeon first and record how the partitions changed.
     """
-    try:
-        min_block_size = operator.index(min_block_size)  # ints, numpy ints; not floats or strings
-    except TypeError:
-        raise ExplorerError(f"min_block_size must be an integer, got {type(min_block_size).__name__} "
-                            f"{min_block_size!r:.40}") from None
-    if min_block_size < 1:
-        raise ExplorerError(f"min_block_size must be at least 1, got {min_block_size}")
+    min_block_size = _block_size(min_block_size)
+    source = _source_name(source, use_parser)
     with gc_paused():  # one pause (and one collection after it) for loading and judging big graphs
         if not isinstance(model, Model):
             model = load_model(model)
-        return _analyze(model, trt_version, min_block_size, require_mac, fold_constants, use_parser)
+        return _analyze(model, source, trt_version, min_block_size, require_mac, fold_constants,
+                        required=use_parser is True)
 
 
-def _analyze(model: Model, trt_version, min_block_size, require_mac, fold_constants, use_parser) -> SupportReport:
-    judge_graph, source, version, notes = _choose_source(model, trt_version, use_parser)
+def _block_size(value) -> int:
+    try:
+        value = operator.index(value)  # ints, numpy ints; not floats or strings
+    except TypeError:
+        raise ExplorerError(f"min_block_size must be an integer, got {type(value).__name__} "
+                            f"{value!r:.40}") from None
+    if value < 1:
+        raise ExplorerError(f"min_block_size must be at least 1, got {value}")
+    return value
 
+
+def _source_name(source: str | None, use_parser: bool | None) -> str | None:
+    if source is None:
+        return None if use_parser is None else ("auto" if use_parser else "matrix")
+    if not isinstance(source, str) or source.lower() not in SOURCES:
+        raise ExplorerError(f"source must be one of {', '.join(SOURCES)} (or None), got {source!r:.60}")
+    source = source.lower()
+    if use_parser is False and source not in ("matrix", "prediction"):
+        raise ExplorerError(f"use_parser=False contradicts source={source!r}")
+    return "matrix" if source == "prediction" else source
+
+
+def _analyze(model: Model, source, trt_version, min_block_size, require_mac, fold_constants, required=False,
+             on_judge: Callable | None = None) -> SupportReport:
+    judge, notes = _choose_source(source, trt_version, required)
+    if on_judge is not None:
+        on_judge(judge)  # the background job keeps it, to cancel its child
+    try:
+        return _judge_and_partition(model, judge, notes, min_block_size, require_mac, fold_constants)
+    finally:
+        judge.close()
+
+
+def _judge_and_partition(model, judge, notes, min_block_size, require_mac, fold_constants) -> SupportReport:
     folding = None
     if fold_constants:
         from ..model.transforms import fold_constants as fold
 
-        before = _run(model, judge_graph, source, version, notes, min_block_size, require_mac)
+        before = _run(model, judge, notes, min_block_size, require_mac)
         folded, tool = fold(model)
-        after = _run(folded, judge_graph, source, version, notes, min_block_size, require_mac)
+        after = _run(folded, judge, notes, min_block_size, require_mac)
         kept = {n.id for n in folded.nodes}
         folding = FoldingSummary(
             tool=tool, nodes_before=before.nodes_total, nodes_after=after.nodes_total,
@@ -63,61 +105,126 @@ def _analyze(model: Model, trt_version, min_block_size, require_mac, fold_consta
         after.fold_constants = True
         after.folding = folding
         return after
-    return _run(model, judge_graph, source, version, notes, min_block_size, require_mac)
+    return _run(model, judge, notes, min_block_size, require_mac)
 
 
-JudgeGraph = Callable[[Model], list[NodeVerdict]]
+class _MatrixJudge:
+    """Verdicts predicted from a support matrix and the explorer's rules."""
+
+    def __init__(self, matrix) -> None:
+        self.matrix = matrix
+        self.label = matrix.source_label
+        self.version = matrix.version
+
+    def __call__(self, model: Model) -> list[NodeVerdict]:
+        return _matrix_verdicts(model, self.matrix)
+
+    def close(self) -> None:
+        pass
 
 
-def _choose_source(model: Model, trt_version: str | None, use_parser: bool | None):
-    """Pick the real parser or a support matrix, and say why in the report's notes."""
+class _ParserJudge:
+    """Verdicts from a real parser (TensorRT or TensorRT-RTX), in a child process; ``label`` and
+    ``version`` are what the child reports (the library is never imported in this process for them)."""
+
+    matrix = None
+
+    def __init__(self, library) -> None:
+        from ..isolation import TaskProcess
+        from ..trt.verdicts import judge_task, memory_limit
+
+        self.library = library
+        self.worker = TaskProcess(judge_task, memory_limit=memory_limit(library))  # started on first use
+        self.label = f"{library.title} parser"  # the version comes back with the verdicts
+        self.version = ""
+
+    def __call__(self, model: Model) -> list[NodeVerdict]:
+        from ..trt import judge_isolated
+
+        data = model.proto.SerializeToString() if model.proto is not None else b""
+        result = judge_isolated(data, self.library, path=model.path or "", worker=self.worker)
+        self.label = result.parser or self.label
+        self.version = self.label.split(" ")[-2] if self.label.endswith(" parser") else self.label
+        return verdicts_from_parser(model, result)
+
+    def stop(self) -> None:
+        """Kill the child now (cancel): the call in progress ends with an error at once."""
+        import os
+        import signal
+
+        pid = self.worker.pid
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        from ..trt.verdicts import finish
+
+        finish(self.worker)
+
+
+def _choose_source(source: str | None, trt_version: str | None, required: bool = False):
+    """Pick a real parser or a support matrix, and say why in the report's notes."""
+    from ..trt import TENSORRT, TENSORRT_RTX, best_library, installed_version, library_for, parser_available
+
     notes: list[str] = []
-    if use_parser is not False:
-        ok, why, installed = _parser_status()
-        wanted_matches = trt_version is None or (installed is not None and _same_minor(trt_version, installed))
-        if ok and wanted_matches:
-            return _parser_judge, f"tensorrt-parser {installed}", installed, notes  # label: major.minor
-        if use_parser:
-            raise ExplorerError(f"the TensorRT parser was requested but cannot be used: {why}")
-        if trt_version is None:
-            notes.append(f"TensorRT parser not used: {why}")
+    library = None
+    if source in ("tensorrt", "tensorrt-rtx"):
+        library = library_for(source)
+        if trt_version is not None and library is TENSORRT_RTX:
+            raise ExplorerError("trt_version picks a support matrix; source='tensorrt-rtx' is TensorRT-RTX's "
+                                "own parser (leave trt_version out, or use source='matrix')")
+        ok, why = parser_available(library)
+        if not ok:
+            raise ExplorerError(f"the {library.title} parser was requested but cannot be used: {why}",
+                                hint="source='matrix' gives the support-matrix prediction")
+        if trt_version is not None:
+            installed = installed_version(library) or ""
+            if not _same_minor(trt_version, installed):
+                raise ExplorerError(f"trt_version={trt_version} was asked for but TensorRT {installed} is "
+                                    "installed; source='matrix' predicts for other versions")
+    elif source in ("auto", None):
+        ok, why = parser_available(TENSORRT)
+        if ok and (trt_version is None or _same_minor(trt_version, installed_version(TENSORRT) or "")):
+            library = TENSORRT
+        elif source == "auto" and trt_version is None:
+            library = best_library()
+            if library is None:
+                why = "; ".join(parser_available(lib)[1] for lib in (TENSORRT, TENSORRT_RTX))
+        if library is None:
+            if required:
+                raise ExplorerError(f"a real TensorRT parser was requested but cannot be used: {why}")
+            if trt_version is None:
+                notes.append(f"TensorRT parser not used: {why}")
+    if library is not None:
+        return _ParserJudge(library), notes
+
     from .matrix import load_matrix
 
     matrix = load_matrix(trt_version)
     note = getattr(matrix, "note", None)
     if note:
         notes.append(note)
-
-    def judge_with_matrix(m: Model) -> list[NodeVerdict]:
-        return _matrix_verdicts(m, matrix)
-
-    judge_with_matrix.matrix = matrix  # type: ignore[attr-defined]
-    return judge_with_matrix, matrix.source_label, matrix.version, notes
-
-
-def _parser_status() -> tuple[bool, str, str | None]:
-    """(usable, why not, "major.minor") of the installed TensorRT's ONNX parser."""
-    from ..trt import available, installed_version
-
-    ok, why = available()
-    return ok, why, installed_version() if ok else None
+    return _MatrixJudge(matrix), notes
 
 
 def _same_minor(wanted: str, installed: str) -> bool:
     return wanted.split(".")[:2] == installed.split(".")[:2]
 
 
-def _run(model: Model, judge_graph, source: str, version: str, notes: list[str], min_block_size: int,
-         require_mac: bool) -> SupportReport:
-    verdicts = judge_graph(model)
+def _run(model: Model, judge, notes: list[str], min_block_size: int, require_mac: bool) -> SupportReport:
+    verdicts = judge(model)
     opset_issue = None
-    matrix = getattr(judge_graph, "matrix", None)
-    if matrix is not None:
+    if judge.matrix is not None:
         from .rules import check_opset
 
-        opset_issue = check_opset(model, matrix)
+        opset_issue = check_opset(model, judge.matrix)
+    for v in verdicts:
+        v.source = judge.label
     partitions = _partitions(model, verdicts, min_block_size, require_mac)
-    return SupportReport(model=model.name, source=source, trt_version=version, verdicts=verdicts,
+    return SupportReport(model=model.name, source=judge.label, trt_version=judge.version, verdicts=verdicts,
                          partitions=partitions, min_block_size=min_block_size, require_mac=require_mac,
                          opset_issue=opset_issue, notes=list(notes) + list(model.warnings))
 
@@ -150,52 +257,48 @@ def _seq(items) -> list | tuple:
     return list(items) if items else ()
 
 
-def _parser_judge(model: Model) -> list[NodeVerdict]:
-    """Verdicts from TensorRT's ONNX parser (``supports_model_v2`` and its subgraph queries).
+def verdicts_from_parser(model: Model, result) -> list[NodeVerdict]:
+    """The real parser's :class:`~explorer.trt.ModelVerdicts` as the report's verdicts, by node id.
 
-    The parser is C++ reading the user's model: it runs in a child process, so a model that crashes it
-    costs an error message, not the kernel."""
-    from ..isolation import TaskCrashed, TaskFailed, run_task
-    from ..trt.capability import parser_capability_task
+    The parser numbers nodes by their position in the ONNX file (``file_index``); body nodes by their
+    owner's position and the body's attribute name (``then_branch``, ``body``...), which are the keys of
+    ``Node.subgraphs``. "unknown" (the parser could not be made to say) counts as unsupported, its reason
+    says so; "not imported" (the branch an If with a constant condition does not take) as supported."""
+    from ..trt.verdicts import NOT_IMPORTED, SUPPORTED, UNSUPPORTED
 
-    data = model.proto.SerializeToString() if model.proto is not None else b""
-    try:
-        raw = run_task(parser_capability_task, data, model.path or "")
-    except TaskCrashed as exc:
-        raise ModelError(f"TensorRT's ONNX parser {exc}; the model is malformed in a way the parser does not "
-                         "survive", file=model.path, hint="analyze with use_parser=False for the support-matrix "
-                         "prediction") from None
-    except TaskFailed as exc:
-        kind, _, message = str(exc).partition(": ")
-        error = {"ModelError": ModelError, "BuildError": BuildError}.get(kind, ExplorerError)
-        if kind not in ("ExplorerError", "ModelError", "BuildError"):
-            message = f"TensorRT's ONNX parser failed: {exc}"
-        raise error(message.strip()[:2000] or "TensorRT's ONNX parser failed", file=model.path) from None
-    from ..trt import ParserCapability
+    main = {v.index: v for v in result.nodes if not v.path}
+    bodies: dict[tuple, dict[int, object]] = {}
+    for v in result.nodes:
+        if v.path:
+            bodies.setdefault(v.path, {})[v.index] = v
 
-    return verdicts_from_capability(model, ParserCapability.from_dict(json.loads(raw)))
+    def convert(node, judged, path) -> NodeVerdict:
+        if judged is None:
+            ok, reasons, caveats = False, ["the parser gave no verdict for this node"], ()
+        elif judged.status == SUPPORTED:
+            ok, reasons, caveats = True, (), ()
+        elif judged.status == NOT_IMPORTED:
+            ok, reasons, caveats = True, (), [judged.how]
+        elif judged.status == UNSUPPORTED:
+            message = judged.message or judged.how
+            code = judged.error.code if judged.error is not None and judged.error.code else ""
+            ok, reasons, caveats = False, [message + (f" [{code}]" if code else "")], ()
+        else:
+            ok, reasons, caveats = False, [f"no verdict from the parser: {judged.how}"], ()
+        children: list[NodeVerdict] | tuple = ()
+        if node.subgraphs:
+            children = []
+            for key, body in node.subgraphs.items():
+                inner = bodies.get(path + ((node.file_index, key),), {})
+                for child in body.nodes:
+                    verdict = convert(child, inner.get(child.file_index), path + ((node.file_index, key),))
+                    children.append(verdict)
+                    children.extend(verdict.children)  # flat, like the matrix's children
+                    verdict.children = ()
+        return NodeVerdict(node.id, node.name, node.op_type, node.domain, ok, reasons, caveats, (),
+                           children=children)
 
-
-def verdicts_from_capability(model: Model, capability) -> list[NodeVerdict]:
-    """Turn the parser's answer (node indices of supported / unsupported subgraphs, errors) into verdicts."""
-    from ..trt import map_capability_to_model
-
-    mapped = map_capability_to_model(capability, model)
-    supported: dict[str, bool] = {}
-    for ids, ok in mapped.subgraphs:
-        for node_id in ids:
-            supported[node_id] = supported.get(node_id, True) and ok
-    verdicts = []
-    for node in model.nodes:
-        issues = mapped.issues.get(node.id, [])
-        ok = supported.get(node.id, True) and not issues
-        reasons = [f"{i.operator or node.op_type}: {i.description}" + (f" [{i.code}]" if i.code else "")
-                   for i in issues]
-        if not ok and not reasons:
-            reasons = ["in a subgraph TensorRT's parser reports as unsupported (it gave no error for this node)"]
-        verdicts.append(NodeVerdict(node=node.id, name=node.name, op=node.op_type, domain=node.domain,
-                                    supported=ok, reasons=reasons))
-    return verdicts
+    return [convert(node, main.get(node.file_index), ()) for node in model.graph.nodes]
 
 
 def _partitions(model: Model, verdicts: list[NodeVerdict], min_block_size: int,
@@ -235,3 +338,99 @@ def _implicit_inputs(node) -> set[str]:
         for child in body.walk():
             names.update(n for n in child.inputs if n and n not in local)
     return names
+
+
+# ------------------------------------------------------------------------------------ in the background
+
+class AnalysisCancelled(ExplorerError):
+    """A background analysis was cancelled before it had an answer."""
+
+
+class AnalysisJob:
+    """:func:`analyze` on a background thread, its parser in a child process: the notebook never waits.
+
+    ``job.result(timeout)`` returns the :class:`SupportReport` (or raises its error, :class:`AnalysisCancelled`
+    after :meth:`cancel`); ``job.add_done_callback(fn)`` calls ``fn(job)`` when it ends, on the job's
+    thread; ``job.progress`` says what it is doing, in words, with the seconds so far."""
+
+    def __init__(self, model: Model, *, source: str | None = "auto", **options) -> None:
+        self.model = model
+        self.source = source
+        self.future: futures.Future[SupportReport] = futures.Future()
+        self.started = time.monotonic()
+        self._phase = "starting"
+        self._judge: _ParserJudge | _MatrixJudge | None = None
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        name = _source_name(source, options.pop("use_parser", None))
+        self._thread = threading.Thread(target=self._run, args=(name, options), daemon=True,
+                                        name="explorer-analysis")
+        self._thread.start()
+
+    @property
+    def progress(self) -> str:
+        return f"{self._phase} ({time.monotonic() - self.started:.1f} s)"
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> bool:
+        """Stop the analysis (its parser's child is killed); False when it had already ended."""
+        self._cancel.set()
+        with self._lock:
+            judge = self._judge
+        if isinstance(judge, _ParserJudge):
+            judge.stop()
+        return not self.future.done()
+
+    def result(self, timeout: float | None = None) -> SupportReport:
+        try:
+            return self.future.result(timeout)
+        except futures.TimeoutError:
+            if self.future.done():
+                raise
+            raise TimeoutError(f"the analysis is still running after {timeout} s") from None
+
+    def add_done_callback(self, fn: Callable[["AnalysisJob"], None]) -> None:
+        self.future.add_done_callback(lambda _: fn(self))
+
+    def _keep(self, judge) -> None:
+        with self._lock:
+            self._judge = judge
+        self._phase = f"judging {len(self.model.nodes)} nodes with the {judge.label}"
+        if self._cancel.is_set() and isinstance(judge, _ParserJudge):
+            judge.stop()
+
+    def _run(self, source, options) -> None:
+        try:
+            report = _analyze(self.model, source, options.get("trt_version"),
+                              options.get("min_block_size", DEFAULT_MIN_BLOCK_SIZE), options.get("require_mac", False),
+                              options.get("fold_constants", False), required=source in ("tensorrt", "tensorrt-rtx"),
+                              on_judge=self._keep)
+        except BaseException as exc:  # delivered through the future, as the caller's error
+            if self._cancel.is_set():
+                exc = AnalysisCancelled("the analysis was cancelled", file=self.model.path)
+            self._phase = "cancelled" if self._cancel.is_set() else f"failed: {exc}"
+            self.future.set_exception(exc)
+            return
+        if self._cancel.is_set():
+            self._phase = "cancelled"
+            self.future.set_exception(AnalysisCancelled("the analysis was cancelled", file=self.model.path))
+            return
+        self._phase = f"done: {report.source}"
+        self.future.set_result(report)
+
+
+def start_analysis(model: Model | ModelSource, *, source: str | None = "auto", **options) -> AnalysisJob:
+    """:func:`analyze` in the background (the app's real-parser verdicts): returns at once.
+
+    ``source`` defaults to ``"auto"`` (the best real parser here); ``options`` are :func:`analyze`'s."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    if "min_block_size" in options:
+        options["min_block_size"] = _block_size(options["min_block_size"])
+    _source_name(source, options.get("use_parser"))  # a bad source fails here, not on the job's thread
+    return AnalysisJob(model, source=source, **options)

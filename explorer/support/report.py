@@ -29,6 +29,7 @@ class NodeVerdict:
     in_tensorrt: bool = False  # supported *and* inside a TensorRT partition after min_block_size
     fallback_reason: str | None = None  # supported but sent back to the framework
     children: list["NodeVerdict"] = field(default_factory=list)  # If/Loop/Scan body nodes
+    source: str = ""  # where the verdict comes from: "TensorRT-RTX 1.7.1 parser", "support-matrix 10.15 (prediction)"
 
     @property
     def reason(self) -> str:
@@ -39,11 +40,41 @@ class NodeVerdict:
             "node": self.node, "name": self.name, "op": self.op, "domain": self.domain,
             "supported": self.supported, "reason": self.reason, "caveats": list(self.caveats),
             "warnings": list(self.warnings), "partition": self.partition, "in_tensorrt": self.in_tensorrt,
-            "fallback_reason": self.fallback_reason,
+            "fallback_reason": self.fallback_reason, "source": self.source,
         }
         if self.children:
             data["children"] = [c.to_dict() for c in self.children]
         return data
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A node on which two sources (a prediction and a real parser) give different verdicts."""
+
+    node: str
+    name: str
+    op: str
+    first_source: str
+    first_supported: bool
+    first_reason: str
+    second_source: str
+    second_supported: bool
+    second_reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def disagreements(first: "SupportReport", second: "SupportReport") -> list[Disagreement]:
+    """Main-graph nodes whose verdicts differ between two reports of the same model, with both reasons."""
+    other = {v.node: v for v in second.verdicts}
+    out = []
+    for v in first.verdicts:
+        w = other.get(v.node)
+        if w is not None and w.supported != v.supported:
+            out.append(Disagreement(v.node, v.name, v.op, first.source, v.supported, v.reason or "supported",
+                                    second.source, w.supported, w.reason or "supported"))
+    return out
 
 
 @dataclass
@@ -70,7 +101,7 @@ class SupportReport:
     """The answer to "what will TensorRT take?" for one model, with where the answer came from."""
 
     model: str
-    source: str  # "tensorrt-parser X.Y" or "support-matrix X.Y (prediction)"
+    source: str  # "TensorRT-RTX 1.7.1 parser", "TensorRT 10.15.1 parser" or "support-matrix X.Y (prediction)"
     trt_version: str
     verdicts: list[NodeVerdict]  # main graph, topological order
     partitions: list[Partition]
@@ -200,7 +231,7 @@ class SupportReport:
         return pd.DataFrame([{
             "node": v.node, "name": v.name, "op": v.op, "domain": v.domain, "supported": v.supported,
             "in_tensorrt": v.in_tensorrt, "partition": v.partition, "reason": v.reason,
-            "fallback_reason": v.fallback_reason, "caveats": "; ".join(v.caveats), "source": self.source,
+            "fallback_reason": v.fallback_reason, "caveats": "; ".join(v.caveats), "source": v.source or self.source,
         } for v in self.verdicts])
 
     def partitions_frame(self):

@@ -31,7 +31,11 @@ class Library:
     missing_names: tuple[str, ...] = ()  # ModuleNotFoundError.name values meaning "not installed"
     not_installed: str = ""  # the sentence when it is not installed
     install_hint: str = ""  # how to get the shared libraries when only the bindings are there
-    parser_label: str = ""  # source label prefix of the parser's verdicts: "<label> major.minor"
+    needs_gpu: bool = True  # its Builder (and so its ONNX parser) needs a CUDA device
+
+    def parser_source(self, version: str) -> str:
+        """The label of this library's parser verdicts: ``"TensorRT-RTX 1.7.1 parser"`` (major.minor.patch)."""
+        return f"{self.title} {'.'.join(version.split('.')[:3])} parser"
 
 
 TENSORRT = Library(
@@ -39,8 +43,7 @@ TENSORRT = Library(
     not_installed=("TensorRT is not installed (no 'tensorrt' Python package); the explorer uses the published "
                    "support matrix and ONNX Runtime instead"),
     install_hint=("install TensorRT's libraries (tensorrt-cu12/cu13 from NVIDIA's package index, a TensorRT "
-                  "tarball on LD_LIBRARY_PATH, or an NGC container)"),
-    parser_label="tensorrt-parser")
+                  "tarball on LD_LIBRARY_PATH, or an NGC container)"))
 
 TENSORRT_RTX = Library(
     key="tensorrt-rtx", title="TensorRT-RTX", module="tensorrt_rtx_bindings", preload=("tensorrt_rtx_libs",),
@@ -48,7 +51,7 @@ TENSORRT_RTX = Library(
     not_installed=("TensorRT-RTX is not installed (pip install tensorrt-rtx-cu13-bindings tensorrt-rtx-cu13-libs, "
                    "or the explorer's 'rtx' extra)"),
     install_hint="install tensorrt-rtx-cu13-libs (or tensorrt-rtx-cu12-libs) from PyPI",
-    parser_label="TensorRT-RTX")
+    needs_gpu=False)  # its Builder and ONNX parser work on a machine without a GPU
 
 #: every library the explorer knows, by key
 LIBRARIES: dict[str, Library] = {TENSORRT.key: TENSORRT, TENSORRT_RTX.key: TENSORRT_RTX}
@@ -69,6 +72,38 @@ def available(require_gpu: bool = True, library: Library = TENSORRT) -> tuple[bo
         if key not in _AVAILABILITY:
             _AVAILABILITY[key] = _probe(library, require_gpu=bool(require_gpu))
         return _AVAILABILITY[key]
+
+
+def library_of(trt) -> Library:
+    """The row of an imported bindings module (``tensorrt`` or ``tensorrt_rtx_bindings``)."""
+    name = getattr(trt, "__name__", "")
+    for library in LIBRARIES.values():
+        if name == library.module or name.startswith(library.module + "."):
+            return library
+    raise ValueError(f"{name!r} is not a TensorRT library the explorer knows")
+
+
+def parser_available(library: Library = TENSORRT) -> tuple[bool, str]:
+    """Whether this library's ONNX parser can run here (TensorRT's needs a GPU, TensorRT-RTX's does not).
+
+    A library that needs no GPU is only looked up (:func:`installed`), not imported: its parser runs in a
+    child process, and importing it here would map hundreds of MB into the caller (a notebook kernel)
+    for nothing; the child says why when the import then fails."""
+    if not library.needs_gpu:
+        if installed(library):
+            return True, library.title
+        return False, library.not_installed
+    return available(require_gpu=True, library=library)
+
+
+def installed(library: Library = TENSORRT) -> bool:
+    """Whether the library's Python modules are on the path (nothing imported)."""
+    import importlib.util
+
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in (*library.preload, library.module))
+    except (ImportError, ValueError):
+        return False
 
 
 def reset_availability_cache() -> None:
@@ -177,4 +212,5 @@ def _gpu_hint() -> str:
 
 
 __all__ = ["LIBRARIES", "Library", "TENSORRT", "TENSORRT_RTX", "available", "create_builder", "describe_import_failure",
-           "import_library", "import_tensorrt", "installed_version", "reset_availability_cache", "version_of"]
+           "import_library", "import_tensorrt", "installed", "installed_version", "library_of", "parser_available",
+           "reset_availability_cache", "version_of"]

@@ -23,14 +23,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..errors import ExplorerError, ModelError
+from ..isolation import MEMORY_LIMIT, TaskCrashed, TaskFailed, TaskProcess, isolated_task
+from .library import (LIBRARIES, TENSORRT, TENSORRT_RTX, Library, create_builder, import_library, library_of,
+                      parser_available)
+
 __all__ = ["ParserError", "NodeVerdict", "ModelVerdicts", "SUPPORTED", "UNSUPPORTED", "UNKNOWN",
-           "NOT_IMPORTED", "import_bindings", "judge_model", "judge_in_subprocess"]
+           "NOT_IMPORTED", "best_library", "import_bindings", "judge_isolated", "judge_model",
+           "judge_in_subprocess", "library_for", "parser_errors"]
 
 SUPPORTED = "supported"
 UNSUPPORTED = "unsupported"
@@ -111,6 +115,11 @@ class NodeVerdict:
     def message(self) -> str:
         return self.error.message if self.error is not None else ""
 
+    def to_dict(self) -> dict:
+        return {"index": self.index, "name": self.name, "op_type": self.op_type, "domain": self.domain,
+                "status": self.status, "how": self.how, "error": asdict(self.error) if self.error else None,
+                "path": [list(step) for step in self.path]}
+
     @classmethod
     def from_dict(cls, data: dict) -> "NodeVerdict":
         error = ParserError.from_dict(data["error"]) if data.get("error") else None
@@ -139,85 +148,128 @@ class ModelVerdicts:
         return tuple(v for v in self.nodes if v.status == UNSUPPORTED)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-safe (:meth:`from_dict` reads it back); written out field by field because
+        ``dataclasses.asdict`` deep-copies, which costs seconds on a 100k-node model."""
+        nodes = self.nodes
+        return {"parser": self.parser, "model_supported": self.model_supported,
+                "nodes": {"index": [v.index for v in nodes], "name": [v.name for v in nodes],
+                          "op_type": [v.op_type for v in nodes], "domain": [v.domain for v in nodes],
+                          "status": [v.status for v in nodes], "how": [v.how for v in nodes],
+                          "error": {k: asdict(v.error) for k, v in enumerate(nodes) if v.error is not None},
+                          "path": {k: [list(step) for step in v.path] for k, v in enumerate(nodes) if v.path}},
+                "model_errors": [asdict(e) for e in self.model_errors], "parses": self.parses,
+                "source": self.source, "failure": self.failure}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelVerdicts":
         return cls(parser=data["parser"], model_supported=bool(data["model_supported"]),
-                   nodes=tuple(NodeVerdict.from_dict(n) for n in data["nodes"]),
+                   nodes=_nodes_from_columns(data["nodes"]),
                    model_errors=tuple(ParserError.from_dict(e) for e in data.get("model_errors", ())),
                    parses=int(data.get("parses", 0)), source=data.get("source", ""),
                    failure=data.get("failure", ""))
 
 
+def _nodes_from_columns(columns: dict) -> tuple[NodeVerdict, ...]:
+    """:meth:`ModelVerdicts.to_dict` sends the nodes as columns (one list per field, errors and body paths
+    by position): a 100k-node answer is then a few long JSON lists, quick to write and to read."""
+    errors = {int(k): ParserError.from_dict(e) for k, e in columns["error"].items()}
+    paths = {int(k): tuple((int(i), str(a)) for i, a in p) for k, p in columns["path"].items()}
+    return tuple(NodeVerdict(index, name, op_type, domain, status, how, errors.get(k), paths.get(k, ()))
+                 for k, (index, name, op_type, domain, status, how) in enumerate(zip(
+                     columns["index"], columns["name"], columns["op_type"], columns["domain"],
+                     columns["status"], columns["how"])))
+
+
 # ------------------------------------------------------------------------------------------- bindings
 
+#: what :func:`import_bindings` accepts: a row of :data:`~explorer.trt.library.LIBRARIES` by key, or "rtx"
+_BINDINGS = {"rtx": TENSORRT_RTX, TENSORRT_RTX.key: TENSORRT_RTX, TENSORRT.key: TENSORRT}
+
+
+def library_for(which: str) -> Library:
+    """The library row for ``"tensorrt"``, ``"tensorrt-rtx"`` (or ``"rtx"``)."""
+    try:
+        return _BINDINGS[which]
+    except KeyError:
+        raise ExplorerError(f"unknown TensorRT library {which!r}; expected one of "
+                            f"{', '.join(LIBRARIES)}") from None
+
+
+def best_library() -> Library | None:
+    """The best real parser usable here: TensorRT's when it can run (it needs a GPU), else TensorRT-RTX's."""
+    for library in (TENSORRT, TENSORRT_RTX):
+        if parser_available(library)[0]:
+            return library
+    return None
+
+
 def import_bindings(which: str = "auto"):
-    """The TensorRT bindings module: ``"rtx"`` (TensorRT-RTX from PyPI), ``"tensorrt"``, or ``"auto"``
-    (TensorRT when it imports, else TensorRT-RTX). Raises ImportError when none loads."""
-    errors = []
-    order = {"rtx": ("rtx",), "tensorrt": ("tensorrt",), "auto": ("tensorrt", "rtx")}[which]
-    for kind in order:
-        try:
-            if kind == "rtx":
-                import tensorrt_rtx_libs  # noqa: F401  (loads libtensorrt_rtx and its ONNX parser)
-                import tensorrt_rtx_bindings as trt
-            else:
-                import tensorrt as trt
-            return trt
-        except Exception as exc:  # a missing or broken install: try the next
-            errors.append(f"{kind}: {exc}")
-    raise ImportError("; ".join(errors))
+    """The bindings module: ``"tensorrt-rtx"`` / ``"rtx"``, ``"tensorrt"``, or ``"auto"`` (:func:`best_library`).
+    Raises ImportError saying why when it cannot be used (:func:`~explorer.trt.library.available`)."""
+    library = best_library() if which == "auto" else library_for(which)
+    if library is None:
+        raise ImportError("; ".join(parser_available(lib)[1] for lib in (TENSORRT, TENSORRT_RTX)))
+    try:
+        return import_library(library)
+    except ExplorerError as exc:
+        raise ImportError(str(exc)) from None
 
 
 def parser_label(trt) -> str:
-    name = "TensorRT-RTX" if "rtx" in getattr(trt, "__name__", "") else "TensorRT"
-    return f"{name} {getattr(trt, '__version__', '?')}"
+    """``"TensorRT-RTX 1.7.1 parser"``: the source label of this module's verdicts."""
+    return library_of(trt).parser_source(trt.__version__)
 
 
 class _Parser:
-    """One Builder and logger for many ``supports_model_v2`` calls (a fresh network + parser each)."""
+    """One Builder and logger for many ``supports_model_v2`` calls (a fresh network + parser each).
+
+    Capabilities are probed, not versions: ``supports_model_v2`` from 10.1 (and in TensorRT-RTX),
+    the deprecated ``supports_model`` in 10.0."""
 
     def __init__(self, trt):
         self.trt = trt
-        self.logger = trt.Logger(trt.Logger.INTERNAL_ERROR)
-        self.builder = trt.Builder(self.logger)
+        # TensorRT's own logger, filtering in C++: the parser logs ~10 messages per node, and a Python
+        # ILogger would be called for each (100k nodes: a million calls, 60% more than the parse itself)
+        self.logger = trt.Logger(trt.Logger.ERROR)
+        self.builder = create_builder(trt, self.logger, [])
         self.calls = 0
-        if not hasattr(trt.OnnxParser, "supports_model_v2") and not hasattr(trt.OnnxParser, "supports_model"):
-            raise RuntimeError(f"{parser_label(trt)}'s OnnxParser has no supports_model_v2 / supports_model")
+        self._last: tuple = ()
 
     def check(self, data: bytes, path: str = "") -> tuple[bool, list[tuple[list[int], bool]], list[ParserError]]:
         trt = self.trt
         self.calls += 1
+        self._last = ()
         network = self.builder.create_network(0)  # default flags: TensorRT-RTX networks are strongly typed anyway
         parser = trt.OnnxParser(network, self.logger)
         if hasattr(parser, "supports_model_v2"):
-            ok = bool(parser.supports_model_v2(data, path))
+            ok = bool(parser.supports_model_v2(data, path or None))
             subgraphs = [(list(parser.get_subgraph_nodes(i)), bool(parser.is_subgraph_supported(i)))
                          for i in range(parser.num_subgraphs)]
         else:  # TensorRT 10.0: the deprecated form
-            ok, raw = parser.supports_model(data, path)
+            ok, raw = parser.supports_model(data, path or None)
             subgraphs = [(list(nodes), bool(s)) for nodes, s in raw]
-        errors = [_error(parser.get_error(i)) for i in range(parser.num_errors)]
-        del parser, network
+        errors = parser_errors(parser)
+        # Destroying a 100k-node network takes seconds (2.6 s in TensorRT-RTX 1.7, 60% of the parse): the
+        # last one is kept until the next check, and the isolated child is killed, not waited for, when the
+        # caller is done with it (judge_isolated), so a single parse never pays for it.
+        self._last = (parser, network)
         return ok, subgraphs, errors
 
 
-def _error(e) -> ParserError:
-    def call(name, default):
-        try:
-            return getattr(e, name)()
-        except Exception:  # older bindings lack some accessors
-            return default
+def parser_errors(parser) -> list[ParserError]:
+    """Every error the parser recorded, in its own words (the builder quotes them when a parse fails)."""
+    return [_error(parser.get_error(i)) for i in range(parser.num_errors)]
 
-    stack = ()
-    if call("local_function_stack_size", 0):
-        stack = tuple(str(s) for s in call("local_function_stack", ()))
-    code = call("code", "")
-    return ParserError(node=int(call("node", -1)), node_name=str(call("node_name", "")),
-                       op_type=str(call("node_operator", "")), checker=str(call("func", "")),
-                       code=getattr(code, "name", str(code)), desc=str(call("desc", str(e))),
-                       file=str(call("file", "")), line=int(call("line", -1)), stack=stack)
+
+def _error(e) -> ParserError:
+    stack: tuple[str, ...] = ()
+    if hasattr(e, "local_function_stack_size") and e.local_function_stack_size():
+        stack = tuple(str(s) for s in e.local_function_stack())
+    code = e.code()
+    return ParserError(node=int(e.node()), node_name=str(e.node_name() or ""),
+                       op_type=str(e.node_operator() or ""), checker=str(e.func() or ""),
+                       code=getattr(code, "name", str(code).split(".")[-1]), desc=str(e.desc() or ""),
+                       file=str(e.file() or ""), line=int(e.line()), stack=stack)
 
 
 # ------------------------------------------------------------------------------------ cutting models
@@ -226,9 +278,20 @@ class _Types:
     """Element type and shape of every value of a model, from ONNX shape inference (for cut-out inputs)."""
 
     def __init__(self, model):
+        self._model = model
+        self._infos: dict[str, object] | None = None
+
+    @property
+    def infos(self) -> dict[str, object]:
+        """Made on the first cut (a model the parser accepts whole needs no shape inference)."""
+        if self._infos is None:
+            self._infos = {}
+            self._infer(self._model)
+        return self._infos
+
+    def _infer(self, model) -> None:
         import onnx
 
-        self.infos: dict[str, object] = {}
         try:
             inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
                                                          data_prop=True)
@@ -237,14 +300,14 @@ class _Types:
         self._collect(inferred.graph)
         for fn in model.functions:
             for vi in getattr(fn, "value_info", ()):
-                self.infos.setdefault(vi.name, vi)
+                self._infos.setdefault(vi.name, vi)
 
     def _collect(self, graph) -> None:
         for vi in (*graph.input, *graph.output, *graph.value_info):
             if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
-                self.infos.setdefault(vi.name, vi)
+                self._infos.setdefault(vi.name, vi)
         for init in graph.initializer:
-            self.infos.setdefault(init.name, _vi_from_tensor(init))
+            self._infos.setdefault(init.name, _vi_from_tensor(init))
         for node in graph.node:
             for attr in node.attribute:
                 if attr.type == attr.GRAPH:
@@ -364,8 +427,9 @@ def _body_model(model, types: _Types, body, extra_inputs: Iterable = ()):
 # ------------------------------------------------------------------------------------------- judging
 
 class _Judge:
-    def __init__(self, parser: _Parser):
+    def __init__(self, parser: _Parser, path: str = ""):
         self.parser = parser
+        self.path = path  # the model file: re-checks find its external weights from there
 
     def graph(self, model, data: bytes | None, path: str, prefix=()) -> tuple[list[NodeVerdict], list, bool]:
         """Verdicts for every node of ``model``'s main graph (bodies and functions appended)."""
@@ -459,7 +523,7 @@ class _Judge:
             return
         try:
             cut, positions = _cut(model, types, group)
-            answer = self.parser.check(cut.SerializeToString())
+            answer = self.parser.check(cut.SerializeToString(), self.path)
         except Exception as exc:  # a cut the parser or onnx cannot take: no verdict for these nodes
             for i in group:
                 status.setdefault(i, (UNKNOWN, f"could not be cut out for a re-check ({exc})", None))
@@ -650,14 +714,14 @@ def _renumber(e: ParserError, node: int) -> ParserError:
 
 def judge_model(trt, model, path: str = "", parser: _Parser | None = None) -> ModelVerdicts:
     """Every node's verdict from the parser of the bindings module ``trt``; ``model`` is a path, bytes or
-    an ``onnx.ModelProto``. Runs the C++ parser in this process: see :func:`judge_in_subprocess`."""
+    an ``onnx.ModelProto``. Runs the C++ parser in this process: see :func:`judge_isolated`."""
     import onnx
 
     data = None
     if isinstance(model, (str, os.PathLike)):
         path = str(model)
-        proto = onnx.load(path)
         data = Path(path).read_bytes()
+        proto = onnx.load_from_string(data)  # external weights stay on disk: the parser reads them by path
     elif isinstance(model, (bytes, bytearray)):
         data = bytes(model)
         proto = onnx.load_from_string(data)
@@ -665,65 +729,102 @@ def judge_model(trt, model, path: str = "", parser: _Parser | None = None) -> Mo
         proto = model
     parser = parser or _Parser(trt)
     start = parser.calls
-    nodes, model_errors, whole = _Judge(parser).graph(proto, data, path)
+    nodes, model_errors, whole = _Judge(parser, path).graph(proto, data, path)
     return ModelVerdicts(parser_label(trt), whole, tuple(nodes), tuple(model_errors),
                          parser.calls - start, path)
 
 
 # ------------------------------------------------------------------------------------- child process
 
+#: Address-space limit of the parser's child without a GPU (bytes; TensorRT-RTX's 100k-node parse peaks
+#: near 1.7 GB); 0 when a GPU is visible or the library needs one (CUDA reserves far more than it uses).
+PARSER_MEMORY_LIMIT = int(os.environ.get("EXPLORER_PARSER_MEMORY", max(MEMORY_LIMIT, 0) or 6 * 1024**3))
+#: Seconds one model's verdicts may take in the child (its re-checks included).
+PARSER_TIMEOUT = float(os.environ.get("EXPLORER_PARSER_TIMEOUT", 600))
+
+_PARSERS: dict[str, _Parser] = {}  # in the child: one Builder per library for every model it judges
+
+
+def memory_limit(library: Library) -> int:
+    """The child's address-space limit for this library's parser here (see :data:`PARSER_MEMORY_LIMIT`)."""
+    if library.needs_gpu or os.path.exists("/dev/nvidiactl"):
+        return 0
+    return PARSER_MEMORY_LIMIT
+
+
+@isolated_task("judge_model", timeout=PARSER_TIMEOUT, memory_limit=0)  # the limit is given per library
+def judge_task(data: bytes, path: str, library_key: str) -> bytes:
+    """:func:`judge_model` in an isolated child: the model's bytes in (or none: read ``path``), JSON out."""
+    library = library_for(library_key)
+    parser = _PARSERS.get(library.key)
+    if parser is None:
+        parser = _PARSERS[library.key] = _Parser(import_library(library))
+    verdicts = judge_model(parser.trt, bytes(data) if data else path, path=path, parser=parser)
+    return json.dumps(verdicts.to_dict(), separators=(",", ":")).encode("utf-8")
+
+
+def judge_isolated(model: bytes | str | os.PathLike, library: Library = TENSORRT_RTX, *, path: str = "",
+                   worker: TaskProcess | None = None, timeout: float | None = None) -> ModelVerdicts:
+    """Every node's verdict, the C++ parser running in a child process with time and memory limits.
+
+    ``model``: the model's bytes (``path``: where its external weights are) or its path. A model that
+    crashes the parser, exhausts the memory limit or runs out of time is a :class:`ModelError` naming the
+    file; a parser that cannot be used here (not installed, no GPU) an :class:`ExplorerError` saying why.
+    ``worker``: a :class:`~explorer.isolation.TaskProcess` of :func:`judge_task` to reuse (a batch)."""
+    if isinstance(model, (str, os.PathLike)):
+        path, data = str(model), b""
+    else:
+        data = bytes(model)
+    own = worker is None
+    worker = worker or TaskProcess(judge_task, memory_limit=memory_limit(library))
+    try:
+        raw = worker.submit(data, path, library.key, timeout=timeout).result()
+    except TaskCrashed as exc:
+        raise ModelError(f"{library.title}'s ONNX parser {exc}; the model is malformed in a way the parser "
+                         "does not survive (or needs more memory than the parser may use)", file=path or None,
+                         hint="the support-matrix prediction (source='matrix') still judges it") from None
+    except TaskFailed as exc:
+        if exc.kind in ("ExplorerError", "ModelError", "BuildError"):
+            error = ModelError if exc.kind == "ModelError" else ExplorerError
+            raise error(exc.message.strip()[:2000] or f"{library.title}'s ONNX parser failed",
+                        file=path or None) from None
+        raise ModelError(f"{library.title}'s ONNX parser could not read the model: {exc.kind}: "
+                         f"{exc.message.strip()[:1000]}", file=path or None) from None
+    finally:
+        if own:
+            finish(worker)
+    return ModelVerdicts.from_dict(json.loads(raw))
+
+
+def finish(worker: TaskProcess) -> None:
+    """Stop a parser child the caller is done with: killed, not asked to exit, because its last network
+    would take seconds to destroy and a parser child holds nothing worth a clean exit."""
+    import signal
+
+    pid = worker.pid
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    worker.close()
+
+
 def judge_in_subprocess(models: Sequence[str | os.PathLike], bindings: str = "rtx",
                         timeout: float | None = 600) -> list[ModelVerdicts]:
-    """Judge many model files in ONE child process (the parser is C++ reading untrusted files; one child for
-    a batch keeps 2,000 small models fast). A model the child cannot judge comes back with ``failure``; a
-    crash of the child fails the models it had not answered yet."""
-    paths = [str(p) for p in models]
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    results: dict[int, ModelVerdicts] = {}
-    pending = list(range(len(paths)))
-    while pending:
-        batch = [paths[i] for i in pending]
-        proc = subprocess.run([sys.executable, "-m", "explorer.trt.verdicts", "--bindings", bindings],
-                              input=json.dumps(batch), capture_output=True, text=True, timeout=timeout, env=env)
-        answered = 0
-        for line in proc.stdout.splitlines():
-            if not line.startswith("{"):
-                continue
-            item = json.loads(line)
-            results[pending[item["i"]]] = ModelVerdicts.from_dict(item["verdicts"])
-            answered = item["i"] + 1
-        if proc.returncode == 0 and answered == len(pending):
-            break
-        if proc.returncode != 0 and answered < len(pending):
-            # the model being parsed when the child died: no verdict; go on after it
-            crashed = pending[answered]
-            why = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-            results[crashed] = ModelVerdicts("", False, (), source=paths[crashed],
-                                             failure=f"the parser process died ({why[:300]})")
-            pending = pending[answered + 1:]
-            continue
-        break
-    return [results.get(i) or ModelVerdicts("", False, (), source=paths[i], failure="no answer")
-            for i in range(len(paths))]
-
-
-def _main(argv: list[str]) -> int:
-    which = argv[argv.index("--bindings") + 1] if "--bindings" in argv else "rtx"
-    trt = import_bindings(which)
-    paths = json.loads(sys.stdin.read())
-    parser = _Parser(trt)
-    for i, path in enumerate(paths):
-        try:
-            verdicts = judge_model(trt, path, parser=parser)
-        except Exception as exc:  # an unreadable model: say so and go on
-            verdicts = ModelVerdicts(parser_label(trt), False, (), source=path,
-                                     failure=f"{type(exc).__name__}: {exc}"[:500])
-        sys.stdout.write(json.dumps({"i": i, "verdicts": verdicts.to_dict()}) + "\n")
-        sys.stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv))
+    """Judge many model files in ONE child process (one child for a batch keeps 2,000 small models fast;
+    a new one starts after a crash). ``timeout`` is per model. A model the child cannot judge comes back
+    with ``failure`` saying why (unreadable model, the parser process died)."""
+    library = library_for(bindings)
+    worker = TaskProcess(judge_task, memory_limit=memory_limit(library))
+    results = []
+    try:
+        for model in models:
+            path = str(model)
+            try:
+                results.append(judge_isolated(path, library, worker=worker, timeout=timeout))
+            except ExplorerError as exc:
+                results.append(ModelVerdicts("", False, (), source=path, failure=str(exc)[:500]))
+    finally:
+        finish(worker)
+    return results

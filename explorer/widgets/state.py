@@ -124,7 +124,9 @@ class ExplorerState:
         self.model_label: str | None = None
         self.model_path: str | None = None  # a file on disk (uploads are written to a temp file)
         self.options: dict[str, Any] = {"trt_version": None, "min_block_size": 1, "fold_constants": False}
-        self.support = None
+        self.support = None  # the instant prediction (support matrix)
+        self.parser_support = None  # the real parser's verdicts, when they have arrived (background job)
+        self.parser_job = None  # the AnalysisJob judging with a real parser (or the last one)
         self._fusions = None
         self._fusions_error: str | None = None
         self.builds: dict[str, Build] = {}
@@ -232,8 +234,8 @@ class ExplorerState:
             return False
         import explorer
 
-        try:
-            report = explorer.analyze(self.model, trt_version=self.options.get("trt_version"),
+        try:  # the prediction at once; a real parser's verdicts follow in the background
+            report = explorer.analyze(self.model, source="matrix", trt_version=self.options.get("trt_version"),
                                       min_block_size=int(self.options.get("min_block_size") or 1),
                                       fold_constants=bool(self.options.get("fold_constants")))
         except Exception as exc:  # noqa: BLE001
@@ -241,8 +243,49 @@ class ExplorerState:
             return False
         self.support = report
         self.message("analysis", None)
+        self.start_parser()
         self.emit("analysis")
         return True
+
+    def start_parser(self) -> bool:
+        """Judge the model with a real parser (option ``parser``: "auto", "tensorrt", "tensorrt-rtx" or
+        "off") in a background job; ``parser_support`` is set, and "analysis" emitted, when it arrives."""
+        from ..support import start_analysis
+        from ..trt import best_library
+
+        self.cancel_parser()
+        self.parser_support = None
+        source = self.options.get("parser", "auto")
+        if self.model is None or source == "off" or (source == "auto" and best_library() is None):
+            return False
+        try:
+            job = start_analysis(self.model, source=source,
+                                 min_block_size=int(self.options.get("min_block_size") or 1),
+                                 fold_constants=bool(self.options.get("fold_constants")))
+        except Exception as exc:  # noqa: BLE001
+            self.message("parser", f"parser verdicts unavailable: {describe_error(exc)}")
+            return False
+        self.parser_job = job
+        job.add_done_callback(self._parser_done)
+        return True
+
+    def cancel_parser(self) -> bool:
+        job = self.parser_job
+        return job.cancel() if job is not None and not job.done() else False
+
+    def _parser_done(self, job) -> None:
+        from ..support import AnalysisCancelled
+
+        if job is not self.parser_job:
+            return
+        try:
+            self.parser_support = job.result(0)
+            self.message("parser", None)
+        except AnalysisCancelled:
+            pass
+        except Exception as exc:  # noqa: BLE001
+            self.message("parser", f"parser verdicts failed: {describe_error(exc)}")
+        self.emit("analysis")
 
     @property
     def fusions(self):

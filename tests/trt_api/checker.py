@@ -11,7 +11,9 @@ is read with ``ast`` and interpreted abstractly, once per version:
   types in the pybind11 signatures (``Builder.create_builder_config(self) -> IBuilderConfig``), from
   property types, list element types (``for key in cache.queryKeys()``), annotations
   (``engine: trt.ICudaEngine``), the module's own functions (argument types flow from call sites into
-  parameters, return types flow back), so methods and properties used on them are checked too, along with
+  parameters, return types flow back), attributes the module's own classes keep on ``self``
+  (``self.builder = create_builder(...)``, read in another method), so methods and properties used on
+  them are checked too, along with
   the number of arguments and keyword names of every call, and that assigned properties have a setter;
 - a value whose TensorRT type cannot be worked out (a signature returning ``object``) is an error when
   something is looked up on it: annotate it, so nothing slips past unchecked;
@@ -182,6 +184,9 @@ class _Analyzer:
         self.funcs: dict[int, _Func] = {}
         self.by_name: dict[str, list[_Func]] = {}
         self.current: list[_Func] = []
+        # ``self.<attr> = value`` in the explorer's own classes, by attribute name (classes merged): a
+        # Builder kept on ``self`` is still a Builder when another method reads it
+        self.self_attrs: dict[str, frozenset] = {}
         self._register(tree.body)
 
     # ---------------------------------------------------------------- registry
@@ -451,6 +456,11 @@ class _Analyzer:
             for elt in target.elts:
                 self.assign(elt.value if isinstance(elt, ast.Starred) else elt, _EMPTY, env)
         elif isinstance(target, ast.Attribute):
+            if isinstance(target.value, ast.Name) and target.value.id == "self" and value:
+                known = self.self_attrs.get(target.attr, _EMPTY)
+                if not value <= known:
+                    self.self_attrs[target.attr] = known | value
+                    self.changed = True
             base = self.expr(target.value, env)
             for t in base:
                 self.attribute(frozenset({t}), target.attr, target, store=True)
@@ -541,6 +551,9 @@ class _Analyzer:
                 return frozenset({("local", node.id)})
             return _EMPTY
         if isinstance(node, ast.Attribute):
+            if (isinstance(node.value, ast.Name) and node.value.id == "self" and isinstance(node.ctx, ast.Load)
+                    and node.attr in self.self_attrs):
+                return self.self_attrs[node.attr]
             base = self.expr(node.value, env)
             return self.attribute(base, node.attr, node, store=isinstance(node.ctx, ast.Store))
         if isinstance(node, ast.Call):

@@ -5,6 +5,10 @@ libraries built from ``stubs.c`` (see ``stubbed_env.py``)::
 
     LD_LIBRARY_PATH=stubs/10 PYTHONPATH=site/10 python introspect.py api-10.json
 
+or, with ``--rtx``, the real TensorRT-RTX bindings and libraries of the current environment::
+
+    python introspect.py --rtx api-rtx.json
+
 Nothing here calls into TensorRT: it only reads what pybind11 registered (``dir()``, ``__doc__``
 signatures, enum ``__members__``), so it works over libraries whose entry points all return NULL.
 
@@ -32,7 +36,8 @@ import sys
 from typing import Any
 
 #: Where pybind11 says the classes live, longest first (stripped from type strings).
-_MODULE_NAMES = ("tensorrt_bindings.tensorrt", "tensorrt.tensorrt", "tensorrt_bindings", "tensorrt")
+_MODULE_NAMES = ("tensorrt_rtx_bindings.tensorrt_rtx", "tensorrt_rtx_bindings", "tensorrt_bindings.tensorrt",
+                 "tensorrt.tensorrt", "tensorrt_bindings", "tensorrt")
 
 _DUNDERS_KEPT = {"__init__", "__call__", "__len__", "__getitem__", "__iter__", "__int__", "__index__",
                  "__str__", "__enter__", "__exit__"}
@@ -229,7 +234,12 @@ def dump(trt) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    import tensorrt as trt  # noqa: the whole point
+    if "--rtx" in argv:  # TensorRT-RTX: its real libraries (PyPI) load first, then the same-shaped bindings
+        argv = [a for a in argv if a != "--rtx"]
+        import tensorrt_rtx_libs  # noqa: F401
+        import tensorrt_rtx_bindings as trt
+    else:
+        import tensorrt as trt  # noqa: the whole point
 
     data = dump(trt)
     text = json.dumps(data, indent=1, sort_keys=True)

@@ -104,9 +104,9 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
         network = builder.create_network(0)
         parser = trt.OnnxParser(network, logger)
         if not parser.parse_from_file(build_model):
-            issues = parser_errors(trt, parser)
-            text = "; ".join(f"{i.operator or 'model'} {i.node_name!r}: {i.description}" if i.node_name
-                             else i.description for i in issues) or _tensorrt_words(recorder, logger)
+            issues = parser_errors(parser)
+            text = "; ".join(f"{i.op_type or 'model'} {i.node_name!r}: {i.desc}" if i.node_name
+                             else i.desc for i in issues) or _tensorrt_words(recorder, logger)
             raise BuildError(f"TensorRT's ONNX parser rejected the model: {text}", file=build_model,
                              hint="see the Partitions view for every unsupported node")
 
