@@ -192,6 +192,6 @@ def test_the_build_tab_prefills_the_sizes_a_build_would_choose(tmp_path):
     tab = app.tabs["Build"]
     tab.ensure()  # built and rendered when first shown
     mn, opt, mx = tab.shape_fields["x"]
-    assert opt.value == mn.value == mx.value == "1x3x48x640"
+    assert opt.value == "1x3x48x640" and mn.value == mx.value == ""  # empty min/max: the opt shape
     assert tab.shapes() == {"x": ((1, 3, 48, 640),) * 3}
     assert "image width, default 640" in tab.shapes_box.children[1].children[-1].value

@@ -211,7 +211,8 @@ class BuildTab(Tab):
                     chosen, why = [], str(exc)
                 by_index = {c.index: c.value for c in chosen}
                 default = "x".join(str(by_index.get(i, d)) for i, d in enumerate(declared))
-                mn, opt, mx = (W.Text(value=default if chosen else "", placeholder=f"{label} e.g. {default}",
+                mn, opt, mx = (W.Text(value=default if chosen and label == "opt" else "",
+                                      placeholder=f"{label} (empty: = opt)" if label != "opt" else f"e.g. {default}",
                                       layout=W.Layout(width="170px")) for label in ("min", "opt", "max"))
                 fields[t.name] = (mn, opt, mx)
                 rows.append(W.HBox([W.HTML(f"<code>{e(t.name)}</code> [{e(dims)}]", layout=W.Layout(width="240px")),
@@ -220,8 +221,9 @@ class BuildTab(Tab):
         self.shape_fields = fields
         if rows:
             self.shapes_box.children = [W.HTML(
-                "<b>Dynamic-shape profile</b> (min / opt / max per dynamic input, e.g. 1x3x640x640; pre-filled "
-                "with the sizes the build would choose, and why; ONNX Runtime runs the opt shape)")] + rows
+                "<b>Dynamic-shape profile</b> (min / opt / max per dynamic input, e.g. 1x3x640x640; opt is pre-filled "
+                "with the sizes the build would choose, and why; an empty min or max is the opt shape; ONNX Runtime "
+                "runs the opt shape)")] + rows
         else:
             self.shapes_box.children = []
 
