@@ -195,3 +195,21 @@ def test_the_build_tab_prefills_the_sizes_a_build_would_choose(tmp_path):
     assert opt.value == "1x3x48x640" and mn.value == mx.value == ""  # empty min/max: the opt shape
     assert tab.shapes() == {"x": ((1, 3, 48, 640),) * 3}
     assert "image width, default 640" in tab.shapes_box.children[1].children[-1].value
+
+
+def test_a_long_shape_expression_stays_on_one_line_with_the_whole_text_on_hover(tmp_path):
+    import re
+
+    import explorer
+    from explorer.html.fragments import model_summary
+
+    expression = "floor((floor((height - 1) / 2) + 1 - 1) / 2) + 1"
+    x = h.make_tensor_value_info("images", T.FLOAT, ["batch", 3, "height", "width"])
+    y = h.make_tensor_value_info("out", T.FLOAT, ["batch", 8, expression, expression.replace("height", "width")])
+    model = h.make_model(h.make_graph([h.make_node("Identity", ["images"], ["out"], name="id")], "g", [x], [y]),
+                         opset_imports=[h.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "m.onnx")
+    html = model_summary(explorer.load_model(tmp_path / "m.onnx", infer_shapes=False))
+    cell = re.search(r"<td class='trex-shape' title='([^']*)' style='([^']*)'>([^<]*)</td></tr></tbody>", html)
+    assert cell and expression in cell.group(1) and expression in cell.group(3)
+    assert "white-space:nowrap" in cell.group(2) and "text-overflow:ellipsis" in cell.group(2)
