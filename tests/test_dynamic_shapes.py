@@ -213,3 +213,24 @@ def test_a_long_shape_expression_stays_on_one_line_with_the_whole_text_on_hover(
     cell = re.search(r"<td class='trex-shape' title='([^']*)' style='([^']*)'>([^<]*)</td></tr></tbody>", html)
     assert cell and expression in cell.group(1) and expression in cell.group(3)
     assert "white-space:nowrap" in cell.group(2) and "text-overflow:ellipsis" in cell.group(2)
+
+
+def test_the_build_tab_takes_a_control_inputs_value(tmp_path):
+    import explorer
+
+    app = explorer.Explorer(str(vad_like(tmp_path / "vad.onnx")))
+    try:
+        tab = app.tabs["Build"]
+        tab.ensure()
+        assert set(tab.value_fields) == {"sr"}  # the 0-d int64 input; the audio and state get shape fields
+        assert set(tab.shape_fields) == {"input", "state"}
+        tab.value_fields["sr"].value = "16000"
+        options = tab.options()
+        assert options["values"] == {"sr": "16000"}
+        options.pop("backend")
+        options.update(runs=2, warmup=1)
+        assert app.build(backend="onnxruntime", wait=True, timeout=300, **options)
+        report = list(app.state.builds.values())[-1].report
+        assert report.settings["inputs"] == "random, seed 0; sr = 16000 (given)"
+    finally:
+        app.close()

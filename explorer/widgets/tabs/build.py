@@ -49,6 +49,7 @@ class BuildTab(Tab):
                                        layout=W.Layout(width="160px"))
         self.shapes_box = W.VBox()
         self.shape_fields: dict[str, tuple] = {}
+        self.value_fields: dict[str, Any] = {}  # control inputs (0-d or one element): a value instead of random
         self.build_button = W.Button(description="Build", button_style="success", icon="play")
         self.build_button.on_click(lambda _: self.start())
         self.cancel_button = W.Button(description="Cancel", button_style="danger", icon="stop", disabled=True)
@@ -129,6 +130,11 @@ class BuildTab(Tab):
             out[name] = (mn, opt, mx)
         return out or None
 
+    def values(self) -> dict[str, str] | None:
+        """Values typed for control inputs (``sr`` = 16000): checked by the build settings and the model."""
+        out = {name: field.value.strip() for name, field in self.value_fields.items() if field.value.strip()}
+        return out or None
+
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"precision": self.precision.value, "runs": self.runs.value,
                                 "warmup": self.warmup.value}
@@ -144,6 +150,9 @@ class BuildTab(Tab):
         shapes = self.shapes()
         if shapes:
             opts["shapes"] = shapes
+        values = self.values()
+        if values:
+            opts["values"] = values
         opts["backend"] = backend
         return opts
 
@@ -188,7 +197,7 @@ class BuildTab(Tab):
         from ...errors import ExplorerError
 
         model = self.state.model
-        rows, fields = [], {}
+        rows, fields, value_fields = [], {}, {}
         if model is not None:
             g = model.graph
             proto = getattr(model, "proto", None)
@@ -199,6 +208,12 @@ class BuildTab(Tab):
                 if t.name in g.initializers:
                     continue
                 if t.shape is not None and all(isinstance(d, int) and d > 0 for d in t.shape):
+                    if all(d == 1 for d in t.shape):  # a control input (a scalar such as silero-vad's sr)
+                        field = W.Text(placeholder="empty: random", layout=W.Layout(width="170px"))
+                        value_fields[t.name] = field
+                        rows.append(W.HBox([W.HTML(f"<code>{e(t.name)}</code> {e(t.dtype.lower())} "
+                                                   f"[{e('x'.join(str(d) for d in t.shape) or 'scalar')}] value",
+                                                   layout=W.Layout(width="240px")), field]))
                     continue
                 declared = list(t.shape or ())
                 dims = "x".join(str(d) if isinstance(d, int) and d > 0 else (str(d) if d else "?")
@@ -219,11 +234,12 @@ class BuildTab(Tab):
                                     mn, opt, mx,
                                     W.HTML(f"<span class='trex-source' title='{e(why)}'>pre-filled: {e(why)}</span>")]))
         self.shape_fields = fields
+        self.value_fields = value_fields
         if rows:
             self.shapes_box.children = [W.HTML(
                 "<b>Dynamic-shape profile</b> (min / opt / max per dynamic input, e.g. 1x3x640x640; opt is pre-filled "
                 "with the sizes the build would choose, and why; an empty min or max is the opt shape; ONNX Runtime "
-                "runs the opt shape)")] + rows
+                "runs the opt shape; a control input's value replaces its random one)")] + rows
         else:
             self.shapes_box.children = []
 
