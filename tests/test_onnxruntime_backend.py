@@ -148,11 +148,11 @@ def test_control_flow_and_inlined_function(tmp_path):
                for l in result.layers for n in l.onnx_nodes)
 
 
-def test_symbolic_dims_default_to_one_with_a_note_or_take_given_shapes(tmp_path):
+def test_symbolic_dims_are_chosen_with_a_note_or_take_given_shapes(tmp_path):
     (tmp_path / "a").mkdir()
     result = _build(tmp_path / "a", "dynamic_shapes", opt_level=2)
-    assert result.settings.input_shapes == {"images": [1, 3, 1, 1]}
-    assert any("set to 1" in note for note in result.notes)
+    assert result.settings.input_shapes == {"images": [1, 3, 640, 640]}  # batch 1, an image's default size
+    assert any("'height' = 640 (image height, default 640)" in note for note in result.notes)
     (tmp_path / "b").mkdir()
     shaped = _build(tmp_path / "b", "dynamic_shapes", opt_level=2,
                     shapes={"images": [[1, 3, 8, 8], [2, 3, 16, 16], [4, 3, 32, 32]]})

@@ -73,3 +73,67 @@ def test_require_mac_prunes_partitions_without_multiply_accumulate():
     assert final == [False, False, False, True]
     assert "multiply-accumulate" in demoted[0]
     assert "Conv" in MAC_OPS
+
+
+# -- nodes inside If/Loop/Scan bodies are counted (issue 11: silero-vad "80%" with 684 of 689 nodes in an If) --
+def _silero_like(path, body_nodes: int = 684):
+    """Five top-level nodes, one of them an If whose branches hold ``body_nodes`` nodes, one of them an op
+    TensorRT does not take (Unique): the If is unsupported, and the model's work is in it."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    def branch(name: str, count: int, unsupported: bool):
+        nodes, prev = [], "x"
+        for i in range(count - (1 if unsupported else 0)):
+            nodes.append(h.make_node("Relu", [prev], [f"{name}_{i}"], name=f"{name}/relu_{i}"))
+            prev = f"{name}_{i}"
+        if unsupported:
+            nodes.append(h.make_node("Unique", [prev], [f"{name}_u"], name=f"{name}/unique"))
+            prev = f"{name}_u"
+        out = h.make_tensor_value_info(prev, T.FLOAT, None)
+        return h.make_graph(nodes, name, [], [out])
+
+    then_count = body_nodes // 2
+    x = h.make_tensor_value_info("x", T.FLOAT, [4])
+    y = h.make_tensor_value_info("y", T.FLOAT, None)
+    nodes = [h.make_node("ReduceSum", ["x"], ["s"], name="sum", keepdims=0),
+             h.make_node("Greater", ["s", "zero"], ["c"], name="greater"),
+             h.make_node("If", ["c"], ["b"], name="decoder/if", then_branch=branch("then", then_count, True),
+                         else_branch=branch("else", body_nodes - then_count, False)),
+             h.make_node("Sigmoid", ["x"], ["sg"], name="head/sigmoid"),
+             h.make_node("Mul", ["sg", "sg"], ["y"], name="head/mul")]
+    graph = h.make_graph(nodes, "silero_like", [x], [y, h.make_tensor_value_info("b", T.FLOAT, None)],
+                         [nh.from_array(np.array(0.0, np.float32), "zero")])
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_coverage_counts_the_nodes_inside_an_unsupported_if(tmp_path):
+    import explorer
+
+    report = explorer.analyze(_silero_like(tmp_path / "silero_like.onnx"))
+    assert (report.nodes_in_tensorrt, report.nodes_total) == (4, 5)  # what "80% supported" counted
+    assert report.body_nodes == 684 and report.nodes_total_with_bodies == 689
+    assert report.nodes_in_tensorrt_with_bodies == 4  # the If's bodies run where the If runs: the framework
+    assert report.coverage_text() == "4/5 top-level (80.0%); with If/Loop/Scan bodies 4/689 (0.6%)"
+    data = report.to_dict()
+    assert (data["nodes_total_with_bodies"], data["nodes_in_tensorrt_with_bodies"]) == (689, 4)
+    framework = next(p for p in data["partitions"] if not p["supported"])
+    assert framework["nodes"] == ["decoder/if"] and framework["body_nodes"] == 684
+    assert "with If/Loop/Scan bodies: 689 nodes (684 in bodies), 687 supported (99.7%), 4 in TensorRT engines (0.6%)" in report.summary()
+    assert "1 nodes (+684 in bodies)" in report.summary()
+    from explorer.html.fragments import partitions_header
+    assert "with If/Loop/Scan bodies 4/689 (0.6%)" in partitions_header(report)
+
+
+def test_a_supported_if_takes_its_bodies_into_tensorrt():
+    import explorer
+    from conftest import SAMPLES
+
+    report = explorer.analyze(SAMPLES / "control_flow.onnx")
+    if_node = report.verdict("branch/if")
+    assert if_node.in_tensorrt and len(if_node.children) == 5
+    assert report.coverage_text() == "4/5 top-level (80.0%); with If/Loop/Scan bodies 9/17 (52.9%)"

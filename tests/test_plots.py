@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -331,3 +332,72 @@ def test_partition_overlay_marks_where_prediction_and_real_parser_disagree():
     plain = graph_figure(GraphView(ScopeTree(model), budget=10_000), partition_overlay(view.tree, real))
     assert "diamond-open" not in list(plain.data[1].marker.symbol)
     assert not any("disagree" in (t.name or "") for t in plain.data)
+
+
+# -- the graph view's first look (issue 11): whole graph, labels where they fit, wheel left to the page -------------
+def _chain_model(count: int):
+    from conftest import TensorProto, helper, tiny_model
+
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"relu_{i}") for i in range(count)]
+    return explorer.load_model(tiny_model(nodes, [("t0", TensorProto.FLOAT, [4])],
+                                          [(f"t{count}", TensorProto.FLOAT, [4])]))
+
+
+def test_first_view_of_resnet18_shows_every_layer_with_labels():
+    from explorer.plots.graph import GRAPH_CONFIG, graph_layout_dict, graph_traces, partition_overlay
+
+    model = _load("resnet18.onnx")
+    assert len(model.graph.nodes) == 49
+    report = explorer.analyze(model)
+    view = GraphView(ScopeTree(model))
+    overlay = partition_overlay(view.tree, report)
+    layout = graph_layout_dict(view, overlay)
+    data = graph_traces(view, overlay)
+    low, high = layout["yaxis"]["range"]
+    assert low <= min(view.y) and high >= max(view.y) and layout["yaxis"]["autorange"] is False
+    assert view.num_layers > 32  # more layers than the old first view showed
+    xs = layout["xaxis"]["range"]
+    assert xs[0] <= min(view.x) and xs[1] >= max(view.x)
+    assert len(data["labels"]["text"]) == len(view.items) == 49  # room for every label
+    assert "Conv" in data["labels"]["text"][0]
+    assert GRAPH_CONFIG["scrollZoom"] is False and GRAPH_CONFIG["doubleClick"] == "reset"
+    assert layout["hoverlabel"]["align"] == "left"
+    # nothing is sent back at min_block_size=1: no legend entry for it
+    legend = {leg["name"]: leg["showlegend"] for leg in data["legend"]}
+    assert not any(shown for name, shown in legend.items() if "sent back" in name)
+    assert legend["TensorRT engine (shades alternate per engine)"] is True
+
+
+def test_a_long_chain_keeps_labels_on_the_items_they_fit_beside():
+    from explorer.plots.graph import graph_layout_dict, graph_traces, plain_overlay
+    from explorer.plots.graph_layout import FRAME_PX, LABEL_HEIGHT_PX, MAX_HEIGHT
+
+    view = GraphView(ScopeTree(_chain_model(300)))
+    view.compute()
+    assert len(view.items) == 300 and view.num_layers == 300  # far above the old 160-item cut (no labels at all)
+    overlay = plain_overlay(view.tree)
+    data = graph_traces(view, overlay)
+    layout = graph_layout_dict(view, overlay)
+    assert layout["height"] == MAX_HEIGHT
+    labelled = len(data["labels"]["text"])
+    px = (MAX_HEIGHT - FRAME_PX) / 300
+    assert labelled == int(view.label_mask().sum()) == len(range(0, 300, math.ceil(LABEL_HEIGHT_PX / px)))
+    assert 50 < labelled < 300
+    depths = sorted(view.depth[view.label_mask()].tolist())
+    assert min(b - a for a, b in zip(depths, depths[1:])) * px >= LABEL_HEIGHT_PX  # labels do not overlap
+    assert f"labels on {labelled} items where they fit" in layout["title"]["text"]
+
+
+def test_hover_text_is_wrapped_so_the_box_fits_the_figure():
+    import numpy as np
+
+    from explorer.plots.graph import HOVER_CHARS, Overlay, graph_traces
+
+    view = GraphView(ScopeTree(_chain_model(3)))
+    long_reason = "UNSUPPORTED: " + " ".join(["a reason in many words"] * 20)
+    overlay = Overlay(title="t", source="test", categories=[("node", "#000")],
+                      node_category=np.zeros(3, dtype=np.int64), describe=lambda nid: [long_reason])
+    hover = graph_traces(view, overlay)["nodes"]["hovertext"][0]
+    lines = hover.split("<br>")
+    assert all(len(line) <= HOVER_CHARS for line in lines if "<b>" not in line)
+    assert "".join(lines).count("reason") >= 10 and len(lines) >= 5  # wrapped over lines, not one wide box

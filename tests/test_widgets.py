@@ -176,7 +176,7 @@ def test_imports_feed_every_engine_view(app):
     assert "No tactic timings exist for this source" in app.tabs["Tactics"].head.value
     app.show("Fusions")
     assert len(_plots(app.tabs["Fusions"].widget)) == 2
-    assert "precision <b>100%</b>" in app.tabs["Fusions"].header.value
+    assert "precision 100%, recall 100%; not scored: 7 single-node predictions" in app.tabs["Fusions"].header.value
     app.show("Compare")
     tab = app.tabs["Compare"]
     assert (tab.a.value, tab.b.value) == ("a100_resnet_fp32", "a100_resnet_fp16")

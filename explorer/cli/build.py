@@ -35,7 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="time runs for at least S seconds too, as trtexec --duration (default 0: just --runs)")
     p.add_argument("--shape", action="append", default=[], metavar="INPUT:DIMS",
                    help="input shape, e.g. images:1x3x224x224, or min,opt,max: images:1x3x224x224,4x3x224x224,"
-                        "8x3x224x224 (repeat per input); symbolic dimensions default to 1")
+                        "8x3x224x224 (repeat per input); dynamic dimensions not given are chosen (batch 1, image "
+                        "height/width from the model's metadata or 640, sequences 128) and named in the notes")
+    p.add_argument("--input-value", action="append", default=[], metavar="INPUT=VALUE",
+                   help="feed a control input this value instead of random ones, e.g. sr=16000 (silero-vad's "
+                        "sample rate) or mask=1,1,0 (repeat per input; a single number fills the input's shape)")
     p.add_argument("--workspace", type=_bytes, default=None, metavar="BYTES",
                    help="TensorRT workspace limit (e.g. 1G, 512M)")
     p.add_argument("--timing-cache", default=None, metavar="FILE", help="TensorRT timing cache to load and save")
@@ -71,17 +75,33 @@ def parse_shape_args(values: list[str]) -> dict[str, str]:
     return shapes
 
 
+def parse_value_args(values: list[str]) -> dict[str, str]:
+    """``["sr=16000", ...]`` -> ``{"sr": "16000"}`` (input names may contain '='; the value is numbers)."""
+    from ..errors import BuildError
+
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.rpartition("=")
+        if not sep or not name or not text.strip():
+            raise BuildError(f"--input-value {value!r}: write INPUT=VALUE, e.g. sr=16000")
+        if name in out:
+            raise BuildError(f"--input-value given twice for input {name!r}")
+        out[name] = text
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from ..backends.jobs import start_build
     from . import print_json
 
     shapes = parse_shape_args(args.shape)
+    values = parse_value_args(args.input_value)
     _check_model_file(args.model)
     progress = _Progress(sys.stderr)
     job = start_build(args.model, backend=args.backend, precision=args.precision, opt_level=args.opt_level,
                       workspace=args.workspace, shapes=shapes, timing_cache=args.timing_cache, runs=args.runs,
                       warmup=args.warmup, on_progress=progress, providers=args.provider, duration=args.duration,
-                      compute_capability=args.compute_capability)
+                      compute_capability=args.compute_capability, values=values)
     try:
         report = job.result()
     finally:
@@ -184,6 +204,8 @@ def summary(report, top: int = 15) -> str:
     if s.get("input_shapes"):
         lines.append("inputs       " + ", ".join(f"{_clip(k, 40)} {'x'.join(str(d) for d in v)}"
                                               for k, v in s["input_shapes"].items()))
+    if s.get("inputs"):
+        lines.append(f"input values {s['inputs']}")
     e2e = report.end_to_end
     if e2e is not None:
         lines.append(f"latency      median {_ms(e2e.latency.p50)} ms end to end (p90 {_ms(e2e.latency.p90)}, "

@@ -67,9 +67,7 @@ def render(groups, comparison=None, *, show_all: bool = False, model_name: str =
         lines.append("(multi-node groups only; --all lists every group)")
     if comparison is not None:
         c = comparison
-        lines += ["", f"Against the engine: {c.actual_groups} actual groups, {c.predicted_groups} predicted groups "
-                      f"compared, {len(c.exact_matches)} exact matches: precision {c.precision:.1%}, recall "
-                      f"{c.recall:.1%} ({c.rule})"]
+        lines += ["", f"Against the engine: {c.headline()} ({c.rule})"]
         for item in c.predicted_only:
             lines.append(f"  predicted only: {cell(' + '.join(item['restricted']), 100)}")
         for item in c.actual_only:

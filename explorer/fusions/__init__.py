@@ -8,7 +8,7 @@ What a built engine actually fused comes from :mod:`explorer.engine` (layer name
 back to ONNX nodes).
 """
 
-from .compare import FusionComparison, compare_with_engine, engine_groups
+from .compare import Exclusion, FusionComparison, compare_with_engine, engine_groups
 from .predict import FusionGroup, predict_fusions
 
-__all__ = ["FusionComparison", "FusionGroup", "compare_with_engine", "engine_groups", "predict_fusions"]
+__all__ = ["Exclusion", "FusionComparison", "FusionGroup", "compare_with_engine", "engine_groups", "predict_fusions"]

@@ -137,7 +137,7 @@ def model_summary(model, *, label: str | None = None, path: str | None = None, s
     io_rows += [{"": "output", "name": t["name"], "dtype": t["dtype"], "shape": shape_text(t["shape"])}
                 for t in s.get("outputs", [])]
     parts.append("<h4>Inputs and outputs</h4>")
-    parts.append(table(io_rows, ["", "name", "dtype", "shape"], scroll=False))
+    parts.append(_io_table(io_rows))
     warnings = list(s.get("warnings") or [])
     if support is not None and support.opset_issue:
         warnings.append(f"opset: {support.opset_issue}")
@@ -149,6 +149,17 @@ def model_summary(model, *, label: str | None = None, path: str | None = None, s
     parts.append(table([{"operator": op, "count": n} for op, n in counts.items()], ["operator", "count"],
                        max_rows=200))
     return "".join(parts)
+
+
+def _io_table(rows: list[dict]) -> str:
+    """The inputs/outputs table: a long symbolic shape (``floor((height - 1) / 2) + 1`` ...) stays on one line,
+    cut with an ellipsis, the whole expression on hover."""
+    body = "".join(
+        f"<tr><td>{e(r[''])}</td><td>{e(r['name'], 600)}</td><td>{e(r['dtype'])}</td>"
+        f"<td class='trex-shape' title='{e(r['shape'], 2000)}' style='white-space:nowrap;overflow:hidden;"
+        f"text-overflow:ellipsis;max-width:420px'>{e(r['shape'], 2000)}</td></tr>" for r in rows)
+    return (f"{STYLE}<table class='trex-table'><thead><tr><th></th><th>name</th><th>dtype</th><th>shape</th></tr>"
+            f"</thead><tbody>{body}</tbody></table>")
 
 
 def partitions_header(report) -> str:
@@ -163,14 +174,20 @@ def partitions_header(report) -> str:
              f"TensorRT &nbsp;·&nbsp; <span class='trex-big'>{report.engines}</span> TensorRT engine"
              f"{'s' if report.engines != 1 else ''} &nbsp;·&nbsp; {len(report.partitions)} partitions &nbsp;·&nbsp; "
              f"{report.nodes_supported}/{report.nodes_total} nodes supported</div>"]
+    if report.body_nodes:  # If/Loop/Scan bodies: the top-level count alone can hide most of the model
+        lines.append(message_box(
+            f"{report.body_nodes} more nodes sit inside If/Loop/Scan bodies. Nodes in TensorRT: "
+            f"{report.coverage_text()}; supported: {report.nodes_supported}/{report.nodes_total} top-level, "
+            f"{report.nodes_supported_with_bodies}/{report.nodes_total_with_bodies} with bodies",
+            "warning" if report.coverage_with_bodies < report.coverage else "info"))
     if report.folding is not None:
         f = report.folding
         lines.append(message_box(
             f"constant folding ({f.tool}): {f.nodes_before} → {f.nodes_after} nodes, engines "
             f"{f.engines_before} → {f.engines_after}, coverage {f.coverage_before:.1%} → {f.coverage_after:.1%}",
             "info"))
-    for note in report.notes or []:
-        lines.append(f"<div class='trex-source'>note: {e(note)}</div>")
+    for note in report.notes or []:  # (a note's own line breaks kept)
+        lines.append(f"<div class='trex-source' style='white-space:pre-line'>note: {e(note, None)}</div>")
     if report.opset_issue:
         lines.append(message_box(f"opset: {report.opset_issue}", "warning"))
     return "".join(lines)

@@ -29,10 +29,11 @@ if TYPE_CHECKING:
     from ..fusions.predict import FusionGroup
     from ..support.report import SupportReport
 
-#: draw text labels next to the points only below this many visible items
-LABEL_LIMIT = 160
-#: how many layers of a tall graph the initial y range shows (double-click resets to all)
-INITIAL_LAYERS = 32
+#: hover lines are wrapped at this many characters (a wide box is cut at the figure's edge)
+HOVER_CHARS = 72
+#: the figure's plotly config: the mouse wheel scrolls the notebook (zoom with the modebar's +/- or a box
+#: drag), double-click fits the whole graph again
+GRAPH_CONFIG = {"scrollZoom": False, "doubleClick": "reset", "displaylogo": False}
 
 TRACE_EDGES, TRACE_NODES, TRACE_LABELS, TRACE_SELECTION = 0, 1, 2, 3
 
@@ -263,7 +264,7 @@ def graph_figure(model_or_view, overlay: Overlay | None = None, *, selected: Ite
     view.compute()
     tree = view.tree
     overlay = overlay or plain_overlay(tree)
-    data = graph_traces(view, overlay, selected=selected, static=static)
+    data = graph_traces(view, overlay, selected=selected, static=static, height=height)
     points = go.Scatter if static else go.Scattergl
     fig = go.Figure(data=[points(**data["edges"]), points(**data["nodes"]),
                           go.Scatter(**data["labels"]), points(**data["selection"])]
@@ -272,8 +273,10 @@ def graph_figure(model_or_view, overlay: Overlay | None = None, *, selected: Ite
     return fig
 
 
-def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] = (), static: bool = False) -> dict:
-    """The trace dictionaries of :func:`graph_figure` (a widget uses them to update in place)."""
+def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] = (), static: bool = False,
+                 height: int | None = None) -> dict:
+    """The trace dictionaries of :func:`graph_figure` (a widget uses them to update in place); labels
+    (op of a node, scope of a box) on the items they fit beside at ``height`` (:meth:`GraphView.label_mask`)."""
     view.compute()
     tree = view.tree
     n_items = len(view.items)
@@ -284,6 +287,7 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
     hover: list[str] = []
     labels: list[str] = []
     cat_labels = [c[0] for c in overlay.categories]
+    mixed_seen = False
     for k, item in enumerate(view.items):
         if item.kind == LEAF:
             i = item.ref
@@ -295,7 +299,7 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
             symbols.append("diamond-open" if mark else "circle")
             sizes.append(15 if mark else 11)
             hover.append(_leaf_hover(tree, i, overlay))
-            labels.append("\u2002" + esc(shorten(tree.ops[i], 24)))
+            labels.append("\u2002" + esc(shorten(tree.ops[i], 24)))  # the op: what the node is
         else:
             g = tree.groups[item.ref]
             members = tree.members(item.ref)
@@ -310,6 +314,7 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
                 color = overlay.none_color
             else:
                 color = overlay.mixed_color
+                mixed_seen = True
             colors.append(color)
             n_marked = int(overlay.marked[members].sum()) if overlay.marked is not None else 0
             symbols.append("square-open" if n_marked else "square")
@@ -322,31 +327,34 @@ def graph_traces(view: GraphView, overlay: Overlay, *, selected: Iterable[str] =
                 lines.append(f"{esc(cat_labels[ci], 120)}: {int(counts[ci])}")
             if n_marked:
                 lines.append(f"{esc(overlay.marked_label, 200)}: {n_marked} here")
-            hover.append("<br>".join(lines))
+            hover.append("<br>".join(_wrapped(lines)))
             labels.append("\u2003" + esc(shorten(g.label, 26)) + f" ({len(members)})")
     sel_items = selected_items(view, selected)
+    shown = view.label_mask(height) if n_items else np.zeros(0, dtype=bool)
+    present_cats = set(np.unique(overlay.node_category[overlay.node_category >= 0]).tolist())
     data = {
         "edges": dict(x=ex, y=ey, mode="lines", line=dict(color=EDGE_GREY, width=1), hoverinfo="skip",
                       showlegend=False, name="edges"),
         "nodes": dict(x=view.x, y=view.y, mode="markers", name="nodes", showlegend=False,
                       marker=dict(color=colors, symbol=symbols, size=sizes, line=dict(color="#333", width=0.6)),
                       hovertext=hover, hoverinfo="text"),
-        "labels": dict(x=view.x if n_items <= LABEL_LIMIT else [], y=view.y if n_items <= LABEL_LIMIT else [],
-                       text=labels if n_items <= LABEL_LIMIT else [], mode="text", textposition="middle right",
-                       textfont=dict(size=10, color="#333"), hoverinfo="skip", showlegend=False, name="labels"),
+        "labels": dict(x=view.x[shown], y=view.y[shown], text=[labels[k] for k in np.flatnonzero(shown).tolist()],
+                       mode="text", textposition="middle right", textfont=dict(size=10, color="#333"),
+                       hoverinfo="skip", showlegend=False, name="labels"),
         "selection": dict(x=view.x[sel_items] if sel_items else [], y=view.y[sel_items] if sel_items else [],
                           mode="markers", name="selected", showlegend=False, hoverinfo="skip",
                           marker=dict(symbol="circle-open", size=26, color=HIGHLIGHT, line=dict(width=3))),
         "legend": [dict(x=[None], y=[None], mode="markers", name=esc(label, 120),
-                        marker=dict(color=color, size=10, symbol="circle"), showlegend=True, hoverinfo="skip")
-                   for label, color in overlay.categories]
+                        marker=dict(color=color, size=10, symbol="circle"), showlegend=ci in present_cats,
+                        hoverinfo="skip")
+                   for ci, (label, color) in enumerate(overlay.categories)]  # (a legend entry only for what is drawn)
         + [dict(x=[None], y=[None], mode="markers", name=esc(overlay.mixed_label, 120),
-                marker=dict(color=overlay.mixed_color, size=10, symbol="square"), showlegend=True,
+                marker=dict(color=overlay.mixed_color, size=10, symbol="square"), showlegend=mixed_seen,
                 hoverinfo="skip"),
            dict(x=[None], y=[None], mode="markers",
                 name="collapsed scope" + ("" if static else " (click to expand)"),
                 marker=dict(color="#ffffff", size=12, symbol="square", line=dict(color="#333", width=1)),
-                showlegend=True, hoverinfo="skip")]
+                showlegend=any(it.kind == GROUP for it in view.items), hoverinfo="skip")]
         + ([dict(x=[None], y=[None], mode="markers", name=esc(overlay.marked_label, 200),
                  marker=dict(color="#333", size=12, symbol="diamond-open"), showlegend=True, hoverinfo="skip")]
            if overlay.marked is not None else []),
@@ -375,24 +383,35 @@ def _leaf_hover(tree: ScopeTree, i: int, overlay: Overlay) -> str:
             lines.extend(esc(line, 300) for line in overlay.describe(nid))
         except Exception as exc:  # an overlay must never break the figure
             lines.append(esc(f"(details unavailable: {exc})"))
-    return "<br>".join(lines)
+    return "<br>".join(_wrapped(lines))
+
+
+def _wrapped(lines: list[str]) -> list[str]:
+    """Hover lines (already escaped) wrapped at :data:`HOVER_CHARS`: a box wider than the figure is cut."""
+    out = []
+    for line in lines:
+        if len(line) <= HOVER_CHARS or "<" in line:
+            out.append(line)
+        else:
+            out.extend(wrap(line, HOVER_CHARS, 4))
+    return out
 
 
 def graph_layout_dict(view: GraphView, overlay: Overlay, *, title: str | None = None, height: int | None = None,
                       static: bool = False) -> dict:
     view.compute()
     n_layers = max(1, view.num_layers)
-    yrange = None
-    if n_layers > INITIAL_LAYERS:
-        yrange = [-(INITIAL_LAYERS - 0.5), 0.8]
-    if height is None:  # about 26 px per layer, within reason; taller graphs start at the top, pan down
-        height = int(min(900, max(420, 26 * min(n_layers, INITIAL_LAYERS) + 160)))
+    yrange = [-(n_layers - 1) - 0.8, 0.8]  # the whole graph in the first view (double-click comes back here)
+    height = view.figure_height(height)
     width_extent = max(1, view.max_width)
     shown = len(view.items)
     subtitle = f"{view.tree.n} nodes, {shown} items shown"
     collapsed = sum(1 for it in view.items if it.kind == GROUP)
     if collapsed:
         subtitle += f" ({collapsed} collapsed scopes" + (")" if static else "; click a box to expand)")
+    labelled = int(view.label_mask(height).sum()) if shown else 0
+    if labelled < shown:
+        subtitle += f"; labels on {labelled} items where they fit, hover for every item"
     head = title or overlay.title
     source_lines = wrap("source: " + (overlay.source or "unknown"), 110, 3)
     return dict(
@@ -400,10 +419,11 @@ def graph_layout_dict(view: GraphView, overlay: Overlay, *, title: str | None = 
                    "<br><sup>" + "<br>".join(esc(line, None) for line in source_lines) + "</sup>",
                    x=0.01, xanchor="left"),
         height=height, template="plotly_white", hovermode="closest", dragmode="pan",
+        hoverlabel=dict(align="left", font=dict(size=11), namelength=-1),
         clickmode="event", uirevision=None,
         margin=dict(l=10, r=10, t=50 + 16 * len(source_lines), b=10),
         xaxis=dict(visible=False, range=[-(width_extent / 2) - 1.5, width_extent / 2 + 3.5]),
-        yaxis=dict(visible=False, range=yrange, autorange=yrange is None),
+        yaxis=dict(visible=False, range=yrange, autorange=False),
         legend=dict(orientation="h", yanchor="top", y=-0.01, x=0, font=dict(size=11)),
         meta={"kind": "graph", "overlay": overlay.title, "source": overlay.source, "items": shown,
               "nodes": view.tree.n},

@@ -25,6 +25,19 @@ MAX_CHILDREN = 48
 #: how many items the initial view may show
 DEFAULT_BUDGET = 320
 
+#: the figure's height: this many pixels per layer, within [MIN_HEIGHT, MAX_HEIGHT]; the whole graph is in the
+#: first view (a taller figure scrolls with the notebook, since the wheel is left to the page)
+PX_PER_LAYER = 22
+MIN_HEIGHT, MAX_HEIGHT = 420, 1400
+#: pixels the title, margins and legend take from the figure's height
+FRAME_PX = 160
+#: a label needs about this many pixels vertically and horizontally to be read without overlapping its neighbours
+LABEL_HEIGHT_PX = 12
+LABEL_WIDTH_PX = 110
+#: the plot's width when the figure is laid out (the widget's real width is known only in the browser; a
+#: notebook cell beside the details pane is about this wide)
+PLOT_WIDTH_PX = 900
+
 LEAF, GROUP = 0, 1
 
 
@@ -357,6 +370,7 @@ class GraphView:
         for a, b in forward.tolist() if len(forward) else []:
             preds[b].append(a)
         x = np.zeros(n, dtype=float)
+        rank = np.zeros(n, dtype=np.int64)  # place within its layer
         layers: dict[int, list[int]] = {}
         for i, d in enumerate(depth.tolist()):
             layers.setdefault(d, []).append(i)
@@ -374,11 +388,38 @@ class GraphView:
             width = len(members)
             for k, i in enumerate(members):
                 x[i] = k - (width - 1) / 2.0
+                rank[i] = k
         self.depth = depth
+        self.rank = rank
         self.x = x
         self.y = -depth.astype(float)
         self.max_width = max((len(m) for m in layers.values()), default=0)
         self.num_layers = len(layers)
+
+    # ------------------------------------------------------------------ sizes and labels
+    def figure_height(self, height: int | None = None) -> int:
+        """``height``, else :data:`PX_PER_LAYER` per layer within [:data:`MIN_HEIGHT`, :data:`MAX_HEIGHT`]."""
+        if height is not None:
+            return int(height)
+        self.compute()
+        return int(min(MAX_HEIGHT, max(MIN_HEIGHT, PX_PER_LAYER * max(1, self.num_layers) + FRAME_PX)))
+
+    def label_mask(self, height: int | None = None, width_px: int = PLOT_WIDTH_PX) -> np.ndarray:
+        """Which items get a text label when the whole graph fits ``height`` x ``width_px``: every item when
+        there is room, else every k-th layer and every m-th item of a row, so the labels shown can be read
+        (hover shows every item's name and op)."""
+        self.compute()
+        n = len(self.items)
+        if not n:
+            return np.zeros(0, dtype=bool)
+        px_per_layer = max(1.0, self.figure_height(height) - FRAME_PX) / max(1, self.num_layers)
+        every_layer = max(1, int(np.ceil(LABEL_HEIGHT_PX / px_per_layer)))
+        px_per_x = width_px / (max(1, self.max_width) + 5)  # the x range of graph_layout_dict
+        every_item = max(1, int(np.ceil(LABEL_WIDTH_PX / px_per_x)))
+        mask = (self.depth % every_layer) == 0
+        if every_item > 1:
+            mask &= (self.rank % every_item) == 0
+        return mask
 
     # ------------------------------------------------------------------ helpers for figures
     def key(self, item_index: int) -> str:

@@ -130,6 +130,47 @@ class SupportReport:
         """Fraction of nodes that run inside TensorRT engines (after min_block_size)."""
         return self.nodes_in_tensorrt / self.nodes_total if self.verdicts else 0.0
 
+    # ------------------------------------------------------------------ counts with If/Loop/Scan bodies
+    # A control-flow node holds whole subgraphs (silero-vad's one If holds 684 of its 689 nodes): counting
+    # top-level nodes alone says "80%" of a model whose work is nearly all in the unsupported If. A body node
+    # runs where its top-level node runs (inside an engine with it, or in the framework).
+    @property
+    def nodes_total_with_bodies(self) -> int:
+        return sum(1 + len(_body_nodes(v)) for v in self.verdicts)
+
+    @property
+    def body_nodes(self) -> int:
+        """Nodes inside If/Loop/Scan bodies (at any depth)."""
+        return self.nodes_total_with_bodies - self.nodes_total
+
+    @property
+    def nodes_supported_with_bodies(self) -> int:
+        return sum(int(v.supported) + sum(1 for c in _body_nodes(v) if c.supported) for v in self.verdicts)
+
+    @property
+    def nodes_in_tensorrt_with_bodies(self) -> int:
+        return sum(1 + len(_body_nodes(v)) for v in self.verdicts if v.in_tensorrt)
+
+    @property
+    def coverage_with_bodies(self) -> float:
+        """Fraction of all nodes, bodies included, that run inside TensorRT engines."""
+        total = self.nodes_total_with_bodies
+        return self.nodes_in_tensorrt_with_bodies / total if total else 0.0
+
+    def coverage_text(self) -> str:
+        """Nodes in TensorRT engines, e.g. "4/5 top-level (80.0%); with If/Loop/Scan bodies 9/17 (52.9%)"
+        (the second part only when the model has bodies)."""
+        text = f"{self.nodes_in_tensorrt}/{self.nodes_total} top-level ({self._pct(self.nodes_in_tensorrt)})"
+        if self.body_nodes:
+            text += (f"; with If/Loop/Scan bodies {self.nodes_in_tensorrt_with_bodies}/"
+                     f"{self.nodes_total_with_bodies} ({self.coverage_with_bodies:.1%})")
+        return text
+
+    def partition_body_nodes(self, partition: Partition) -> int:
+        """Nodes inside the bodies of a partition's control-flow nodes."""
+        members = set(partition.nodes)
+        return sum(len(_body_nodes(v)) for v in self.verdicts if v.node in members)
+
     @property
     def engines(self) -> int:
         """Number of TensorRT engines a framework integration would create."""
@@ -160,6 +201,11 @@ class SupportReport:
             "nodes_supported": self.nodes_supported,
             "nodes_in_tensorrt": self.nodes_in_tensorrt,
             "coverage": round(self.coverage, 6),
+            "body_nodes": self.body_nodes,
+            "nodes_total_with_bodies": self.nodes_total_with_bodies,
+            "nodes_supported_with_bodies": self.nodes_supported_with_bodies,
+            "nodes_in_tensorrt_with_bodies": self.nodes_in_tensorrt_with_bodies,
+            "coverage_with_bodies": round(self.coverage_with_bodies, 6),
             "engines": self.engines,
             "min_block_size": self.min_block_size,
             "require_mac": self.require_mac,
@@ -167,7 +213,7 @@ class SupportReport:
             "folding": self.folding.to_dict() if self.folding else None,
             "opset_issue": self.opset_issue,
             "notes": list(self.notes),
-            "partitions": [p.to_dict() for p in self.partitions],
+            "partitions": [{**p.to_dict(), "body_nodes": self.partition_body_nodes(p)} for p in self.partitions],
             "unsupported": [{"node": v.node, "name": v.name, "op": v.op, "domain": v.domain,
                              "reason": v.reason} for v in self.unsupported],
             "fallback": [{"node": v.node, "op": v.op, "reason": v.fallback_reason}
@@ -228,6 +274,13 @@ class SupportReport:
             f"  nodes: {self.nodes_total} total, {self.nodes_supported} supported "
             f"({self._pct(self.nodes_supported)}), {self.nodes_in_tensorrt} in TensorRT engines "
             f"({self._pct(self.nodes_in_tensorrt)})",
+        ]
+        if self.body_nodes:
+            total = self.nodes_total_with_bodies
+            lines.append(f"  with If/Loop/Scan bodies: {total} nodes ({self.body_nodes} in bodies), "
+                         f"{self.nodes_supported_with_bodies} supported ({self.nodes_supported_with_bodies / total:.1%}), "
+                         f"{self.nodes_in_tensorrt_with_bodies} in TensorRT engines ({self.coverage_with_bodies:.1%})")
+        lines += [
             f"  partitions: {len(self.partitions)} ({self.engines} TensorRT engine"
             f"{'s' if self.engines != 1 else ''}, {len(self.partitions) - self.engines} framework)"
             f"  min_block_size={self.min_block_size}" + ("  require_mac" if self.require_mac else ""),
@@ -243,7 +296,9 @@ class SupportReport:
             where = "TensorRT " if p.supported else "framework"
             span = name(p.nodes[0]) if p.size == 1 else f"{name(p.nodes[0])} ... {name(p.nodes[-1])}"
             extra = f"  <- {printable(p.demoted, 500)}" if p.demoted else ""
-            lines.append(f"    #{p.index:<3} {where}  {p.size:>6} nodes  {span}{extra}")
+            inside = self.partition_body_nodes(p)
+            bodies = f" (+{inside} in bodies)" if inside else ""
+            lines.append(f"    #{p.index:<3} {where}  {p.size:>6} nodes{bodies}  {span}{extra}")
         if len(self.partitions) > max_rows:
             lines.append(f"    ... {len(self.partitions) - max_rows} more")
         unsupported = self.unsupported
@@ -257,7 +312,18 @@ class SupportReport:
         return "\n".join(printable(line) for line in lines)
 
     def _pct(self, n: int) -> str:
+        """``n`` as a share of the top-level nodes."""
         return f"{n / self.nodes_total:.1%}" if self.nodes_total else "n/a"
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _body_nodes(verdict: NodeVerdict) -> list[NodeVerdict]:
+    """Every node inside ``verdict``'s If/Loop/Scan bodies, nested ones included."""
+    out, stack = [], list(verdict.children)
+    while stack:
+        child = stack.pop()
+        out.append(child)
+        stack.extend(child.children)
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..plots.graph import (TRACE_NODES, TRACE_SELECTION, Overlay, graph_layout_dict, graph_traces,
+from ..plots.graph import (GRAPH_CONFIG, TRACE_NODES, TRACE_SELECTION, Overlay, graph_layout_dict, graph_traces,
                            selected_items)
 from ..plots.graph_layout import LEAF, GraphView, ScopeTree
 
@@ -38,7 +38,9 @@ class GraphPanel:
         self.expand_button.disabled = tree.n > 50000
         buttons.append(self.expand_button)
         self.hint = W.HTML("<span style='color:#666;font-size:12px'>click a box to expand a scope, a node for "
-                           "its details; drag to pan, scroll to zoom, double-click to fit</span>")
+                           "its details; drag to pan, zoom with the + / - buttons (top right) or the box-zoom "
+                           "tool, double-click to fit the whole graph; the mouse wheel scrolls the notebook"
+                           "</span>")
         self.toolbar = W.HBox(buttons + [self.hint])
         self.widget = W.VBox([self.toolbar, self.box], layout=W.Layout(width="100%"))
 
@@ -54,12 +56,12 @@ class GraphPanel:
 
         if self.overlay is None:
             return
-        data = graph_traces(self.view, self.overlay, selected=self.selected)
+        data = graph_traces(self.view, self.overlay, selected=self.selected, height=self.height)
         layout = graph_layout_dict(self.view, self.overlay, title=self.title, height=self.height)
         traces = ([dict(type="scattergl", **data["edges"]), dict(type="scattergl", **data["nodes"]),
                    dict(type="scatter", **data["labels"]), dict(type="scattergl", **data["selection"])]
                   + [dict(type="scatter", **leg) for leg in data["legend"]])
-        figure = {"data": traces, "layout": layout}
+        figure = {"data": traces, "layout": layout, "config": dict(GRAPH_CONFIG)}  # the wheel is the page's
         if self.figure is None:
             self.figure = PlotWidget()
             self.figure.on_click(self._clicked)

@@ -64,7 +64,7 @@ def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level:
           timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
           on_progress: ProgressCallback | None = None, cancel: Any = None, *,
           providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0,
-          compute_capability: str = "auto") -> BuildReport:
+          compute_capability: str = "auto", values: Mapping[str, Any] | None = None) -> BuildReport:
     """Build and profile ``model`` (a path, bytes, ``onnx.ModelProto`` or :class:`explorer.Model`) in a
     worker process; returns a :class:`BuildReport` (an :class:`~explorer.engine.report.EngineReport`).
 
@@ -74,7 +74,9 @@ def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level:
     ``precision``: "fp32", "fp16", "bf16" (converted model) or "int8" (Q/DQ: the model's own, else
     ``quantize_static`` with random calibration - for exploring, not accuracy). ``opt_level``: 0-5
     (TensorRT's builder optimization level; for ONNX Runtime 0 / 1 / 2 / 3+ = DISABLE_ALL / BASIC / EXTENDED
-    / ALL). ``shapes``: ``{input: shape}`` or ``{input: (min, opt, max)}``. ``runs`` timed runs after
+    / ALL). ``shapes``: ``{input: shape}`` or ``{input: (min, opt, max)}`` (dynamic dimensions not given are
+    chosen and named in the notes). ``values``: ``{input: number or list}`` for control inputs (silero-vad's
+    ``sr=16000``) instead of random values. ``runs`` timed runs after
     ``warmup`` untimed ones, and with ``duration`` (seconds) on until that much time has passed, as trtexec's
     ``--iterations`` and ``--duration`` (a microsecond model needs thousands of runs for steady per-layer
     figures). ``on_progress(phase, step, total)``; ``cancel``: a ``threading.Event`` (or
@@ -84,7 +86,7 @@ def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level:
     job = start_build(model, backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
                       shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup, on_progress=on_progress,
                       cancel=cancel, providers=providers, seed=seed, duration=duration,
-                      compute_capability=compute_capability)
+                      compute_capability=compute_capability, values=values)
     return job.result()
 
 
@@ -93,7 +95,7 @@ def start_build(model: Any, backend: str = "auto", precision: str = "fp32", opt_
                 timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
                 on_progress: ProgressCallback | None = None, cancel: Any = None, *,
                 providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0,
-                compute_capability: str = "auto") -> "BuildJob":
+                compute_capability: str = "auto", values: Mapping[str, Any] | None = None) -> "BuildJob":
     """Start :func:`build` and return at once with a :class:`BuildJob` (for widgets and notebooks).
 
     Bad settings raise :class:`BuildError` here, before any process starts.
@@ -101,7 +103,7 @@ def start_build(model: Any, backend: str = "auto", precision: str = "fp32", opt_
     settings = BuildSettings.make(backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
                                   shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup,
                                   providers=providers, seed=seed, duration=duration,
-                                  compute_capability=compute_capability)
+                                  compute_capability=compute_capability, values=values)
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise BuildError(f"cancel must be a threading.Event (or have is_set()), got {type(cancel).__name__}")
     model_path, temp_dir = _model_file(model)

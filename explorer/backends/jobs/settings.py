@@ -6,6 +6,7 @@ Plain data that crosses to the build worker as JSON (:meth:`BuildSettings.to_dic
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
@@ -32,7 +33,9 @@ class BuildSettings:
     (combined with what is already there) after it (TensorRT). ``runs`` timed inferences after ``warmup``
     untimed ones, and with ``duration`` (seconds) on until that much time has passed, as trtexec's
     ``--iterations`` and ``--duration``. ``providers``: ONNX Runtime execution providers (default: TensorRT,
-    CUDA when present, then CPU). ``seed``: of the random inputs.
+    CUDA when present, then CPU). ``seed``: of the random inputs. ``values``: input name -> a number or a
+    list of numbers fed instead of random values (control inputs such as silero-vad's ``sr``; a number fills
+    the input's shape).
 
     TensorRT only: ``sparse_weights``; ``output_dir`` where the engine and its artifacts go (default: the
     log's folder, else a new temp dir); ``keep_io_types``: on TensorRT 11, keep fp32 inputs/outputs when
@@ -49,6 +52,7 @@ class BuildSettings:
     workspace: int | None = None
     tactic_shared_memory: int | None = None
     shapes: dict[str, tuple[Shape, Shape, Shape]] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
     timing_cache: str | None = None
     runs: int = 20
     warmup: int = 5
@@ -95,7 +99,7 @@ class BuildSettings:
             self, backend=backend, precision=precision, opt_level=_int_setting("opt_level", self.opt_level, 0, 5),
             runs=_int_setting("runs", self.runs, 1, MAX_TIMED_RUNS),
             warmup=_int_setting("warmup", self.warmup, 0, MAX_TIMED_RUNS), duration=seconds, **pools,
-            shapes=normalize_shapes(self.shapes),
+            shapes=normalize_shapes(self.shapes), values=normalize_values(self.values),
             timing_cache=os.fspath(self.timing_cache) if self.timing_cache is not None else None,
             output_dir=os.fspath(self.output_dir) if self.output_dir is not None else None,
             providers=[str(p) for p in self.providers] if self.providers else None,
@@ -172,6 +176,42 @@ def normalize_shapes(shapes: Mapping[str, Any] | None) -> dict[str, tuple[Shape,
             raise BuildError(f"shapes of input {name!r} must satisfy min <= opt <= max in every dimension, "
                              f"got {lo}, {opt}, {hi}")
         out[str(name)] = triple
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """``"16000"`` -> 16000, ``"0.5"`` -> 0.5, ``"1,2,3"`` -> [1, 2, 3]."""
+    parts = [p.strip() for p in str(text).strip().strip("[]").split(",")]
+    numbers: list[Any] = []
+    for part in parts:
+        try:
+            numbers.append(int(part))
+        except ValueError:
+            try:
+                numbers.append(float(part))
+            except ValueError:
+                raise BuildError(f"bad input value {text!r}: {part!r} is not a number (write e.g. 16000 or 1,2,3)"
+                                 ) from None
+    return numbers[0] if len(numbers) == 1 else numbers
+
+
+def normalize_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{input: number, list of numbers or "16000"}`` -> ``{input: number or list}`` (JSON-safe); the
+    input's type and size are checked against the model when the build loads it."""
+    if not values:
+        return {}
+    if not isinstance(values, Mapping):
+        raise BuildError(f"values must be a dict {{input name: number}}, got {type(values).__name__}")
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, str):
+            value = parse_value(value)
+        is_list = isinstance(value, (list, tuple))
+        flat = list(value) if is_list else [value]
+        if not flat or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in flat):
+            raise BuildError(f"value of input {name!r} must be a number or a list of numbers, got {value!r}")
+        flat = [v.item() if hasattr(v, "item") else v for v in flat]  # numpy scalars -> JSON-safe numbers
+        out[str(name)] = flat if is_list else flat[0]
     return out
 
 

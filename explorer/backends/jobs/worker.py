@@ -560,8 +560,8 @@ def _quantized_copy(model_path: str, settings: BuildSettings, out_dir: str,
     if has_qdq(proto):
         return model_path, None
     progress("convert", 0, 1)
-    shapes, _ = ort_backend.resolve_input_shapes(proto, settings.shapes)
-    calibration = [ort_backend.random_inputs(proto, shapes, settings.seed + 1 + i)
+    plan = ort_backend.plan_inputs(proto, settings.shapes, settings.values)
+    calibration = [ort_backend.random_inputs(proto, plan.shapes, settings.seed + 1 + i, plan.values)
                    for i in range(ort_backend.CALIBRATION_BATCHES)]
     quantized, info = ort_backend.quantize_int8(proto, calibration, workdir=out_dir)
     path = os.path.join(out_dir, "model.int8.onnx")

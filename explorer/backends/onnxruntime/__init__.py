@@ -49,7 +49,7 @@ from ...model.quantization import has_qdq
 from ...model.transforms import name_nodes_by_id
 from .build import build
 from .convert import CALIBRATION_BATCHES, Conversion, convert_precision, quantize_int8
-from .inputs import graph_input_specs, random_inputs, resolve_input_shapes
+from .inputs import InputPlan, graph_input_specs, plan_inputs, random_inputs, resolve_input_shapes
 from .mapping import GraphMapping, MappedNode, VanishedGroup, map_optimized_graph
 from .profiler import (CALIBRATION_NODES, CORRECTED_FLOOR_US, PARALLEL_NODES, DurationStats, ProfilerCalibration,
                        calibrate_profiler_overhead, calibration_summary, corrected_stats, recent_calibration,
@@ -68,6 +68,6 @@ __all__ = ["CALIBRATION_BATCHES", "CALIBRATION_NODES", "CORRECTED_FLOOR_US", "Ca
            "calibrate_profiler_overhead", "calibration_summary", "choose_providers", "convert_precision",
            "corrected_stats", "create_session", "graph_input_specs", "graph_optimization_level", "has_qdq",
            "make_session_options", "map_optimized_graph", "name_nodes_by_id", "nested_event_counts",
-           "parse_profile", "quantize_int8", "random_inputs", "read_profile_file", "recent_calibration",
+           "parse_profile", "plan_inputs", "InputPlan", "quantize_int8", "random_inputs", "read_profile_file", "recent_calibration",
            "report_from_onnxruntime", "resolve_input_shapes", "run", "shared_thread_pool", "stats_ms",
            "tensorrt_provider_options", "version", "whole_us_median", "whole_us_quantiles"]

@@ -20,7 +20,7 @@ from ...model.quantization import has_qdq
 from ...model.transforms import name_nodes_by_id
 from .. import MAX_TIMED_RUNS
 from .convert import CALIBRATION_BATCHES, Conversion, convert_precision
-from .inputs import random_inputs, resolve_input_shapes
+from .inputs import InputPlan, plan_inputs, random_inputs
 from .profiler import ProfilerCalibration, recent_calibration
 from .report import OrtBuildResult, OrtSettings, assemble
 from .session import (Cancelled, choose_providers, first_line, graph_optimization_level, hint_for,
@@ -67,6 +67,7 @@ class _BuildRun:
     renamed: int = 0
     external: bool = False
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    inputs: InputPlan | None = None  # the shapes chosen or given, and the values given
     feeds: dict[str, Any] = field(default_factory=dict)
     # convert
     run_proto: Any = None
@@ -138,6 +139,9 @@ class _BuildRun:
         try:
             session.run(None, self.feeds)
         except Exception as exc:
+            failure = self.inputs.failure("run", str(exc)) if self.inputs else None
+            if failure is not None:  # a dynamic model: which sizes were used, not ONNX Runtime's words
+                raise failure from None
             raise BuildError(f"ONNX Runtime failed to run the model: {ort_message(exc)}",
                              hint=hint_for(str(exc))) from None
         return time.perf_counter() - t0
@@ -184,9 +188,10 @@ def _load(run: _BuildRun, t: float) -> float:
     t = run.lap("load", t)
     run.check()
     shapes = {k: tuple(tuple(int(d) for d in s) for s in v) for k, v in (run.settings.get("shapes") or {}).items()}
-    run.input_shapes, shape_notes = resolve_input_shapes(run.original, shapes)
-    run.notes.extend(shape_notes)
-    run.feeds = random_inputs(run.original, run.input_shapes, run.seed)
+    run.inputs = plan_inputs(run.original, shapes, run.settings.get("values"))
+    run.input_shapes = run.inputs.shapes
+    run.notes.extend(run.inputs.notes())
+    run.feeds = random_inputs(run.original, run.input_shapes, run.seed, run.inputs.values)
     return t
 
 
@@ -201,7 +206,7 @@ def _convert(run: _BuildRun, t: float) -> float:
             run.external = False
         calibration = None
         if precision == "int8":
-            calibration = [random_inputs(proto, run.input_shapes, run.seed + 1 + i)
+            calibration = [random_inputs(proto, run.input_shapes, run.seed + 1 + i, run.inputs.values)
                            for i in range(CALIBRATION_BATCHES)]
         run.run_proto, run.conversion = convert_precision(proto, precision, calibration=calibration,
                                                           workdir=run.workdir)
@@ -390,7 +395,7 @@ def _report(run: _BuildRun, t: float) -> OrtBuildResult:
         precision=run.precision, conversion_tool=run.conversion.tool, opt_level=run.opt_level,
         ort_graph_optimization_level=graph_optimization_level(run.opt_level), providers=list(run.used_providers),
         runs=run.runs, duration=run.duration, profiled_runs=run.profiled_runs, warmup=run.warmup,
-        input_shapes={k: list(v) for k, v in run.input_shapes.items()}, inputs=f"random, seed {run.seed}",
+        input_shapes={k: list(v) for k, v in run.input_shapes.items()}, inputs=run.inputs.inputs_text(run.seed),
         threads=("ONNX Runtime default (intra-op = physical cores), one pool shared by the timed sessions"
                  if shared_thread_pool() else "ONNX Runtime default (intra-op = physical cores) per session; "
                  "the profiled session's threads stop spinning after each run"))
@@ -425,6 +430,9 @@ def _session(run: _BuildRun, source, providers, *, optimized_path=None, profile_
             raise Cancelled() from None
         if optimized_path and "compiled" in text.lower() and "serializ" in text.lower():
             return None
+        failure = run.inputs.failure("load", text) if run.inputs and "shape" in text.lower() else None
+        if failure is not None:
+            raise failure from None
         raise BuildError(f"ONNX Runtime could not load the model: {text}", hint=hint_for(text)) from None
 
 

@@ -60,6 +60,7 @@ class BuildTab(Tab):
                                        layout=W.Layout(width="160px"))
         self.shapes_box = W.VBox()
         self.shape_fields: dict[str, tuple] = {}
+        self.value_fields: dict[str, Any] = {}  # control inputs (0-d or one element): a value instead of random
         self.build_button = W.Button(description="Build", button_style="success", icon="play")
         self.build_button.on_click(lambda _: self.start())
         self.cancel_button = W.Button(description="Cancel", button_style="danger", icon="stop", disabled=True)
@@ -147,6 +148,11 @@ class BuildTab(Tab):
             out[name] = (mn, opt, mx)
         return out or None
 
+    def values(self) -> dict[str, str] | None:
+        """Values typed for control inputs (``sr`` = 16000): checked by the build settings and the model."""
+        out = {name: field.value.strip() for name, field in self.value_fields.items() if field.value.strip()}
+        return out or None
+
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"precision": self.precision.value, "runs": self.runs.value,
                                 "warmup": self.warmup.value}
@@ -164,6 +170,9 @@ class BuildTab(Tab):
             opts["shapes"] = shapes
         if not self.compute_capability.disabled:
             opts["compute_capability"] = self.compute_capability.value
+        values = self.values()
+        if values:
+            opts["values"] = values
         opts["backend"] = backend
         return opts
 
@@ -208,30 +217,58 @@ class BuildTab(Tab):
         self.render_builds()
 
     def _render_shapes(self) -> None:
+        """One row of min / opt / max fields per dynamic input, pre-filled with the sizes a build would choose
+        (the model's metadata, its dimension names, else batch 1, image 640x640, sequence 128) and saying why:
+        an empty field never means 1."""
         import ipywidgets as W
 
+        from ...backends.onnxruntime.inputs import choose_dims
+        from ...errors import ExplorerError
+
         model = self.state.model
-        rows, fields = [], {}
+        rows, fields, value_fields = [], {}, {}
         if model is not None:
             g = model.graph
+            proto = getattr(model, "proto", None)
+            metadata = {p.key: p.value for p in proto.metadata_props} if proto is not None else {}
+            elem_types = ({vi.name: vi.type.tensor_type.elem_type for vi in proto.graph.input}
+                          if proto is not None else {})
             for t in g.inputs:
                 if t.name in g.initializers:
                     continue
                 if t.shape is not None and all(isinstance(d, int) and d > 0 for d in t.shape):
+                    if all(d == 1 for d in t.shape):  # a control input (a scalar such as silero-vad's sr)
+                        field = W.Text(placeholder="empty: random", layout=W.Layout(width="170px"))
+                        value_fields[t.name] = field
+                        rows.append(W.HBox([W.HTML(f"<code>{e(t.name)}</code> {e(t.dtype.lower())} "
+                                                   f"[{e('x'.join(str(d) for d in t.shape) or 'scalar')}] value",
+                                                   layout=W.Layout(width="240px")), field]))
                     continue
+                declared = list(t.shape or ())
                 dims = "x".join(str(d) if isinstance(d, int) and d > 0 else (str(d) if d else "?")
-                                for d in (t.shape or ()))
-                example = "x".join(str(d) if isinstance(d, int) and d > 0 else "1" for d in (t.shape or ()))
-                mn = W.Text(placeholder=f"min e.g. {example}", layout=W.Layout(width="170px"))
-                opt = W.Text(placeholder=f"opt e.g. {example}", layout=W.Layout(width="170px"))
-                mx = W.Text(placeholder=f"max e.g. {example}", layout=W.Layout(width="170px"))
+                                for d in declared)
+                try:
+                    chosen = choose_dims(t.name, elem_types.get(t.name, 1), declared, metadata)
+                    why = "; ".join(f"{repr(c.param) if c.param else f'dim {c.index}'} {c.value}: {c.reason}"
+                                    for c in chosen)
+                except ExplorerError as exc:
+                    chosen, why = [], str(exc)
+                by_index = {c.index: c.value for c in chosen}
+                default = "x".join(str(by_index.get(i, d)) for i, d in enumerate(declared))
+                mn, opt, mx = (W.Text(value=default if chosen and label == "opt" else "",
+                                      placeholder=f"{label} (empty: = opt)" if label != "opt" else f"e.g. {default}",
+                                      layout=W.Layout(width="170px")) for label in ("min", "opt", "max"))
                 fields[t.name] = (mn, opt, mx)
-                rows.append(W.HBox([W.HTML(f"<code>{e(t.name)}</code> [{e(dims)}]",
-                                           layout=W.Layout(width="240px")), mn, opt, mx]))
+                rows.append(W.HBox([W.HTML(f"<code>{e(t.name)}</code> [{e(dims)}]", layout=W.Layout(width="240px")),
+                                    mn, opt, mx,
+                                    W.HTML(f"<span class='trex-source' title='{e(why)}'>pre-filled: {e(why)}</span>")]))
         self.shape_fields = fields
+        self.value_fields = value_fields
         if rows:
-            self.shapes_box.children = [W.HTML("<b>Dynamic-shape profile</b> (min / opt / max per dynamic input, "
-                                               "e.g. 1x3x224x224; empty = 1 for every dynamic dimension)")] + rows
+            self.shapes_box.children = [W.HTML(
+                "<b>Dynamic-shape profile</b> (min / opt / max per dynamic input, e.g. 1x3x640x640; opt is pre-filled "
+                "with the sizes the build would choose, and why; an empty min or max is the opt shape; ONNX Runtime "
+                "runs the opt shape; a control input's value replaces its random one)")] + rows
         else:
             self.shapes_box.children = []
 

@@ -52,9 +52,11 @@ class FusionsTab(Tab):
                     from ...fusions import compare_with_engine
 
                     score = compare_with_engine(groups, build.report, state.model)
-                    parts.append(f"<div>prediction vs engine: precision <b>{score.precision:.0%}</b>, recall "
-                                 f"<b>{score.recall:.0%}</b> ({score.predicted_groups} predicted, "
-                                 f"{score.actual_groups} actual groups; {e(score.rule)})</div>")
+                    parts.append(f"<div>prediction vs engine: {e(score.headline())} "
+                                 f"<span class='trex-source'>({e(score.rule)})</span></div>")
+                    if getattr(build.report, "backend", "") == "onnxruntime":  # BuildReport only
+                        parts.append("<div class='trex-source'>this build is ONNX Runtime's: its fusions are ONNX "
+                                     "Runtime's, the prediction is TensorRT's</div>")
                 except Exception as exc:  # noqa: BLE001
                     parts.append(f"<div class='trex-source'>comparison unavailable: {e(describe_error(exc))}</div>")
         self.header.value = "".join(parts)
