@@ -286,7 +286,7 @@ def test_onnxruntime_build_progress_result_and_cancel(app):
     assert tab.progress.value == tab.progress.max and tab.progress.bar_style == "success"
     assert "data-state='done'" in tab.phase.value
     name = app.state.current
-    assert name.startswith("build 1: onnxruntime") and app.builds[name].backend == "onnxruntime"
+    assert name.startswith("resnet18 · build 1: onnxruntime") and app.builds[name].backend == "onnxruntime"
     assert _kinds(tab) == ["latency_bar"]  # the layer plot appears under the form
     assert len(set(phases)) > 2
     app.show("Tactics")

@@ -17,7 +17,9 @@ def compare_frame(a: EngineReport, b: EngineReport, label_a: str = "a", label_b:
     import pandas as pd
 
     rows = compare_rows(a, b)
-    names = {"latency_a_ms": f"latency_ms [{label_a}]", "latency_b_ms": f"latency_ms [{label_b}]",
+    stat = a.latency_statistic if a.latency_statistic == b.latency_statistic else "latency"
+    names = {"latency_a_ms": f"{stat} ms [{label_a}]", "latency_b_ms": f"{stat} ms [{label_b}]",
+             "diff_ms": "difference ms (b − a)",
              "precision_a": f"precision [{label_a}]", "precision_b": f"precision [{label_b}]",
              "tactic_a": f"tactic [{label_a}]", "tactic_b": f"tactic [{label_b}]",
              "layer_b": f"layer [{label_b}]"}
@@ -32,7 +34,9 @@ def compare_latency_figure(a: EngineReport, b: EngineReport, *,
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    title = f"Per-layer latency: {label_a} vs {label_b}"
+    stat = a.latency_statistic if a.latency_statistic == b.latency_statistic else \
+        f"{a.latency_statistic or 'n/a'} vs {b.latency_statistic or 'n/a'}"
+    title = f"Per-layer latency ({stat})"
     if not has_latency(a) or not has_latency(b):
         missing = label_a if not has_latency(a) else label_b
         return empty_figure(f"{missing} has no per-layer latency (layer information only), so there is nothing "
@@ -82,11 +86,13 @@ def compare_latency_figure(a: EngineReport, b: EngineReport, *,
     changed_p = sum(1 for r in rows if r["precision_changed"])
     changed_t = sum(1 for r in rows if r["tactic_changed"])
     source = f"{label_a}: {engine_source(a, 'latency')} | {label_b}: {engine_source(b, 'latency')}"
+    # the build names are in the legend (below the plot), so the title stays short enough to show whole
     fig.update_layout(
-        title=titled(f"{title}: total {fmt_ms(total_a)} → {fmt_ms(total_b)} "
-                     f"({(total_b - total_a) / total_a * 100 if total_a else 0:+.1f}%), {changed_p} precision and "
+        title=titled(f"{title}: sum {fmt_ms(total_a)} → {fmt_ms(total_b)} "
+                     f"({(total_b - total_a) / total_a * 100 if total_a else 0:+.1f}%); {changed_p} precision and "
                      f"{changed_t} tactic changes (outlined)", source),
-        barmode="group", height=height, template="plotly_white", margin=dict(l=60, r=20, t=80, b=150),
+        barmode="group", height=height, template="plotly_white", margin=dict(l=60, r=20, t=80, b=230),
+        legend=dict(orientation="h", x=0, y=-0.42, yanchor="top"),
         meta={"kind": "compare_latency", "source": source})
     fig.update_yaxes(title_text="ms", row=1, col=1)
     fig.update_yaxes(title_text="Δ ms", row=2, col=1)
@@ -98,12 +104,14 @@ def compare_totals(a: EngineReport, b: EngineReport, label_a: str = "a", label_b
     """Totals side by side: latency (sum of layers, end to end), memory by kind, layer counts."""
     def e2e(r):
         s = r.end_to_end
-        return s.latency.mean if s is not None else None
+        return s.latency.p50 if s is not None else None
 
+    stat = a.latency_statistic if a.latency_statistic == b.latency_statistic else "per-layer figures"
     out = [
         {"what": "layers", label_a: len(a.layers), label_b: len(b.layers), "unit": ""},
-        {"what": "latency, sum of layers", label_a: a.latency_ms_total, label_b: b.latency_ms_total, "unit": "ms"},
-        {"what": "latency, end to end (mean)", label_a: e2e(a), label_b: e2e(b), "unit": "ms"},
+        {"what": f"sum of layer {stat}s" if stat != "per-layer figures" else "sum of layers", label_a:
+         a.latency_ms_total, label_b: b.latency_ms_total, "unit": "ms"},
+        {"what": "end to end (median)", label_a: e2e(a), label_b: e2e(b), "unit": "ms"},
     ]
     ma = {r["category"]: r["bytes"] for r in memory_totals(a)}
     mb = {r["category"]: r["bytes"] for r in memory_totals(b)}
@@ -125,7 +133,8 @@ def compare_totals_figure(a: EngineReport, b: EngineReport, *,
     rows = compare_totals(a, b, label_a, label_b)
     lat = [r for r in rows if r["unit"] == "ms"]
     mem = [r for r in rows if r["unit"] == "bytes"]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("latency (ms)", "memory (MiB)"), column_widths=[0.4, 0.6])
+    # units on the axes, not as subplot titles (those sat on the title's source lines)
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.12)
     for label, color in ((label_a, "#1f77b4"), (label_b, "#ff7f0e")):
         fig.add_bar(x=[esc(r["what"]) for r in lat], y=[r[label] for r in lat], name=esc(label), marker_color=color,
                     hovertext=[f"{esc(label)}: {esc(fmt_ms(r[label]))}" for r in lat], hoverinfo="text",
@@ -135,7 +144,10 @@ def compare_totals_figure(a: EngineReport, b: EngineReport, *,
                     hovertext=[f"{esc(label)}: {esc(fmt_bytes(r[label]))}" for r in mem], hoverinfo="text",
                     row=1, col=2)
     source = f"{label_a}: {engine_source(a)} | {label_b}: {engine_source(b)}"
-    fig.update_layout(title=titled(f"Totals: {label_a} vs {label_b}", source), barmode="group", height=height,
-                      template="plotly_white", margin=dict(l=50, r=20, t=90, b=90),
+    fig.update_layout(title=titled("Totals (latency: medians where the sources have them)", source),
+                      barmode="group", height=height, template="plotly_white", margin=dict(l=50, r=20, t=90, b=90),
+                      legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"),
                       meta={"kind": "compare_totals", "source": source})
+    fig.update_yaxes(title_text="ms", row=1, col=1)
+    fig.update_yaxes(title_text="MiB", row=1, col=2)
     return fit_title(fig)

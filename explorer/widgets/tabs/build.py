@@ -79,6 +79,7 @@ class BuildTab(Tab):
         self.fixture_button = W.Button(description="Import fixture", icon="download", disabled=not fixtures)
         self.fixture_button.on_click(lambda _: self.fixture.value and self.app.import_fixture(self.fixture.value))
         self.import_message = html_widget()
+        self._syncing = False
         self.current = W.Dropdown(options=[], description="Current", layout=W.Layout(width="420px"))
         self.current.observe(self._current_changed, "value")
         self.remove_button = W.Button(description="Remove", icon="trash")
@@ -114,6 +115,9 @@ class BuildTab(Tab):
         self.timing_cache.disabled = not trt_only
 
     def _current_changed(self, change) -> None:
+        # only the user's pick: reassigning the options resets the index to 0, which must not reach the state
+        if self._syncing:
+            return
         if change["new"] and change["new"] != self.state.current:
             self.state.set_current(change["new"])
 
@@ -242,8 +246,14 @@ class BuildTab(Tab):
         if not self.built:
             return
         names = list(self.state.builds)
-        self.current.options = [(n, n) for n in names]
-        self.current.value = self.state.current if self.state.current in names else None
+        self._syncing = True  # the dropdown follows the state here, never the other way round
+        try:
+            options = [(n, n) for n in names]
+            if tuple(self.current.options) != tuple(options):
+                self.current.options = options
+            self.current.value = self.state.current if self.state.current in names else None
+        finally:
+            self._syncing = False
         err = self.state.error("import")
         self.import_message.value = STYLE + message_box(err) if err else ""
         build = self.state.current_build

@@ -43,9 +43,7 @@ class LayersTab(EngineTab):
         self.bar = bar
         self.replace_figures(self.fig_box, [bar, W.HBox([tree, pie])])
         self.figures += [tree, pie]
-        frame = report.layers_frame()
-        self.table.value = table(frame, ["name", "type", "precision", "latency_ms", "percentage", "tactic",
-                                         "onnx_nodes", "source"], source=build.source, max_rows=2000)
+        self.table.value = layers_table(report, build.source)
         self.widget.children = [self.head, W.HBox([self.sort, self.color]), self.fig_box,
                                 W.HTML("<h4>Layers</h4>"), self.table]
         self.on_selection()
@@ -55,3 +53,20 @@ class LayersTab(EngineTab):
 
     def on_selection(self) -> None:
         highlight_layer(self.bar, self.state.selection.layer)
+
+
+def layers_table(report, source: str) -> str:
+    """The Layers tab's table: the plotted statistic (named in the header), its spread and share, the
+    engine's word for what ran the layer; the source once above the table, not in every row."""
+    from ...plots.tactics import from_onnxruntime
+
+    frame = report.layers_frame()
+    stat = report.latency_statistic or "latency"
+    ran = "provider" if from_onnxruntime(report) else "tactic"
+    columns = {"name": "layer", "type": "type", "precision": "precision", "latency_ms": f"{stat} ms",
+               "latency_p10_ms": "p10 ms", "latency_p90_ms": "p90 ms", "percentage": "share %", "tactic": ran,
+               "onnx_nodes": "ONNX nodes"}
+    if frame["latency_p10_ms"].isna().all():
+        columns.pop("latency_p10_ms"), columns.pop("latency_p90_ms")
+    frame = frame[list(columns)].rename(columns=columns)
+    return table(frame, list(frame.columns), source=f"{source}; latency: {stat} per layer", max_rows=2000)
