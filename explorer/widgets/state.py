@@ -131,6 +131,7 @@ class ExplorerState:
         self.model_label: str | None = None
         self.model_path: str | None = None  # a file on disk (uploads are written to a temp file)
         self.options: dict[str, Any] = {"trt_version": None, "min_block_size": 1, "fold_constants": False}
+        self.default_options = dict(self.options)  # what the app started with (the Explorer's arguments)
         self.support = None
         self._fusions = None
         self._fusions_error: str | None = None
@@ -194,6 +195,7 @@ class ExplorerState:
             self.message("model", f"could not load {label or _short(source)}: {describe_error(exc)}")
             return False
         with self._lock:
+            had_model = self.model is not None
             self.model = model
             self.model_label = label
             self.model_path = model_path
@@ -208,11 +210,23 @@ class ExplorerState:
                 self.current = next((b.name for b in reversed(self.builds.values()) if b.model == label), None)
             dropped = self.current != before
         self.message("model", None)
+        kept = [f"{k.replace('_', ' ')} {v}" for k, v in self.options.items()
+                if k in self.default_options and v != self.default_options[k]]
+        self.message("analysis options", f"{label}: the analysis options of the previous model are kept ("
+                     + ", ".join(kept) + "); change them in the Partitions tab" if kept and had_model else None,
+                     level="info")
         self.emit("model")
         if dropped:
             self.emit("current")
         self.analyze()
         return True
+
+    @property
+    def model_uploaded(self) -> bool:
+        """Whether the model came as bytes (an upload): its path is a temp file, not one the user typed."""
+        path = self.model_path
+        return self.model is not None and (path is None or (self._tmpdir is not None
+                                                            and path.startswith(self._tmpdir.name)))
 
     def _write_temp(self, data: bytes, name: str) -> str:
         if self._tmpdir is None:
@@ -229,6 +243,8 @@ class ExplorerState:
     def set_options(self, **options) -> bool:
         changed = {k: v for k, v in options.items() if self.options.get(k) != v}
         self.options.update(options)
+        if changed and "analysis options" in self.messages:
+            self.message("analysis options", None)
         if changed and self.model is not None:
             return self.analyze()
         return True
