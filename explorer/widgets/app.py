@@ -278,8 +278,8 @@ class Explorer:
                              f"model: <b class='trex-model'>{model}</b>{source}{build}</div>")
 
     def _on_model(self, _state) -> None:
-        for name in ("Model", "Partitions", "Fusions", "Build", "Netron"):
-            self.tabs[name].stale = True
+        for name in ("Model", "Partitions", "Fusions", "Build", "Netron", "Compare"):
+            self.tabs[name].stale = True  # Compare pairs the builds of the loaded model
         self._render_header()
         self._on_selection(_state)
         tab = self.visible_tab
@@ -298,7 +298,7 @@ class Explorer:
 
     def _on_current(self, _state) -> None:
         self._render_header()
-        for name in ("Fusions", "Tactics", "Memory", "Layers"):
+        for name in ("Fusions", "Tactics", "Memory", "Layers", "Compare"):
             self.tabs[name].invalidate()
         build_tab: BuildTab = self.tabs["Build"]  # type: ignore[assignment]
         build_tab.render_builds()

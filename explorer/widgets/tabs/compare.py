@@ -68,6 +68,8 @@ class CompareTab(Tab):
         self._updating = True
         try:
             a, b = self.a.value, self.b.value
+            if a in builds and not self.across.value and builds[a].model != st.model_label:
+                a = None  # another model was loaded: pair its builds, not the last model's
             if a not in builds:  # default: the build before the current one (same model) as A, the current as B
                 mine = [x.name for x in st.builds_of()]
                 b = st.current if st.current in mine else (mine[-1] if mine else None)

@@ -34,8 +34,6 @@ class LayersTab(EngineTab):
         report = build.report
         from ...plots.data import engine_source
 
-        self.head.value = (STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
-                           + f"<div class='trex-source'>latency: {e(engine_source(report, 'latency'))}</div>")
         bar = figure_widget(latency_bar(report, sort=self.sort.value, color_by=self.color.value), on_click=self._clicked)
         tree = figure_widget(latency_treemap(report, title_width=68), on_click=self._clicked)  # side by side:
         pie = figure_widget(precision_pie(report, title_width=48))  # narrower titles
@@ -44,6 +42,9 @@ class LayersTab(EngineTab):
         self.replace_figures(self.fig_box, [bar, W.HBox([tree, pie])])
         self.figures += [tree, pie]
         self.table.value = layers_table(report, build.source)
+        # the head names the build last: once it does, the plots and the table below are this build's
+        self.head.value = (STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
+                           + f"<div class='trex-source'>latency: {e(engine_source(report, 'latency'))}</div>")
         self.widget.children = [self.head, W.HBox([self.sort, self.color]), self.fig_box,
                                 W.HTML("<h4>Layers</h4>"), self.table]
         self.on_selection()
