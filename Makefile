@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) bench/logs.py
 	$(PY) bench/build.py
 	$(PY) bench/browser.py --netron
+	$(PY) bench/app.py
 
 samples: $(STAMP)
 	$(PY) sample_models/make_samples.py

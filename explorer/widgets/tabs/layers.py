@@ -22,31 +22,40 @@ class LayersTab(EngineTab):
         self.table = html_widget()
         self.head = html_widget()
         self.bar = None
+        self.controls = W.HBox([self.sort, self.color])
+        self.table_title = W.HTML("<h4>Layers</h4>")
 
     def render(self) -> None:
         import ipywidgets as W
 
         from ...plots.layers import latency_bar, latency_treemap, precision_pie
 
-        if self.no_build():
+        from ...plots.data import engine_source
+
+        if self.no_build():  # (it closed the plot widgets)
+            self.bar = None
             return
         build = self.state.current_build
         report = build.report
-        from ...plots.data import engine_source
 
-        bar = figure_widget(latency_bar(report, sort=self.sort.value, color_by=self.color.value), on_click=self._clicked)
-        tree = figure_widget(latency_treemap(report, title_width=68), on_click=self._clicked)  # side by side:
-        pie = figure_widget(precision_pie(report, title_width=48))  # narrower titles
-        tree.layout.width, pie.layout.width = "58%", "42%"
-        self.bar = bar
-        self.replace_figures(self.fig_box, [bar, W.HBox([tree, pie])])
-        self.figures += [tree, pie]
+        figures = (latency_bar(report, sort=self.sort.value, color_by=self.color.value),
+                   latency_treemap(report, title_width=68), precision_pie(report, title_width=48))
+        if self.bar is None:  # first draw: three plot widgets, kept for the next builds
+            bar = figure_widget(figures[0], on_click=self._clicked)
+            tree = figure_widget(figures[1], on_click=self._clicked)  # side by side:
+            pie = figure_widget(figures[2])  # narrower titles
+            tree.layout.width, pie.layout.width = "58%", "42%"
+            self.bar, self.plots = bar, (bar, tree, pie)
+            self.replace_figures(self.fig_box, [bar, W.HBox([tree, pie])])
+            self.figures += [tree, pie]
+        else:  # a redraw in the widgets already on the page (Plotly.react): no new views, no layout pass
+            for widget, fig in zip(self.plots, figures):
+                widget.set_figure(fig)
         self.table.value = layers_table(report, build.source)
         # the head names the build last: once it does, the plots and the table below are this build's
         self.head.value = (STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
                            + f"<div class='trex-source'>latency: {e(engine_source(report, 'latency'))}</div>")
-        self.widget.children = [self.head, W.HBox([self.sort, self.color]), self.fig_box,
-                                W.HTML("<h4>Layers</h4>"), self.table]
+        self.widget.children = [self.head, self.controls, self.fig_box, self.table_title, self.table]
         self.on_selection()
 
     def _clicked(self, layer: str) -> None:
