@@ -66,6 +66,12 @@ def lab_page(tmp_path_factory):
             lab.stop()
 
 
+def _shot(nb: NotebookPage, name: str) -> None:
+    """A screenshot of the app to tests/artifacts/ (gitignored), for a person to look at."""
+    nb.page.evaluate("() => document.querySelector('.trex-app').scrollIntoView()")
+    nb.screenshot(f"session_{name}")
+
+
 def _tab(page, name: str) -> None:
     page.locator(".trex-app .lm-TabBar-tab", has_text=name).first.click()
     page.wait_for_function(
@@ -207,4 +213,12 @@ def test_a_session_with_two_models_and_several_builds(lab_page):
     assert "p10–p90" in text
     plots = wait_plots_drawn(page, timeout=90_000)
     assert [p["kind"] for p in plots] == ["compare_totals", "compare_latency"]
+    _shot(nb, "compare")
+    _tab(page, "Layers")
+    page.wait_for_function(VISIBLE_TEXT_HAS, arg=names[2], timeout=90_000)
+    wait_plots_drawn(page, timeout=90_000)
+    _shot(nb, "layers")
+    _tab(page, "Build")
+    wait_plots_drawn(page, timeout=90_000)
+    _shot(nb, "build")
     nb.add_and_run("app.close()", expect_output=False)

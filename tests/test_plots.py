@@ -246,7 +246,7 @@ def test_compare(engine_reports):
     _, reports = engine_reports
     a, b = reports["fp32"], reports["fp16"]
     frame = compare_frame(a, b, "fp32", "fp16")
-    assert {"median ms [fp32]", "median ms [fp16]", "precision_changed", "tactic_changed"} <= set(frame.columns)
+    assert {"latency_ms [fp32]", "latency_ms [fp16]", "precision_changed", "tactic_changed"} <= set(frame.columns)
     both = frame[frame["in"] == "both"]
     assert both["precision_changed"].any()
     fig = compare_latency_figure(a, b, label_a="fp32", label_b="fp16")

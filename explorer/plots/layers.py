@@ -36,7 +36,10 @@ def _layer_hover(layer: Layer, extra: list[str] | None = None, report: EngineRep
     if share is not None:
         lines.append(f"share: {fmt_number(share)}% of the sum")
     if layer.tactic:
-        lines.append(f"tactic: {esc(shorten(layer.tactic, 100))}")
+        from .tactics import from_onnxruntime
+
+        word = "execution provider" if report is not None and from_onnxruntime(report) else "tactic"
+        lines.append(f"{word}: {esc(shorten(layer.tactic, 100))}")
     nodes = list(layer.onnx_nodes)
     if nodes:
         lines.append(f"ONNX nodes: {esc(shorten(', '.join(nodes), 160))}")
@@ -46,8 +49,9 @@ def _layer_hover(layer: Layer, extra: list[str] | None = None, report: EngineRep
 
 def latency_bar(report: EngineReport, *,
                 title: str = "Per-layer latency", sort: str = "execution", color_by: str = "precision",
-                top: int | None = None, height: int = 460, selected: str | None = None):
+                top: int | None = None, height: int = 460, selected: str | None = None, title_width: int = 120):
     """Latency per engine layer as bars (execution order, or ``sort="latency"``), coloured by precision/type.
+    ``title_width``: characters per title line (the app's plots, beside the details panel, want ~70).
 
     Point ``k`` of every trace carries the layer name in ``customdata`` so a widget can map clicks.
     """
@@ -91,7 +95,7 @@ def latency_bar(report: EngineReport, *,
     stat = latency_words(report)
     bars = f"{stat} per layer" + (", whiskers p10–p90 of the runs" if spread else "")
     fig.update_layout(
-        title=titled(f"{title} ({bars}; sum {fmt_ms(total)} per inference)", source), height=height,
+        title=titled(f"{title} ({bars}; sum {fmt_ms(total)} per inference)", source, title_width), height=height,
         template="plotly_white", barmode="overlay", bargap=0.15,
         xaxis=dict(categoryorder="array", categoryarray=[esc(lab) for lab in labels], tickangle=-60,
                    tickfont=dict(size=9), showticklabels=len(labels) <= 80),

@@ -262,7 +262,8 @@ class BuildTab(Tab):
         if build is not None:
             from ...plots.layers import latency_bar
 
-            fig = figure_widget(latency_bar(build.report, title="Per-layer latency", height=360))
+            fig = figure_widget(latency_bar(build.report, title="Per-layer latency", height=360,
+                                                title_width=80))
             self.replace_figures(self.result_box, [html_widget(build_summary(build)), fig])
         else:
             self.replace_figures(self.result_box, [])

@@ -111,6 +111,9 @@ class CompareTab(Tab):
         self.replace_figures(self.fig_box, figs)
         frame = compare_frame(ra, rb, a, b)
         changed = frame[(frame["precision_changed"]) | (frame["tactic_changed"]) | (frame["in"] != "both")]
+        stat = ra.latency_statistic if ra.latency_statistic == rb.latency_statistic else "latency"
+        changed = changed.rename(columns={f"latency_ms [{a}]": f"{stat} ms [{a}]", f"latency_ms [{b}]": f"{stat} ms [{b}]",
+                                          "diff_ms": "difference ms (B − A)"})
         self.table.value = ("<h4>Layers whose precision or tactic changed, or that exist in one build only</h4>"
                             + table(changed, source=f"{a}: {ba.source} | {b}: {bb.source}",
                                     empty="no precision or tactic changes"))

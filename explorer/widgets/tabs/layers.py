@@ -38,7 +38,7 @@ class LayersTab(EngineTab):
         build = self.state.current_build
         report = build.report
 
-        figures = (latency_bar(report, sort=self.sort.value, color_by=self.color.value),
+        figures = (latency_bar(report, sort=self.sort.value, color_by=self.color.value, title_width=80),
                    latency_treemap(report, title_width=68), precision_pie(report, title_width=48))
         if self.bar is None:  # first draw: three plot widgets, kept for the next builds
             bar = figure_widget(figures[0], on_click=self._clicked)
