@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/build.py
 	$(PY) bench/browser.py --netron
 	$(PY) bench/report.py
+	$(PY) bench/app.py
 
 samples: $(STAMP)
 	$(PY) sample_models/make_samples.py

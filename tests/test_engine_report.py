@@ -140,3 +140,33 @@ def test_every_onnx_element_type_has_a_size_and_a_name():
     assert onnx_canonical("FLOAT") == "FP32" and onnx_canonical("float16") == "FP16"
     assert onnx_nbytes(3, "INT4") == 2 and onnx_nbytes(5, "UINT2") == 2 and onnx_nbytes(3, "FLOAT16") == 6
     assert onnx_nbytes(4, "FLOAT6E2M3") == 3 and onnx_nbytes(2, "UNDEFINED") == 8
+
+
+def test_one_statistic_median_else_mean_and_shares_of_it():
+    """Views show ``Layer.latency_ms``: the median when the source has one (ONNX Runtime, trtexec's medianMs),
+    else the mean, and say which; the share is of the same statistic's total, not the source's percentage."""
+    from explorer.engine import EngineReport, Layer, LatencyStats, ProfiledLatency
+
+    skewed = ProfiledLatency(time_ms=24.1, average_ms=2.41, median_ms=0.81, percentage=18.03, count=10,
+                             source="profiler", p10_ms=0.7, p90_ms=5.0)
+    plain = LatencyStats(time_ms=4.0, average_ms=4.0, source="old profile")
+    report = EngineReport(layers=[Layer(name="a", latency=skewed), Layer(name="b", latency=skewed)])
+    assert report.layers[0].latency_ms == 0.81 and report.latency_statistic == "median"
+    assert report.latency_ms_total == pytest.approx(1.62)
+    assert report.latency_share(report.layers[0]) == pytest.approx(50.0)  # not the source's 18.03
+    frame = report.layers_frame()
+    assert list(frame["latency_p10_ms"]) == [0.7, 0.7] and list(frame["percentage"]) == [50.0, 50.0]
+    assert report.to_dict()["layers"][0]["latency_statistic"] == "median"
+    old = EngineReport(layers=[Layer(name="c", latency=plain)])
+    assert old.layers[0].latency_ms == 4.0 and old.latency_statistic == "mean"
+    assert old.layers[0].latency.spread_ms is None
+    mixed = EngineReport(layers=[Layer(name="a", latency=skewed), Layer(name="c", latency=plain)])
+    assert mixed.latency_statistic.startswith("median (mean where")
+
+
+def test_numbers_read_for_people():
+    from explorer.plots.format import fmt_ms, fmt_number, fmt_spread
+
+    assert fmt_number(0.8064728999999999) == "0.806" and fmt_number(60.64) == "60.6" and fmt_number(3) == "3"
+    assert fmt_ms(2.41) == "2.41 ms" and fmt_ms(0.00313) == "3.13 µs" and fmt_ms(None) == "n/a"
+    assert fmt_spread((0.512, 0.583)) == "p10–p90 0.512–0.583 ms"

@@ -251,7 +251,8 @@ def test_compare(engine_reports):
     both = frame[frame["in"] == "both"]
     assert both["precision_changed"].any()
     fig = compare_latency_figure(a, b, label_a="fp32", label_b="fp16")
-    assert len(fig.data) == 3 and "fp32 vs fp16" in fig.layout.title.text
+    assert len(fig.data) == 3 and "Per-layer latency (median)" in fig.layout.title.text
+    assert {t.name for t in fig.data} >= {"fp32", "fp16"}  # the build names are in the legend
     totals = compare_totals_figure(a, b, label_a="fp32", label_b="fp16")
     assert len(totals.data) == 4
 

@@ -286,7 +286,7 @@ def test_onnxruntime_build_progress_result_and_cancel(app):
     assert tab.progress.value == tab.progress.max and tab.progress.bar_style == "success"
     assert "data-state='done'" in tab.phase.value
     name = app.state.current
-    assert name.startswith("build 1: onnxruntime") and app.builds[name].backend == "onnxruntime"
+    assert name.startswith("resnet18 · build 1: onnxruntime") and app.builds[name].backend == "onnxruntime"
     assert _kinds(tab) == ["latency_bar"]  # the layer plot appears under the form
     assert len(set(phases)) > 2
     app.show("Tactics")
@@ -356,3 +356,160 @@ def test_state_without_widgets():
     assert not st.start_build(backend="onnxruntime", precision="fp99")
     assert st.job_status.state == "failed" and "precision" in st.job_status.message
     st.close()
+
+
+# ---------------------------------------------------------------------------------------------- a whole session
+
+def _layer_value_everywhere(app, layer_name: str) -> dict[str, str]:
+    """One layer's latency as every view of the current build shows it (text, as the user reads it)."""
+    import re
+
+    from explorer.plots.format import fmt_ms
+
+    build = app.state.current_build
+    report = build.report
+    layer = report.layer(layer_name)
+    out = {"library": fmt_ms(layer.latency_ms)}
+    app.show("Layers")
+    tab = app.tabs["Layers"]
+    bar = tab.bar.figure
+    for trace in bar.data:
+        for name, y, hover in zip(trace.customdata, trace.y, trace.hovertext):
+            if name == layer_name:
+                out["layers bar"] = fmt_ms(y)
+                out["layers bar hover"] = re.search(r"latency \(\w+\): ([^<]+)", hover).group(1)
+    tree = next(p for p in _plots(tab.widget) if p.figure_dict()["layout"]["meta"]["kind"] == "latency_treemap")
+    data = tree.figure.data[0]
+    k = list(data.customdata).index(layer_name)
+    out["treemap"] = fmt_ms(data.values[k])
+    row = re.search(r"<tr><td>" + re.escape(layer_name) + r"</td>(.*?)</tr>", tab.table.value).group(1)
+    out["layers table"] = re.findall(r"<td>([^<]*)</td>", row)[2] + " ms"
+    app.select(layer=layer_name)
+    out["details"] = re.search(r"latency \(\w+\)</td><td>([^<]+)</td>", app.details.value).group(1)
+    from explorer.plots.graph import engine_overlay  # noqa: F401 - the graph overlay formats with fmt_ms too
+    from explorer.plots.compare import compare_rows
+
+    other = next((b for b in app.state.builds_of() if b.name != build.name), None)
+    if other is not None:
+        row = next(r for r in compare_rows(other.report, report) if r["layer_b"] == layer_name)
+        out["compare"] = fmt_ms(row["latency_b_ms"])
+    from explorer.plots.tactics import tactics_table
+
+    frame = tactics_table(report)
+    if len(frame):
+        values = frame.loc[frame["layer"] == layer_name, "layer_latency_ms"]
+        if len(values):
+            out["tactics"] = fmt_ms(values.iloc[0])
+    return out
+
+
+@pytest.mark.slow
+def test_a_session_of_builds_keeps_the_current_build_and_one_statistic(app):
+    """Two models, several ONNX Runtime builds, the current build switched between them: the newest build
+    becomes current, a user's pick stays (options being reassigned never move it back to build 1), every
+    name says its model, Compare pairs builds of one model, and one layer reads the same in every view."""
+    app.show("Build")
+    tab = app.tabs["Build"]
+    tab.backend.value = "onnxruntime"
+    tab.runs.value = 5
+    assert tab.warmup.value == 5  # one default, the CLI's (BuildSettings)
+    names = []
+    for precision in ("fp32", "fp16", "fp32"):
+        tab.precision.value = precision
+        tab.build_button.click()
+        status = app.wait(240)
+        assert status.state == "done", status.message
+        names.append(app.state.current)
+        assert tab.current.value == app.state.current == names[-1]  # the newest is current
+        assert names[-1] in app.header.value and "resnet18.onnx" in app.header.value
+    assert names == ["resnet18 · build 1: onnxruntime fp32", "resnet18 · build 2: onnxruntime fp16",
+                     "resnet18 · build 3: onnxruntime fp32"]
+    # the user picks build 2; the next build finishes and is current; picking build 2 again stays
+    tab.current.value = names[1]
+    assert app.state.current == names[1]
+    app.show("Layers")
+    assert names[1] in app.tabs["Layers"].head.value
+    app.show("Build")
+    tab.current.value = names[1]
+    tab.render_builds()  # options reassigned: the pick stays
+    assert app.state.current == names[1] and tab.current.value == names[1]
+    fp16 = app.builds[names[1]]
+    assert any("still compute in fp32" in note for note in fp16.notes)
+    assert "Build notes" in tab.result_box.children[0].value and "still compute in fp32" in tab.result_box.children[0].value
+    assert "median" in tab.result_box.children[0].value and "runs" in tab.result_box.children[0].value
+    # one layer, one figure, in every view (the slowest layer of build 2)
+    report = fp16.report
+    slowest = max((layer for layer in report.layers if layer.latency), key=lambda layer: layer.latency_ms)
+    assert slowest.latency_ms == slowest.latency.median_ms  # the median, not the mean
+    seen = _layer_value_everywhere(app, slowest.name)
+    assert {"layers bar", "treemap", "layers table", "details", "compare"} <= set(seen)
+    assert len(set(seen.values())) == 1, seen
+    share = report.latency_share(slowest)
+    assert share == pytest.approx(100 * slowest.latency_ms / report.latency_ms_total)
+    assert f"{share:.3g}"[:3] in app.details.value
+    # a second model: no build of it yet, so none is current; its builds are named with it
+    app.show("Build")
+    app.load(str(SAMPLES / "transformer_encoder.onnx"))
+    assert app.state.current is None and "no build of this model yet" in app.header.value
+    tab.precision.value = "fp32"
+    tab.build_button.click()
+    assert app.wait(240).state == "done"
+    other = app.state.current
+    assert other == "transformer_encoder · build 1: onnxruntime fp32"
+    assert app.builds[other].model == "transformer_encoder.onnx"
+    app.show("Compare")
+    cmp = app.tabs["Compare"]
+    assert cmp.b.value == other and cmp.a.value is None  # only one build of this model: nothing to pair
+    assert "same model" in cmp.message.value
+    app.compare(names[0], other)  # picked across models on purpose: warned
+    assert cmp.across.value and "trex-msg-warning" in cmp.message.value and "transformer_encoder" in cmp.message.value
+    # back to resnet18: its newest build is current again, Compare pairs its builds and judges the noise
+    app.load(str(SAMPLES / "resnet18.onnx"))
+    assert app.state.current == names[2]
+    cmp.across.value = False
+    app.compare(names[0], names[2])
+    assert "run-to-run noise" in cmp.noise.value and "p10–p90" in cmp.noise.value
+
+
+@needs_fixtures
+def test_imports_do_not_move_the_current_build_back(app, tmp_path):
+    """Importing (paths or fixtures) adds a build and makes it current; picking an older one stays picked
+    when the dropdown's options are reassigned (ipywidgets resets the index to 0 then)."""
+    app.show("Build")
+    tab = app.tabs["Build"]
+    for name in ("a100_resnet_fp32", "a100_resnet_fp16", "a100_resnet_qat"):
+        app.import_fixture(name)
+    assert app.state.current == "a100_resnet_qat" == tab.current.value
+    tab.current.value = "a100_resnet_fp16"
+    assert app.state.current == "a100_resnet_fp16"
+    tab.profile_path.value = str(FIXTURES / "a100_resnet_fp32.profile.json")
+    tab.import_name.value = "by path"
+    tab.import_button.click()
+    assert app.state.current == "by path" == tab.current.value
+    assert "by path" in app.header.value
+    tab.current.value = "a100_resnet_fp16"
+    tab.render_builds()
+    assert app.state.current == "a100_resnet_fp16"
+    app.show("Layers")
+    assert "a100_resnet_fp16" in app.tabs["Layers"].head.value
+    # trtexec's profile has medians (medianMs): the Layers table says median and rounds for people
+    assert "median ms" in app.tabs["Layers"].table.value
+    assert "0.806472" not in app.tabs["Layers"].table.value
+    assert app.tabs["Layers"].table.value.count("a100_resnet_fp16.profile.json") == 1  # the source once, not per row
+
+
+def test_analysis_options_kept_for_a_new_model_are_said(app):
+    app.analyze(min_block_size=3)
+    app.load(str(SAMPLES / "transformer_encoder.onnx"))
+    level, text = app.state.messages["analysis options"]
+    assert level == "info" and "min block size 3" in text
+    app.analyze(min_block_size=1)
+    assert "analysis options" not in app.state.messages
+
+
+def test_path_field_follows_the_loaded_model(app):
+    app.show("Model")
+    tab = app.tabs["Model"]
+    assert tab.path.value.endswith("resnet18.onnx")
+    app.load((SAMPLES / "transformer_encoder.onnx").read_bytes(), label="uploaded.onnx")
+    assert tab.path.value == "" and "uploaded uploaded.onnx" in tab.path.placeholder

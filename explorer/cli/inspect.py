@@ -59,8 +59,8 @@ def render(report) -> str:
     total = report.latency_ms_total
     if total is not None:
         rows = sum(1 for layer in report.layers if layer.latency is not None)
-        lines.append(f"Total latency   {total:.4f} ms per inference (sum of {rows} profile rows; "
-                     f"{prov.get('latency', '')})")
+        lines.append(f"Total latency   {total:.4f} ms per inference (sum of {rows} per-layer "
+                     f"{report.latency_statistic}s; {prov.get('latency', '')})")
     e2e = report.end_to_end
     if e2e is not None:
         lat, comp = e2e.latency, e2e.compute
@@ -90,13 +90,16 @@ def render(report) -> str:
 
 
 def _layer_table(report) -> list[str]:
-    header = ["#", "Layer", "Type", "Precision", "Latency ms", "%", "Tactic"]
+    # the statistic the app plots (median, or mean where the source has none), its share of the same total
+    statistic = report.latency_statistic
+    header = ["#", "Layer", "Type", "Precision", f"Latency ms ({statistic})" if statistic else "Latency ms", "%",
+              "Tactic"]
     rows = []
     for i, layer in enumerate(report.layers):
-        lat = layer.latency
+        share = report.latency_share(layer)
         rows.append([str(i), cell(layer.name, NAME_WIDTH), cell(layer.type or "-", 18), layer.precision or "-",
-                     f"{lat.average_ms:.4f}" if lat else "-",
-                     f"{lat.percentage:.1f}" if lat and lat.percentage is not None else "-",
+                     f"{layer.latency_ms:.4f}" if layer.latency is not None else "-",
+                     f"{share:.1f}" if share is not None else "-",
                      cell(layer.tactic or "-", TACTIC_WIDTH)])
     return align_columns(header, rows, right={0, 4, 5})
 

@@ -64,7 +64,10 @@ class TensorDesc:
 
 @dataclass
 class LatencyStats:
-    """One layer's row of trtexec --exportProfile (or a profiler): ``time_ms`` is over ``count`` runs."""
+    """One layer's row of trtexec --exportProfile (or a profiler): ``time_ms`` is over ``count`` runs.
+
+    ``percentage`` is what the source wrote (trtexec: of the summed ``timeMs``, i.e. a share of means); the
+    views show :meth:`EngineReport.latency_share` instead, the share of the statistic they plot."""
 
     time_ms: float
     average_ms: float
@@ -72,6 +75,21 @@ class LatencyStats:
     percentage: float | None = None
     count: int = 1
     source: str = ""
+
+    @property
+    def value_ms(self) -> float:
+        """The one figure every view shows: the median when the source has one, else the mean."""
+        return self.median_ms if self.median_ms is not None else self.average_ms
+
+    @property
+    def statistic(self) -> str:
+        """``"median"`` or ``"mean"``: which statistic :attr:`value_ms` is (views say so)."""
+        return "median" if self.median_ms is not None else "mean"
+
+    @property
+    def spread_ms(self) -> tuple[float, float] | None:
+        """(p10, p90) over the runs when the source kept them (a trtexec profile does not)."""
+        return None
 
 
 @dataclass
@@ -104,8 +122,13 @@ class Layer:
 
     @property
     def latency_ms(self) -> float | None:
-        """Per-inference time (the profile's averageMs)."""
-        return self.latency.average_ms if self.latency else None
+        """Per-inference time: the median over the profiled runs, or the mean when the source has no median
+        (older trtexec profiles, hand-written rows); :attr:`latency_statistic` says which."""
+        return self.latency.value_ms if self.latency else None
+
+    @property
+    def latency_statistic(self) -> str | None:
+        return self.latency.statistic if self.latency else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +136,7 @@ class Layer:
             "type": self.type,
             "precision": self.precision,
             "latency_ms": self.latency_ms,
+            "latency_statistic": self.latency_statistic,
             "latency": asdict(self.latency) if self.latency else None,
             "tactic": self.tactic,
             "tactic_name": self.tactic_name,
@@ -308,14 +332,16 @@ class Percentiles:
     p90: float
     p95: float
     p99: float
+    p10: float | None = None  # the low end of the run-to-run spread (Compare judges noise with p10-p90)
 
     @classmethod
     def of(cls, values) -> "Percentiles":
         import numpy as np
 
         a = np.sort(np.asarray(values, dtype=float))
-        p50, p90, p95, p99 = sorted_quantiles(a, (0.5, 0.9, 0.95, 0.99)).tolist()
-        return cls(mean=float(a.mean()), min=float(a[0]), max=float(a[-1]), p50=p50, p90=p90, p95=p95, p99=p99)
+        p10, p50, p90, p95, p99 = sorted_quantiles(a, (0.1, 0.5, 0.9, 0.95, 0.99)).tolist()
+        return cls(mean=float(a.mean()), min=float(a[0]), max=float(a[-1]), p50=p50, p90=p90, p95=p95, p99=p99,
+                   p10=p10)
 
 
 @dataclass
@@ -359,9 +385,27 @@ class EngineReport:
     # -- figures ---------------------------------------------------------------------------------------
     @property
     def latency_ms_total(self) -> float | None:
-        """Per-inference engine time: the sum of the profile's per-layer averages."""
-        rows = [layer.latency.average_ms for layer in self.layers if layer.latency is not None]
+        """Per-inference engine time: the sum of the per-layer figures the views show (:attr:`Layer.latency_ms`:
+        medians, or means where a source has none; :attr:`latency_statistic` says which)."""
+        rows = [layer.latency_ms for layer in self.layers if layer.latency is not None]
         return sum(rows) if rows else None
+
+    @property
+    def latency_statistic(self) -> str | None:
+        """Which statistic the per-layer latencies are: ``"median"``, ``"mean"``, or both (merged sources)."""
+        found = {layer.latency.statistic for layer in self.layers if layer.latency is not None}
+        if not found:
+            return None
+        if len(found) == 1:
+            return found.pop()
+        return "median (mean where the source has no median)"
+
+    def latency_share(self, layer: Layer) -> float | None:
+        """The layer's share (%) of :attr:`latency_ms_total`: of the same statistic the views plot."""
+        total = self.latency_ms_total
+        if layer.latency is None or not total:
+            return None
+        return 100.0 * layer.latency_ms / total
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -501,19 +545,23 @@ class EngineReport:
         }
 
     def layers_frame(self):
-        """One row per layer: type, precision, latency, tactic, ONNX nodes."""
+        """One row per layer: type, precision, latency (:attr:`Layer.latency_ms`, its p10/p90 when known, its
+        share of the total), tactic, ONNX nodes."""
         import pandas as pd
 
         rows = [{
             "name": layer.name, "type": layer.type, "precision": layer.precision,
             "latency_ms": layer.latency_ms,
-            "percentage": layer.latency.percentage if layer.latency else None,
+            "latency_p10_ms": layer.latency.spread_ms[0] if layer.latency and layer.latency.spread_ms else None,
+            "latency_p90_ms": layer.latency.spread_ms[1] if layer.latency and layer.latency.spread_ms else None,
+            "percentage": self.latency_share(layer),
             "tactic": layer.tactic, "origin": layer.origin, "weights_bytes": layer.weights_bytes,
             "onnx_nodes": list(layer.onnx_nodes), "is_reformat": layer.is_reformat,
             "source": (layer.latency.source if layer.latency else self.provenance.get("layers")),
         } for layer in self.layers]
-        return pd.DataFrame(rows, columns=["name", "type", "precision", "latency_ms", "percentage", "tactic",
-                                           "origin", "weights_bytes", "onnx_nodes", "is_reformat", "source"])
+        return pd.DataFrame(rows, columns=["name", "type", "precision", "latency_ms", "latency_p10_ms",
+                                           "latency_p90_ms", "percentage", "tactic", "origin", "weights_bytes",
+                                           "onnx_nodes", "is_reformat", "source"])
 
     def tactics_frame(self):
         """One row per timed (or skipped) tactic."""
@@ -563,6 +611,12 @@ class ProfiledLatency(LatencyStats):
     raw_median_ms: float | None = None
     raw_average_ms: float | None = None
     profiler_overhead_ms: float | None = None
+
+    @property
+    def spread_ms(self) -> tuple[float, float] | None:
+        if self.p10_ms is None or self.p90_ms is None:
+            return None
+        return (self.p10_ms, self.p90_ms)
 
 
 @dataclass

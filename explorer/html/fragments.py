@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any, Iterable, Sequence
 
-from ..plots.format import fmt_bytes
+from ..plots.format import fmt_bytes, fmt_number
 
 
 def e(value: Any, limit: int | None = 400) -> str:
@@ -78,6 +78,8 @@ def table(rows: Sequence[dict] | Any, columns: Sequence[str] | None = None, *, m
                 value = ", ".join(str(v) for v in value)
             elif _isnan(value):
                 value = ""
+            elif isinstance(value, float):
+                value = fmt_number(value)  # 3 significant digits, never a raw float
             cells.append(f"<td>{e(value, 600)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<div class='trex-source'>showing {len(rows)} of {total} rows</div>" if total > len(rows) else ""

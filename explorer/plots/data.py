@@ -202,3 +202,29 @@ def compare_rows(a: EngineReport, b: EngineReport) -> list[dict[str, Any]]:
         row["precision_changed"] = row["in"] == "both" and row["precision_a"] != row["precision_b"]
         row["tactic_changed"] = row["in"] == "both" and row["tactic_a"] != row["tactic_b"]
     return rows
+
+
+def noise_judgement(a: EngineReport, b: EngineReport, label_a: str = "a", label_b: str = "b") -> dict[str, Any]:
+    """Is the end-to-end difference of two builds more than run-to-run noise? Judged by the runs' own spread:
+    when the p10-p90 ranges of the two builds' end-to-end times overlap, the medians' difference is within
+    the noise of these runs. ``noisy`` is None when a build has no end-to-end runs; ``text`` says how it was
+    judged, with the figures."""
+    ea, eb = a.end_to_end, b.end_to_end
+    if ea is None or eb is None or ea.latency.p10 is None or eb.latency.p10 is None:
+        missing = label_a if ea is None or ea.latency.p10 is None else label_b
+        return {"noisy": None, "text": f"{missing} has no end-to-end runs with a spread, so whether the difference "
+                                       "exceeds run-to-run noise cannot be judged"}
+    from .format import fmt_ms
+
+    la, lb = ea.latency, eb.latency
+    overlap = la.p10 <= lb.p90 and lb.p10 <= la.p90
+    diff = (lb.p50 - la.p50) / la.p50 * 100 if la.p50 else 0.0
+    figures = (f"end-to-end median {fmt_ms(la.p50)} ({ea.count} runs, p10–p90 {fmt_ms(la.p10)}–{fmt_ms(la.p90)}) "
+               f"vs {fmt_ms(lb.p50)} ({eb.count} runs, p10–p90 {fmt_ms(lb.p10)}–{fmt_ms(lb.p90)})")
+    if overlap:
+        text = (f"The end-to-end difference ({diff:+.1f}%) is within run-to-run noise: the p10–p90 ranges of "
+                f"the runs overlap; {figures}. Run more (or longer) to tell the builds apart.")
+    else:
+        text = (f"The end-to-end difference ({diff:+.1f}%) exceeds run-to-run noise: the p10–p90 ranges of the "
+                f"runs do not overlap; {figures}.")
+    return {"noisy": overlap, "text": text, "diff_percent": diff}

@@ -229,7 +229,7 @@ def engine_overlay(tree: ScopeTree, engine_report: EngineReport, *, source: str 
             lines.append(f"engine layer: {shorten(layer.name, 120)}")
             detail = [layer.type or "", layer.precision or ""]
             if layer.latency_ms is not None:
-                detail.append(fmt_ms(layer.latency_ms))
+                detail.append(f"{fmt_ms(layer.latency_ms)} {layer.latency_statistic}")
             if layer.tactic:
                 detail.append(f"tactic {shorten(layer.tactic, 60)}")
             lines.append("  " + ", ".join(d for d in detail if d))

@@ -69,7 +69,7 @@ def _hover(t) -> str:
              f"tactic: {esc(t.tactic_name or t.tactic or 'n/a', 160)}"]
     if t.tactic_name and t.tactic:
         lines.append(f"id: {esc(t.tactic)}")
-    lines.append(f"time: {esc(fmt_ms(t.time_ms))}")
+    lines.append(f"autotuning time: {esc(fmt_ms(t.time_ms))}")
     if t.runner:
         lines.append(f"runner: {esc(t.runner)}")
     if t.formats:
@@ -135,7 +135,8 @@ def tactics_figure(report: EngineReport, *,
     total = sum(len(by_layer[n]) for n in names)
     more = f", first {len(names)} of {len(by_layer)} layers" if len(by_layer) > len(names) else ""
     fig.update_layout(
-        title=titled(f"{title}: {total} timings{more}, sorted by layer latency", source), height=height,
+        title=titled(f"{title}: {total} timings{more}, sorted by layer {report.latency_statistic or 'latency'}",
+                     source), height=height,
         template="plotly_white", yaxis=dict(title="time (ms, log)", type="log"), xaxis=xaxis,
         margin=dict(l=60, r=20, t=70, b=150), meta={"kind": "tactics", "source": source})
     return fit_title(fig)

@@ -48,6 +48,7 @@ class Explorer:
         self.state = ExplorerState(fixtures_dir=fixtures_dir)  # fixtures: this folder, else $EXPLORER_FIXTURES
         self.state.options.update(trt_version=trt_version, min_block_size=min_block_size,
                                   fold_constants=fold_constants)
+        self.state.default_options = dict(self.state.options)
         self._trt_status: tuple[bool, str] | None = None
         self._trees: dict[int, Any] = {}
         self._panels: dict[str, Any] = {}
@@ -62,8 +63,9 @@ class Explorer:
         clear = W.Button(description="clear", layout=W.Layout(width="70px"))
         clear.on_click(lambda _: self.select(None))
         self.details_box = W.VBox([W.HBox([W.HTML("<b>Details</b>"), clear]), self.details],
-                                  layout=W.Layout(width="330px", min_width="260px", border="1px solid #ddd",
-                                                  padding="4px", overflow="auto", max_height="900px"))
+                                  layout=W.Layout(width="330px", min_width="330px", max_width="330px",
+                                                  flex="0 0 330px", border="1px solid #ddd", padding="4px",
+                                                  overflow="auto", max_height="900px"))  # one width on every tab
         self.tab = W.Tab(children=[t.widget for t in self.tabs.values()], titles=tuple(self.tabs),
                          layout=W.Layout(flex="1 1 auto", width="auto", min_width="0"))
         self.tab.observe(self._tab_changed, "selected_index")
@@ -260,13 +262,21 @@ class Explorer:
         st = self.state
         model = e(st.model_label) if st.model_label else "no model"
         source = f" &nbsp;·&nbsp; support: <b>{e(st.support.source)}</b>" if st.support is not None else ""
-        build = f" &nbsp;·&nbsp; current build: <b>{e(st.current)}</b>" if st.current else ""
+        current = st.current_build
+        build = ""
+        if current is not None:  # the build is named with its model; say it if it is not the loaded one
+            other = (f" <span style='color:#a05a00'>(a build of {e(current.model or 'another model')}, not of "
+                     f"{model})</span>") if current.model != st.model_label else ""
+            build = (f" &nbsp;·&nbsp; current build: <b class='trex-current' data-model='{e(current.model)}'>"
+                     f"{e(current.name)}</b>{other}")
+        elif st.model_label:
+            build = " &nbsp;·&nbsp; <span class='trex-current'>no build of this model yet</span>"
         self.header.value = (f"<div style='font-size:15px'><b>TensorRT Engine Explorer</b> &nbsp;·&nbsp; "
                              f"model: <b class='trex-model'>{model}</b>{source}{build}</div>")
 
     def _on_model(self, _state) -> None:
-        for name in ("Model", "Partitions", "Fusions", "Build", "Netron"):
-            self.tabs[name].stale = True
+        for name in ("Model", "Partitions", "Fusions", "Build", "Netron", "Compare"):
+            self.tabs[name].stale = True  # Compare pairs the builds of the loaded model
         self._render_header()
         self._on_selection(_state)
         tab = self.visible_tab
@@ -285,7 +295,7 @@ class Explorer:
 
     def _on_current(self, _state) -> None:
         self._render_header()
-        for name in ("Fusions", "Tactics", "Memory", "Layers"):
+        for name in ("Fusions", "Tactics", "Memory", "Layers", "Compare"):
             self.tabs[name].invalidate()
         build_tab: BuildTab = self.tabs["Build"]  # type: ignore[assignment]
         build_tab.render_builds()

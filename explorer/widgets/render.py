@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..html.fragments import STYLE, e, kv, message_box, shape_text
-from ..plots.format import fmt_ms
+from ..plots.format import fmt_ms, fmt_number, fmt_spread
+
+
+def tactic_word(report) -> str:
+    """The engine's own word for what ran a layer: ONNX Runtime places nodes on an execution provider, it
+    does not pick TensorRT tactics."""
+    from ..plots.tactics import from_onnxruntime
+
+    return "execution provider" if from_onnxruntime(report) else "tactic"
 
 
 def _attr_text(value: Any) -> str:
@@ -81,8 +89,8 @@ def node_details(state, node_id: str) -> str:
             pairs.append(("engine layer", layer.name))
             pairs.append(("  type / precision", f"{layer.type or 'n/a'} / {layer.precision or 'n/a'}"))
             if layer.tactic:
-                pairs.append(("  tactic", layer.tactic))
-            pairs.append(("  latency", fmt_ms(layer.latency_ms)))
+                pairs.append((f"  {tactic_word(build.report)}", layer.tactic))
+            pairs.append((f"  latency ({layer.latency_statistic or 'n/a'})", fmt_ms(layer.latency_ms)))
         pairs.append(("engine source", build.source))
     parts.append(kv(pairs))
     return "".join(parts)
@@ -95,15 +103,18 @@ def layer_details(state, layer_name: str) -> str:
     layer = next((layer for layer in build.report.layers if layer.name == layer_name), None)
     if layer is None:
         return STYLE + message_box(f"layer {layer_name} is not in {build.name}", "info")
-    pairs: list[tuple[str, Any]] = [("type", layer.type or "n/a"), ("precision", layer.precision or "n/a"),
-                                    ("latency", fmt_ms(layer.latency_ms))]
     lat = layer.latency
+    pairs: list[tuple[str, Any]] = [("type", layer.type or "n/a"), ("precision", layer.precision or "n/a"),
+                                    (f"latency ({lat.statistic})" if lat else "latency", fmt_ms(layer.latency_ms))]
     if lat is not None:
-        if lat.percentage is not None:
-            pairs.append(("share", f"{lat.percentage:.2f}%"))
+        if lat.spread_ms:
+            pairs.append(("spread", fmt_spread(lat.spread_ms)))
+        share = build.report.latency_share(layer)  # of the same statistic's total, as the plots
+        if share is not None:
+            pairs.append(("share", f"{fmt_number(share)}% of {fmt_ms(build.report.latency_ms_total)}"))
         pairs.append(("latency source", lat.source))
     if layer.tactic:
-        pairs.append(("tactic", layer.tactic))
+        pairs.append((tactic_word(build.report), layer.tactic))
     if layer.origin:
         pairs.append(("origin", layer.origin))
     pairs.append(("ONNX nodes", ", ".join(layer.onnx_nodes) or "none (added by TensorRT or unmapped)"))
@@ -119,5 +130,5 @@ def layer_details(state, layer_name: str) -> str:
                                        f"{fmt_ms(best.time_ms)}"))
         if chosen is not None:
             pairs.append(("chosen", f"{chosen.tactic_name or chosen.tactic} {fmt_ms(chosen.time_ms)}"))
-    pairs.append(("build", f"{build.name} ({build.source})"))
+    pairs.append(("build", f"{build.name} (model {build.model or 'n/a'}; {build.source})"))
     return STYLE + f"<div style='font-weight:600'>{e(layer.name)}</div>" + kv(pairs)

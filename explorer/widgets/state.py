@@ -12,6 +12,7 @@ Events (``state.on(event, callback)``; callbacks get the state): ``model``, ``an
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 import time
@@ -92,6 +93,12 @@ class Build:
     options: dict[str, Any] = field(default_factory=dict)
     log: str = ""
     created: float = field(default_factory=time.time)
+    model: str | None = None  # the label of the model it was built from (or imported with)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the backend said about this build (e.g. ONNX Runtime's fp16 computing mostly in fp32)."""
+        return list(getattr(self.report, "notes", None) or [])
 
 
 @dataclass
@@ -124,6 +131,7 @@ class ExplorerState:
         self.model_label: str | None = None
         self.model_path: str | None = None  # a file on disk (uploads are written to a temp file)
         self.options: dict[str, Any] = {"trt_version": None, "min_block_size": 1, "fold_constants": False}
+        self.default_options = dict(self.options)  # what the app started with (the Explorer's arguments)
         self.support = None  # the instant prediction (support matrix)
         self.parser_support = None  # the real parser's verdicts, when they have arrived (background job)
         self.parser_job = None  # the AnalysisJob judging with a real parser (or the last one)
@@ -134,7 +142,6 @@ class ExplorerState:
         self.job = None  # the BuildJob under way (or the last one)
         self.job_status = JobStatus()
         self._job_ended: threading.Event | None = None  # set once the last job's result is recorded
-        self._build_counter = 0
         self.selection = Selection()
         self.messages: dict[str, tuple[str, str]] = {}  # area -> (level, text)
         self._listeners: dict[str, list[Callable]] = defaultdict(list)
@@ -190,6 +197,7 @@ class ExplorerState:
             self.message("model", f"could not load {label or _short(source)}: {describe_error(exc)}")
             return False
         with self._lock:
+            had_model = self.model is not None
             self.model = model
             self.model_label = label
             self.model_path = model_path
@@ -197,17 +205,30 @@ class ExplorerState:
             self._fusions = None
             self._fusions_error = None
             self.selection = Selection()
-            # builds of the previous model stay (Compare can still use them) but none is current
-            dropped = self.current is not None and self.builds.get(self.current) is not None and \
-                self.builds[self.current].options.get("model") != label
-            if dropped:
-                self.current = None
+            # builds of the previous model stay (Compare can still use them, with a warning), but the current
+            # build is one of this model: its newest, or none
+            before = self.current
+            if self.current_build is not None and self.current_build.model != label:
+                self.current = next((b.name for b in reversed(self.builds.values()) if b.model == label), None)
+            dropped = self.current != before
         self.message("model", None)
+        kept = [f"{k.replace('_', ' ')} {v}" for k, v in self.options.items()
+                if k in self.default_options and v != self.default_options[k]]
+        self.message("analysis options", f"{label}: the analysis options of the previous model are kept ("
+                     + ", ".join(kept) + "); change them in the Partitions tab" if kept and had_model else None,
+                     level="info")
         self.emit("model")
         if dropped:
             self.emit("current")
         self.analyze()
         return True
+
+    @property
+    def model_uploaded(self) -> bool:
+        """Whether the model came as bytes (an upload): its path is a temp file, not one the user typed."""
+        path = self.model_path
+        return self.model is not None and (path is None or (self._tmpdir is not None
+                                                            and path.startswith(self._tmpdir.name)))
 
     def _write_temp(self, data: bytes, name: str) -> str:
         if self._tmpdir is None:
@@ -224,6 +245,8 @@ class ExplorerState:
     def set_options(self, **options) -> bool:
         changed = {k: v for k, v in options.items() if self.options.get(k) != v}
         self.options.update(options)
+        if changed and "analysis options" in self.messages:
+            self.message("analysis options", None)
         if changed and self.model is not None:
             return self.analyze()
         return True
@@ -314,6 +337,11 @@ class ExplorerState:
     def current_build(self) -> Build | None:
         return self.builds.get(self.current) if self.current else None
 
+    def builds_of(self, model: str | None = None) -> list[Build]:
+        """The builds and imports of one model (default: the loaded one), oldest first."""
+        label = self.model_label if model is None else model
+        return [b for b in self.builds.values() if b.model == label]
+
     def add_report(self, report, *, name: str | None = None, kind: str = "import", source: str = "",
                    backend: str | None = None, options: dict | None = None, log: str = "",
                    make_current: bool = True) -> Build:
@@ -326,7 +354,7 @@ class ExplorerState:
         opts = dict(options or {})
         opts.setdefault("model", self.model_label)
         build = Build(name=unique, report=report, kind=kind, source=source or _report_source(report),
-                      backend=backend, options=opts, log=log)
+                      backend=backend, options=opts, log=log, model=opts["model"])
         with self._lock:
             self.builds[unique] = build
             if make_current:
@@ -415,8 +443,7 @@ class ExplorerState:
             self.message("build", self.job_status.message)
             self.emit("job")
             return False
-        self._build_counter += 1
-        label = name or _build_name(self._build_counter, backend, options, job)
+        label = name or self._build_name(backend, options)
         self.job = job
         self.job_status = JobStatus(state="running", phase="starting", message=f"{label}: starting",
                                     started=time.time())
@@ -425,8 +452,19 @@ class ExplorerState:
         job.add_progress_callback(lambda phase, step, total: self._progress(job))
         self.emit("job")
         # the job's own thread calls back when it ends (at once, here, if it already has)
-        job.add_done_callback(lambda ended: self._finished(ended, label, backend, options))
+        model = self.model_label  # the build belongs to the model it started from, even if another loads
+        job.add_done_callback(lambda ended: self._finished(ended, label, backend, options, model))
         return True
+
+    def _build_name(self, backend: str, options: dict) -> str:
+        """``resnet18 · build 2: onnxruntime fp16``: the model, then the number among this model's builds (a
+        failed or cancelled build adds none, so it takes no number), then backend and precision."""
+        precision = options.get("precision") or "fp32"
+        n = 1 + sum(1 for b in self.builds_of() if b.kind == "build")
+        stem = model_stem(self.model_label)
+        while any(k.startswith(f"{stem} · build {n}: ") for k in self.builds):
+            n += 1
+        return f"{stem} · build {n}: {backend} {precision}"
 
     def _progress(self, job) -> None:
         if job is not self.job or self.job_status.state != "running" or job.progress is None:
@@ -438,7 +476,7 @@ class ExplorerState:
             st.step, st.total = progress.step, progress.total
             self.emit("job")
 
-    def _finished(self, job, label: str, backend: str, options: dict) -> None:
+    def _finished(self, job, label: str, backend: str, options: dict, model: str | None = None) -> None:
         """Record how the job ended (on the job's thread): a new build, or why there is none."""
         from ..backends.jobs import BuildCancelled
 
@@ -461,12 +499,14 @@ class ExplorerState:
             report = job.result()
             took = time.time() - (st.started or time.time())
             actual_backend = report.backend or backend
-            if backend == "auto" and label.startswith("build ") and ": auto " in label:
+            if backend == "auto" and name_is_generated(label) and ": auto " in label:
                 label = label.replace(": auto ", f": {actual_backend} ", 1)
             self.job_status = JobStatus(state="done", phase="done", step=max(st.total, 1), total=max(st.total, 1),
                                         message=f"{label}: done in {took:.1f} s", log=log, started=st.started,
                                         finished=time.time())
-            self.add_report(report, name=label, kind="build", backend=actual_backend, options=dict(options),
+            options = {**options, "model": model if model is not None else self.model_label}
+            # the newest build becomes the current one, whatever was picked while it ran
+            self.add_report(report, name=label, kind="build", backend=actual_backend, options=options,
                             log=log, source=_report_source(report))
             self.emit("job")
         except Exception as exc:  # noqa: BLE001 - never lose the app to a view's failure
@@ -584,6 +624,16 @@ def _short(value, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _build_name(counter: int, backend: str, options: dict, job) -> str:
-    precision = options.get("precision") or "fp32"
-    return f"build {counter}: {backend} {precision}"
+def model_stem(label: str | None) -> str:
+    """``"resnet18.onnx"`` -> ``"resnet18"``: how a build name says which model it is of."""
+    if not label:
+        return "model"
+    return label[:-5] if label.lower().endswith(".onnx") else label
+
+
+_GENERATED = re.compile(r"^.+ · build \d+: ")
+
+
+def name_is_generated(name: str) -> bool:
+    """Whether a build name is one :meth:`ExplorerState.start_build` made up (``resnet18 · build 2: ...``)."""
+    return bool(_GENERATED.match(name))

@@ -24,6 +24,9 @@ class BuildTab(Tab):
         import ipywidgets as W
 
         from ...backends import MAX_DURATION_S
+        from ...backends.jobs.settings import BuildSettings
+
+        defaults = BuildSettings()  # one set of defaults: the app's fields start where the CLI's do
 
         trt_ok, trt_why = self.app.tensorrt_status()
         self.trt_ok, self.trt_why = trt_ok, trt_why
@@ -45,18 +48,18 @@ class BuildTab(Tab):
             "" if trt_ok else f"<span style='color:#888'>TensorRT: unavailable — {e(trt_why)}</span>")
         self.precision = W.Dropdown(options=list(PRECISIONS), value="fp32", description="Precision",
                                     layout=W.Layout(width="240px"))
-        self.opt_level = W.IntSlider(value=3, min=0, max=5, description="Opt level", continuous_update=False)
+        self.opt_level = W.IntSlider(value=defaults.opt_level, min=0, max=5, description="Opt level", continuous_update=False)
         self.workspace = W.BoundedIntText(value=0, min=0, max=1 << 20, description="Workspace MiB",
                                           tooltip="0 = TensorRT's default (all device memory)",
                                           layout=W.Layout(width="220px"), style={"description_width": "initial"})
         self.timing_cache = W.Text(placeholder="optional: path to a timing cache file", description="Timing cache",
                                    layout=W.Layout(width="420px"), style={"description_width": "initial"})
-        self.runs = W.BoundedIntText(value=20, min=1, max=100000, description="Runs", layout=W.Layout(width="160px"))
+        self.runs = W.BoundedIntText(value=defaults.runs, min=1, max=100000, description="Runs", layout=W.Layout(width="160px"))
         self.duration = W.BoundedFloatText(value=0.0, min=0.0, max=MAX_DURATION_S, step=0.5, description="Min s",
                                            tooltip="time runs for at least this many seconds too (trtexec "
                                                    "--duration); 0: just the runs",
                                            layout=W.Layout(width="150px"))
-        self.warmup = W.BoundedIntText(value=3, min=0, max=10000, description="Warm-up",
+        self.warmup = W.BoundedIntText(value=defaults.warmup, min=0, max=10000, description="Warm-up",
                                        layout=W.Layout(width="160px"))
         self.shapes_box = W.VBox()
         self.shape_fields: dict[str, tuple] = {}
@@ -91,6 +94,7 @@ class BuildTab(Tab):
         self.fixture_button = W.Button(description="Import fixture", icon="download", disabled=not fixtures)
         self.fixture_button.on_click(lambda _: self.fixture.value and self.app.import_fixture(self.fixture.value))
         self.import_message = html_widget()
+        self._syncing = False
         self.current = W.Dropdown(options=[], description="Current", layout=W.Layout(width="420px"))
         self.current.observe(self._current_changed, "value")
         self.remove_button = W.Button(description="Remove", icon="trash")
@@ -133,6 +137,9 @@ class BuildTab(Tab):
         self.compute_capability.disabled = not rtx
 
     def _current_changed(self, change) -> None:
+        # only the user's pick: reassigning the options resets the index to 0, which must not reach the state
+        if self._syncing:
+            return
         if change["new"] and change["new"] != self.state.current:
             self.state.set_current(change["new"])
 
@@ -302,23 +309,29 @@ class BuildTab(Tab):
         else:
             err = self.state.error("build")
             self.message.value = STYLE + message_box(err) if err else ""
-        if st.log:
-            self.log.value = st.log[-20000:]
+        self.log.value = st.log[-20000:]  # a new build starts with an empty log, not the previous one's
 
     def render_builds(self) -> None:
         if not self.built:
             return
         names = list(self.state.builds)
-        self.current.options = [(n, n) for n in names]
-        self.current.value = self.state.current if self.state.current in names else None
+        self._syncing = True  # the dropdown follows the state here, never the other way round
+        try:
+            options = [(n, n) for n in names]
+            if tuple(self.current.options) != tuple(options):
+                self.current.options = options
+            self.current.value = self.state.current if self.state.current in names else None
+        finally:
+            self._syncing = False
         err = self.state.error("import")
         self.import_message.value = STYLE + message_box(err) if err else ""
         build = self.state.current_build
         if build is not None:
             from ...plots.layers import latency_bar
 
-            fig = figure_widget(latency_bar(build.report, title=f"Per-layer latency: {build.name}", height=360))
-            self.replace_figures(self.result_box, [fig])
+            fig = figure_widget(latency_bar(build.report, title="Per-layer latency", height=360,
+                                                title_width=80))
+            self.replace_figures(self.result_box, [html_widget(build_summary(build)), fig])
         else:
             self.replace_figures(self.result_box, [])
 
@@ -328,6 +341,31 @@ def rtx_installed() -> bool:
     import importlib.util
 
     return all(importlib.util.find_spec(name) is not None for name in ("tensorrt_rtx_bindings", "tensorrt_rtx_libs"))
+
+
+def build_summary(build) -> str:
+    """The current build in words: its name and model, the end-to-end figures (median, p90, throughput, how
+    many runs) and what the backend noted about it (e.g. ONNX Runtime's fp16 computing mostly in fp32)."""
+    from ...html.fragments import kv
+    from ...plots.format import fmt_ms, fmt_number
+
+    report = build.report
+    pairs: list[tuple[str, Any]] = [("build", build.name), ("model", build.model or "n/a"),
+                                    ("source", build.source)]
+    e2e = report.end_to_end
+    if e2e is not None:
+        lat = e2e.latency
+        qps = f"; {fmt_number(e2e.throughput_qps)} inferences/s" if e2e.throughput_qps else ""
+        spread = f", p10 {fmt_ms(lat.p10)}" if lat.p10 is not None else ""
+        pairs.append(("end to end", f"median {fmt_ms(lat.p50)}, p90 {fmt_ms(lat.p90)}{spread} over "
+                                    f"{e2e.count} runs{qps}"))
+        pairs.append(("end-to-end source", e2e.source))
+    total = report.latency_ms_total
+    if total is not None:
+        pairs.append(("sum of layers", f"{fmt_ms(total)} ({report.latency_statistic}s per layer)"))
+    notes = "".join(f"<li>{e(note, 2000)}</li>" for note in build.notes)
+    return (STYLE + "<div class='trex-build-summary'>" + kv(pairs)
+            + (f"<div><b>Build notes</b><ul class='trex-notes'>{notes}</ul></div>" if notes else "") + "</div>")
 
 
 _DIMS = re.compile(r"^\s*\d+(\s*[x,×*]\s*\d+)*\s*$")

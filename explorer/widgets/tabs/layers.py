@@ -22,32 +22,40 @@ class LayersTab(EngineTab):
         self.table = html_widget()
         self.head = html_widget()
         self.bar = None
+        self.controls = W.HBox([self.sort, self.color])
+        self.table_title = W.HTML("<h4>Layers</h4>")
 
     def render(self) -> None:
         import ipywidgets as W
 
         from ...plots.layers import latency_bar, latency_treemap, precision_pie
 
-        if self.no_build():
+        from ...plots.data import engine_source
+
+        if self.no_build():  # (it closed the plot widgets)
+            self.bar = None
             return
         build = self.state.current_build
         report = build.report
-        from ...plots.data import engine_source
 
+        figures = (latency_bar(report, sort=self.sort.value, color_by=self.color.value, title_width=80),
+                   latency_treemap(report, title_width=68), precision_pie(report, title_width=48))
+        if self.bar is None:  # first draw: three plot widgets, kept for the next builds
+            bar = figure_widget(figures[0], on_click=self._clicked)
+            tree = figure_widget(figures[1], on_click=self._clicked)  # side by side:
+            pie = figure_widget(figures[2])  # narrower titles
+            tree.layout.width, pie.layout.width = "58%", "42%"
+            self.bar, self.plots = bar, (bar, tree, pie)
+            self.replace_figures(self.fig_box, [bar, W.HBox([tree, pie])])
+            self.figures += [tree, pie]
+        else:  # a redraw in the widgets already on the page (Plotly.react): no new views, no layout pass
+            for widget, fig in zip(self.plots, figures):
+                widget.set_figure(fig)
+        self.table.value = layers_table(report, build.source)
+        # the head names the build last: once it does, the plots and the table below are this build's
         self.head.value = (STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
                            + f"<div class='trex-source'>latency: {e(engine_source(report, 'latency'))}</div>")
-        bar = figure_widget(latency_bar(report, sort=self.sort.value, color_by=self.color.value), on_click=self._clicked)
-        tree = figure_widget(latency_treemap(report, title_width=68), on_click=self._clicked)  # side by side:
-        pie = figure_widget(precision_pie(report, title_width=48))  # narrower titles
-        tree.layout.width, pie.layout.width = "58%", "42%"
-        self.bar = bar
-        self.replace_figures(self.fig_box, [bar, W.HBox([tree, pie])])
-        self.figures += [tree, pie]
-        frame = report.layers_frame()
-        self.table.value = table(frame, ["name", "type", "precision", "latency_ms", "percentage", "tactic",
-                                         "onnx_nodes", "source"], source=build.source, max_rows=2000)
-        self.widget.children = [self.head, W.HBox([self.sort, self.color]), self.fig_box,
-                                W.HTML("<h4>Layers</h4>"), self.table]
+        self.widget.children = [self.head, self.controls, self.fig_box, self.table_title, self.table]
         self.on_selection()
 
     def _clicked(self, layer: str) -> None:
@@ -55,3 +63,20 @@ class LayersTab(EngineTab):
 
     def on_selection(self) -> None:
         highlight_layer(self.bar, self.state.selection.layer)
+
+
+def layers_table(report, source: str) -> str:
+    """The Layers tab's table: the plotted statistic (named in the header), its spread and share, the
+    engine's word for what ran the layer; the source once above the table, not in every row."""
+    from ...plots.tactics import from_onnxruntime
+
+    frame = report.layers_frame()
+    stat = report.latency_statistic or "latency"
+    ran = "provider" if from_onnxruntime(report) else "tactic"
+    columns = {"name": "layer", "type": "type", "precision": "precision", "latency_ms": f"{stat} ms",
+               "latency_p10_ms": "p10 ms", "latency_p90_ms": "p90 ms", "percentage": "share %", "tactic": ran,
+               "onnx_nodes": "ONNX nodes"}
+    if frame["latency_p10_ms"].isna().all():
+        columns.pop("latency_p10_ms"), columns.pop("latency_p90_ms")
+    frame = frame[list(columns)].rename(columns=columns)
+    return table(frame, list(frame.columns), source=f"{source}; latency: {stat} per layer", max_rows=2000)

@@ -50,7 +50,12 @@ class ModelTab(Tab):
     def render(self) -> None:
         err = self.state.error("model")
         self.message.value = STYLE + message_box(err) if err else ""
-        if self.state.model_path and not self.path.value:
+        # the field shows where the loaded model is: its path, or nothing (and which file) after an upload
+        if self.state.model_uploaded:
+            self.path.value = ""
+            self.path.placeholder = f"(uploaded {self.state.model_label}) path/to/model.onnx"
+        elif self.state.model_path:
             self.path.value = self.state.model_path
+            self.path.placeholder = "path/to/model.onnx"
         st = self.state
         self.summary.value = model_summary(st.model, label=st.model_label, path=st.model_path, support=st.support)

@@ -35,10 +35,15 @@ class TacticsTab(EngineTab):
             self.plots = []
             frame = report.tactics_frame()
             if len(frame):
-                cols = [c for c in ("layer", "tactic", "runner", "time_ms", "source") if c in frame.columns]
-                title = ("<h4>Execution provider per node (no autotuning)</h4>" if from_onnxruntime(report)
-                         else "<h4>Tactic records</h4>")
-                self.table.value = title + table(frame, cols, source=engine_source(report, "tactics"))
+                if from_onnxruntime(report):  # ONNX Runtime's own words: nodes placed on execution providers
+                    names = {"layer": "node", "runner": "op type", "tactic": "execution provider",
+                             "time_ms": f"{report.latency_statistic or 'latency'} ms"}
+                    title = "<h4>Execution provider per node (no autotuning)</h4>"
+                else:
+                    names = {"layer": "layer", "tactic": "tactic", "runner": "runner", "time_ms": "time ms"}
+                    title = "<h4>Tactic records</h4>"
+                frame = frame[[c for c in names if c in frame.columns]].rename(columns=names)
+                self.table.value = title + table(frame, list(frame.columns), source=engine_source(report, "tactics"))
                 self.widget.children = [self.head, self.table]
             else:
                 self.widget.children = [self.head]
@@ -50,7 +55,10 @@ class TacticsTab(EngineTab):
         frame = tactics_table(report)
         cols = [c for c in ("layer", "tactic", "tactic_name", "time_ms", "chosen", "skipped_reason", "runner",
                             "layer_latency_ms") if c in frame.columns]
-        self.table.value = table(frame, cols, source=build.source, max_rows=1000)
+        # the layer's latency is the statistic the Layers tab plots; a tactic's time is TensorRT's autotuning
+        frame = frame[cols].rename(columns={"time_ms": "autotuning time ms",
+                                            "layer_latency_ms": f"layer {report.latency_statistic or 'latency'} ms"})
+        self.table.value = table(frame, list(frame.columns), source=build.source, max_rows=1000)
         self.widget.children = [self.head, self.kind, self.fig_box, W.HTML("<h4>Table</h4>"), self.table]
         self.on_selection()
 
