@@ -81,7 +81,7 @@ def test_the_a100_exports_show_the_chosen_tactic_per_layer_with_its_measured_tim
         app.import_fixture("a100_resnet_fp32")
         app.show("Tactics")
         tab = app.tabs["Tactics"]
-        assert "the alternatives it timed, and their times, are only in a verbose build log" in tab.head.value
+        assert "alternatives it timed, and their times, are only in a verbose build log" in tab.head.value
         [fig] = [f.figure_dict() for f in tab.figures]
         assert fig["layout"]["meta"]["kind"] == "chosen_tactics"
         title = fig["layout"]["title"]["text"]

@@ -218,9 +218,10 @@ def chosen_tactics(report: EngineReport) -> list[ChosenTactic]:
 
 def chosen_only_message(report: EngineReport) -> str:
     """Why the Tactics tab shows one tactic per layer: only the choice is in these files."""
-    return (no_tactics_message(report) + " These files record only the tactic TensorRT chose for each layer "
-            "(below, from the engine's layer information); the alternatives it timed, and their times, are only "
-            "in a verbose build log (trtexec --verbose) or a timing cache.")
+    sources = "; ".join(report.sources) or "this source"
+    return (f"No tactic timings exist for this source ({sources}): it records only the tactic TensorRT chose for "
+            "each layer, shown below from the engine's layer information. The alternatives it timed, and their "
+            "times, are only in a verbose build log (trtexec --verbose) or a timing cache.")
 
 
 def _chosen_time(row: ChosenTactic) -> float | None:
@@ -275,8 +276,7 @@ def chosen_tactics_figure(report: EngineReport, *, title: str = "Tactic TensorRT
     more = f", {len(timed)} slowest of {len(rows)} layers" if len(rows) > len(timed) else f", {len(timed)} layers"
     source = f"chosen tactics: {tactic_source}; times: {time_source}"
     fig.update_layout(
-        title=titled(f"{title}: {len(families)} kernel families{more}, sorted by time "
-                     "(the alternatives it timed are not in these files)", source),
+        title=titled(f"{title}: {len(families)} kernel families{more}, by time", source, width=90),
         height=max(260, 130 + 22 * len(timed)), template="plotly_white", barmode="overlay",
         xaxis=dict(title=f"{what} time per layer (ms{over})", range=[0, longest * 2.2], zeroline=True),
         yaxis=dict(categoryorder="array", categoryarray=[esc(lab) for lab in labels], autorange="reversed",
