@@ -55,6 +55,9 @@ polygraphy_uses = _load("polygraphy_uses")
 POLYGRAPHY = polygraphy_uses.table()
 
 V10_0, V10, V11 = stubbed_env.VERSIONS["10.0"], stubbed_env.VERSIONS["10.16"], stubbed_env.VERSIONS["11.4"]
+#: TensorRT-RTX, the installed one (real libraries, no stubs): its branches (compute capability, the native
+#: config Polygraphy cannot make) are checked against its real API
+RTX = "rtx"
 
 
 class _Envs:
@@ -68,7 +71,12 @@ class _Envs:
     def env(self, version: str):
         if version not in self._envs:
             try:
-                self._envs[version] = stubbed_env.prepare(version, self.root)
+                if version == RTX:
+                    if stubbed_env.rtx_version() is None:
+                        pytest.skip("TensorRT-RTX is not installed")
+                    self._envs[version] = stubbed_env.prepare_rtx(self.root)
+                else:
+                    self._envs[version] = stubbed_env.prepare(version, self.root)
             except stubbed_env.WheelUnavailable as exc:
                 if stubbed_env.offline():
                     pytest.skip(str(exc))
@@ -145,10 +153,27 @@ def test_tensorrt_backend_api_conformance_11x(envs):
     assert not {u for u in report.uses if u.startswith("BuilderFlag.FP") or u.startswith("BuilderFlag.INT")}
 
 
+def test_tensorrt_backend_api_conformance_rtx(envs):
+    """TensorRT-RTX's branches: the compute capability, the config made without Polygraphy, the build, and
+    (with an RTX GPU, not here) deserialize, inspector, IProfiler; no precision flags (strongly typed)."""
+    report = _check_backend(envs, RTX)
+    expected = {"tensorrt.ComputeCapability",
+                "IBuilderConfig.num_compute_capabilities (set)", "IBuilderConfig.set_compute_capability (call)",
+                "Builder.build_serialized_network (call)", "Builder.create_optimization_profile (call)",
+                "IOptimizationProfile.set_shape (call)", "IBuilderConfig.set_memory_pool_limit (call)",
+                "IBuilderConfig.progress_monitor (set)", "IBuilderConfig.profiling_verbosity (set)",
+                "Runtime.deserialize_cuda_engine (call)", "ICudaEngine.create_engine_inspector (call)",
+                "IExecutionContext.profiler (set)", "IProgressMonitor.step_complete (override)",
+                "IExecutionContext.execute_async_v3 (call)", "IExecutionContext.set_tensor_address (call)",
+                "IExecutionContext.set_input_shape (call)"}
+    assert expected <= report.uses, sorted(expected - report.uses)
+    assert not {u for u in report.uses if u.startswith("BuilderFlag.FP") or u.startswith("BuilderFlag.INT")}
+
+
 def test_every_version_branch_of_the_backend_is_checked_by_some_bindings(envs):
     source = sources()
     assert {"explorer/trt/verdicts.py", "explorer/backends/tensorrt/builder.py"} <= set(source)
-    reports = checker.check(source, [envs.dump(v) for v in (V10_0, V10, V11)], POLYGRAPHY)
+    reports = checker.check(source, [envs.dump(v) for v in (V10_0, V10, V11, RTX)], POLYGRAPHY)
     for report in reports:
         print(report.summary())
     unverified = checker.unverified_branches(source, reports)

@@ -17,8 +17,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "fusions, per-layer timings and memory. Without TensorRT (and a GPU) the build "
                                    "uses ONNX Runtime: real fusions and per-node timings, on the CPU here.")
     p.add_argument("model", help="path to an .onnx file")
-    p.add_argument("--backend", choices=("auto", "tensorrt", "onnxruntime"), default="auto",
-                   help="auto (default): TensorRT when it is installed and a GPU is visible, else ONNX Runtime")
+    p.add_argument("--backend", choices=("auto", "tensorrt", "tensorrt-rtx", "onnxruntime"), default="auto",
+                   help="auto (default): TensorRT when it is installed and a GPU is visible, else ONNX Runtime; "
+                        "tensorrt-rtx: NVIDIA TensorRT-RTX, which builds real engines ahead of time without a GPU")
+    p.add_argument("--compute-capability", default="auto", metavar="CC",
+                   help="TensorRT-RTX: the GPU to build for, SM75/SM80/SM86/SM89/SM120/SM121 or CURRENT (default "
+                        "auto: the RTX-class GPU here, else SM86)")
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8"), default="fp32",
                    help="fp16/bf16: the model is converted; int8: its Q/DQ nodes, else quantize_static with random "
                         "calibration (for exploring, not accuracy)")
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(sys.stderr)
     job = start_build(args.model, backend=args.backend, precision=args.precision, opt_level=args.opt_level,
                       workspace=args.workspace, shapes=shapes, timing_cache=args.timing_cache, runs=args.runs,
-                      warmup=args.warmup, on_progress=progress, providers=args.provider, duration=args.duration)
+                      warmup=args.warmup, on_progress=progress, providers=args.provider, duration=args.duration,
+                      compute_capability=args.compute_capability)
     try:
         report = job.result()
     finally:
@@ -170,6 +175,12 @@ def summary(report, top: int = 15) -> str:
     lines.append(f"opt level    {s.get('opt_level')}" + (f" = {level}" if level else ""))
     if s.get("providers"):
         lines.append(f"providers    {', '.join(s['providers'])}")
+    if s.get("compute_capability"):
+        lines.append(f"built for    {s['compute_capability']}" + (" ahead of time (not loaded here)"
+                                                                 if s.get("ahead_of_time") else ""))
+    phases = report.timings.get("build_phases_s") if isinstance(report.timings, dict) else None
+    if phases:
+        lines.append("phases       " + ", ".join(f"{p['phase']} {p['seconds'] * 1000:.1f} ms" for p in phases))
     if s.get("input_shapes"):
         lines.append("inputs       " + ", ".join(f"{_clip(k, 40)} {'x'.join(str(d) for d in v)}"
                                               for k, v in s["input_shapes"].items()))

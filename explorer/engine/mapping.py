@@ -36,6 +36,7 @@ _SYNTHETIC = re.compile(
     r"|^(?:reshape|unsqueeze_node|unsqueeze|squeeze|copied_squeeze|shuffle|transpose|cast|reformat)_(?:after|before|between)_"
     r"|^Reformatted (?:Input|Output) Tensor "
     r"|^__my[le]"
+    r"|_myl\d+_\d+$"  # a Myelin engine layer (TensorRT-RTX: Conv_5_myl0_4); its Metadata names the nodes
     r"|^(?:Optimizer|Reformat(?:ting)?) ")
 
 

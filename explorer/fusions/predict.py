@@ -13,7 +13,13 @@ order the builder effectively applies them:
    QuantizeLinear when the layer's output goes nowhere else;
 4. what is left: activation QuantizeLinear nodes become their own Reformat-like layers (FP -> INT8),
    Transpose/Reshape chains merge (Shuffle + Shuffle), Softmax takes a following Log or TopK, pointwise
-   chains merge (PWN), everything else stays a single layer.
+   chains merge (PWN), everything else stays a single layer;
+5. with ``target="tensorrt-rtx"``, rules fitted to real TensorRT-RTX (Myelin) builds (``bench/rtx_fusions.py``,
+   over the samples and the ONNX model zoo's light models built here ahead of time): a constant-computing node joins
+   the layer of its one consumer (Myelin names it there; TensorRT 10 names it nowhere, so comparisons over
+   named nodes are unchanged), a BatchNormalization that follows no convolution is a pointwise scale, a
+   Concat whose output feeds a pointwise region runs in that region's kernel, and a residual Add (or Sum)
+   of two convolution branches fuses into the branch with the smaller (or equal, first) kernel.
 
 Every node of the main graph ends in exactly one :class:`FusionGroup`.
 """
@@ -72,8 +78,15 @@ class _Unit:
     output: str | None = None
 
 
+#: what :func:`predict_fusions` predicts for: TensorRT's documented fusions, or TensorRT-RTX's (Myelin) ones
+TARGETS = ("tensorrt", "tensorrt-rtx")
+
+
 class _Predictor:
-    def __init__(self, model) -> None:
+    def __init__(self, model, target: str = "tensorrt") -> None:
+        self.rtx = target == "tensorrt-rtx"
+        # inference BatchNorm outside a convolution is a per-channel scale + shift: Myelin fuses it as pointwise
+        self.pointwise = POINTWISE | {"BatchNormalization"} if self.rtx else POINTWISE
         self.graph = model.graph
         self.nodes = self.graph.nodes
         self.index = {node.id: i for i, node in enumerate(self.nodes)}
@@ -126,7 +139,10 @@ class _Predictor:
         for node in self.nodes:
             if self.is_const_node(node):
                 self.claim("constant", ["constant folding: computed at build time, becomes weights"], [node])
-        self.find_attention()
+        if self.rtx:  # Myelin runs attention's MatMuls apart, the scale with the Softmax (see migrate_epilogues)
+            self.horizontal_matmuls()
+        else:
+            self.find_attention()
         self.find_layernorm()
         self.find_rmsnorm()
         self.find_pointwise_units()
@@ -137,15 +153,177 @@ class _Predictor:
         self.leftover_quantize()
         self.softmax_tails()
         self.chains(SHUFFLES, "shuffle", "Shuffle + Shuffle (Transpose/Reshape/Flatten/Squeeze/Unsqueeze chain)")
-        self.chains(POINTWISE, "pointwise", "pointwise chain (PWN: elementwise/unary/activations)")
+        self.chains(self.pointwise, "pointwise", "pointwise chain (PWN: elementwise/unary/activations)")
         for node in self.nodes:
             if self.free(node):
                 self.claim("single", [f"{node.op_type}: no fusion rule applies"], [node])
+        if self.rtx:
+            self.migrate_epilogues()
+            self.quantize_into_producers()
+            self.merge_pointwise_groups()
+            self.pointwise_into_shuffles()
+            self.absorb_constants()
+            self.absorb_concats()
         return self.result()
+
+    # -- fitted to TensorRT-RTX builds ------------------------------------------------------------------
+    def _merge(self, source: int, target: int, rule: str) -> None:
+        kind, rules, nodes = self.groups[source]
+        t_kind, t_rules, t_nodes = self.groups[target]
+        t_nodes.extend(nodes)
+        if rule not in t_rules:
+            t_rules.append(rule)
+        for node in nodes:
+            self.group_of[node.id] = target
+        self.groups[source] = (kind, rules, [])
+
+    def _move(self, nodes: list[Any], source: int, target: int, rule: str) -> None:
+        kind, rules, members = self.groups[source]
+        ids = {n.id for n in nodes}
+        self.groups[source] = (kind, rules, [n for n in members if n.id not in ids])
+        self.groups[target][2].extend(nodes)
+        if rule not in self.groups[target][1]:
+            self.groups[target][1].append(rule)
+        for node in nodes:
+            self.group_of[node.id] = target
+
+    def horizontal_matmuls(self) -> None:
+        """MatMuls with constant weights reading one input run as one layer (Q, K and V projections)."""
+        by_input: dict[str, list[Any]] = {}
+        for node in self.nodes:
+            if node.op_type in ("MatMul", "Gemm") and self.free(node) and len(node.inputs) > 1 \
+                    and node.inputs[1] in self.const and node.inputs[0] not in self.const:
+                by_input.setdefault(node.inputs[0], []).append(node)
+        for nodes in by_input.values():
+            if len(nodes) >= 2:
+                self.claim("matmul", ["horizontal fusion: MatMuls reading one input (Myelin)"], nodes)
+
+    def _is_softmax_or_norm(self, number: int) -> bool:
+        kind, _rules, nodes = self.groups[number]
+        return kind in ("shuffle", "normalization", "softmax") or (
+            len(nodes) == 1 and nodes[0].op_type in ("Softmax", "LayerNormalization", "Reshape", "Transpose"))
+
+    def migrate_epilogues(self) -> None:
+        """A convolution / MatMul whose epilogue (bias, BatchNorm, activation, residual) feeds a shuffle, a
+        normalization or a Softmax alone: Myelin runs the epilogue in that consumer's kernel (AddReshTran,
+        MulAddReluReshTran, AddAdd...LayerNorm, MulMaxrSubExpSumDiv) and the convolution alone; with no
+        epilogue, a Softmax right after a Gemm joins it."""
+        for number in range(len(self.groups)):
+            kind, _rules, nodes = self.groups[number]
+            heads = [n for n in nodes if n.op_type in CONV_OPS]
+            if kind not in ("convolution", "deconvolution", "matmul") or len(heads) != 1:
+                continue
+            head = heads[0]
+            tail = [n for n in nodes if self.index[n.id] > self.index[head.id]]
+            int8 = any(self.producer.get(t) is not None and self.producer[t].op_type == "DequantizeLinear"
+                       and self.group_of.get(self.producer[t].id) == number for t in head.inputs if t)
+            if int8 and tail:  # an INT8 convolution runs alone; its epilogue and output Q are one kernel
+                new = len(self.groups)
+                self.groups.append(("pointwise", [], []))
+                self._move(tail, number, new, "INT8 epilogue (BatchNorm, residual, activation, Quantize) in "
+                                              "its own kernel (Myelin)")
+                continue
+            if any(n.op_type in QDQ for n in tail):
+                continue
+            last = max(tail or [head], key=lambda n: self.index[n.id])
+            out = _out(last)
+            readers = self.consumers.get(out, [])
+            targets = {self.group_of.get(r.id) for r in readers}
+            if not readers or len(targets) != 1 or out in self.outputs:
+                continue
+            target = targets.pop()
+            if target is None or target == number or not self._is_softmax_or_norm(target):
+                continue
+            if tail:
+                self._move(tail, number, target, "epilogue run in the consumer's kernel (Myelin)")
+            elif readers[0].op_type == "Softmax":
+                self._merge(target, number, "Softmax after the MatMul (Myelin)")
+
+    def _pointwise_group(self, number: int) -> bool:
+        """All pointwise; for merging, activation Q/DQ count as pointwise (scale, round, cast: Myelin's
+        MulMinMaxRounCast runs them in the neighbouring kernel)."""
+        kind, _rules, nodes = self.groups[number]
+        return bool(nodes) and kind != "constant" and all(n.op_type in self.pointwise or n.op_type in QDQ
+                                                          for n in nodes)
+
+    def quantize_into_producers(self) -> None:
+        """An activation QuantizeLinear runs in the kernel computing its input (MulAddReluMulMinMaxRounCast)."""
+        for number in range(len(self.groups)):
+            kind, _rules, nodes = self.groups[number]
+            if kind != "quantize" or len(nodes) != 1:
+                continue
+            producer = self.producer.get(_in(nodes[0], 0))
+            target = self.group_of.get(producer.id) if producer is not None else None
+            if target is not None and target != number and self.groups[target][0] == "pointwise":
+                self._merge(number, target, "activation QuantizeLinear in its producer's kernel (Myelin)")
+
+    def merge_pointwise_groups(self) -> None:
+        """Pointwise groups feeding only one other pointwise group become one kernel (a standalone BatchNorm
+        and the scale + bias + Relu after it: Myelin's MulAddMulAddRelu)."""
+        changed = True
+        while changed:
+            changed = False
+            for number in range(len(self.groups)):
+                if not self._pointwise_group(number):
+                    continue
+                nodes = self.groups[number][2]
+                readers = {self.group_of.get(c.id) for n in nodes for t in n.outputs if t
+                           for c in self.consumers.get(t, [])} - {number}
+                escapes = any(t in self.outputs for n in nodes for t in n.outputs)
+                if len(readers) == 1 and not escapes:
+                    target = readers.pop()
+                    if target is not None and self._pointwise_group(target):
+                        self._merge(number, target, "pointwise chain (Myelin)")
+                        changed = True
+
+    def pointwise_into_shuffles(self) -> None:
+        """A pointwise group whose one output feeds only a Reshape/Transpose chain runs in it (AddReshTran)."""
+        for number in range(len(self.groups)):
+            kind, _rules, nodes = self.groups[number]
+            if not nodes or kind == "constant" or not all(n.op_type in self.pointwise for n in nodes):
+                continue
+            outs = [t for n in nodes for t in n.outputs if t and (
+                t in self.outputs or any(self.group_of.get(c.id) != number for c in self.consumers.get(t, [])))]
+            if len(outs) != 1 or outs[0] in self.outputs:
+                continue
+            readers = self.consumers.get(outs[0], [])
+            if len(readers) != 1 or readers[0].op_type not in ("Reshape", "Transpose"):
+                continue
+            target = self.group_of.get(readers[0].id)
+            if target is not None and target != number:
+                self._merge(number, target, "pointwise into the shuffle reading it (Myelin)")
+
+    def absorb_constants(self) -> None:
+        """A constant group whose outputs all feed one other group joins it (Myelin lists such nodes, e.g. an
+        Unsqueeze of a weight, in the metadata of the layer reading them)."""
+        for number, (kind, _rules, nodes) in enumerate(self.groups):
+            if kind != "constant" or not nodes:
+                continue
+            readers = {self.group_of[c.id] for n in nodes for t in n.outputs if t
+                       for c in self.consumers.get(t, [])} - {number}
+            if len(readers) == 1 and not any(t in self.outputs for n in nodes for t in n.outputs):
+                target = readers.pop()
+                if self.groups[target][0] != "constant":
+                    self._merge(number, target, "constants computed in the layer (Myelin)")
+
+    def absorb_concats(self) -> None:
+        """A lone Concat feeding a pointwise group runs inside that group's kernel (Myelin ``Conc...``)."""
+        for number, (kind, _rules, nodes) in enumerate(self.groups):
+            if kind != "single" or len(nodes) != 1 or nodes[0].op_type != "Concat":
+                continue
+            for reader in self.consumers.get(_out(nodes[0]), []):
+                target = self.group_of.get(reader.id)
+                members = self.groups[target][2] if target is not None else []
+                if target is not None and target != number and members and \
+                        all(n.op_type in self.pointwise or self.is_const_node(n) for n in members):
+                    self._merge(number, target, "Concat into the pointwise kernel reading it (Myelin)")
+                    break
 
     def result(self) -> list[FusionGroup]:
         out = []
         for kind, rules, nodes in self.groups:
+            if not nodes:
+                continue
             ordered = sorted(nodes, key=lambda n: self.index[n.id])
             weights: list[str] = []
             for node in ordered:
@@ -264,7 +442,7 @@ class _Predictor:
             if root in self.const:
                 continue
             readers = self.consumers.get(root, [])
-            if not readers or not all(n.op_type in POINTWISE and self._available(n) and n.id not in too_big
+            if not readers or not all(n.op_type in self.pointwise and self._available(n) and n.id not in too_big
                                       for n in readers):
                 continue
             region = self._pointwise_region(root)
@@ -294,7 +472,7 @@ class _Predictor:
         while queue:
             tensor = queue.pop()
             for node in consumers.get(tensor, ()):
-                if node.id in region or node.op_type not in POINTWISE or not self._available(node) \
+                if node.id in region or node.op_type not in self.pointwise or not self._available(node) \
                         or node.id in self._too_big:
                     continue
                 if all(not t or t in produced or t in const for t in node.inputs):
@@ -397,7 +575,9 @@ class _Predictor:
             elif op in ("Add", "Sub", "Mul", "Div") and len(others) == 1 and others[0] in self.const \
                     and not (residual or activated):
                 take(node, "bias" if op in ("Add", "Sub") else "scale", after)
-            elif op == "Add" and len(others) == 1 and not (residual or activated) and self._computed_before(others[0], conv):
+            elif op in ("Add", "Sum") and len(others) == 1 and not (residual or activated) and \
+                    (self._computed_before(others[0], conv) or
+                     (self.rtx and self._smaller_kernel_than_partner(others[0], conv))):
                 take(node, "residual Add", after)
                 dq = self.producer.get(others[0])
                 if dq is not None and dq.op_type == "DequantizeLinear" and self.free(dq) and \
@@ -414,6 +594,38 @@ class _Predictor:
                 break
             current = _out(node)
         self.claim(CONV_OPS[conv.op_type], before + [label] + after, nodes)
+
+    def _smaller_kernel_than_partner(self, tensor: str, conv) -> bool:
+        """The other operand comes (through BatchNorm / bias) from a later free convolution of the same kind
+        whose kernel is no smaller: Myelin fuses the Add into this one (ResNet-50's bottleneck: the first of
+        two 1x1 branches; ResNet-18's downsample: the 1x1 one, not the 3x3)."""
+        node = self.producer.get(tensor)
+        for _ in range(3):
+            if node is None or not self.free(node):
+                return False
+            if node.op_type == conv.op_type:
+                break
+            if node.op_type not in ("BatchNormalization", "Add", "Mul") or len(self.non_const_inputs(node)) != 1:
+                return False
+            node = self.producer.get(self.non_const_inputs(node)[0])
+        else:
+            return False
+        if node is None or node.op_type != conv.op_type or node is conv:
+            return False
+        mine, theirs = self._kernel_area(conv), self._kernel_area(node)
+        return mine is not None and theirs is not None and mine <= theirs
+
+    def _kernel_area(self, conv) -> int | None:
+        shape = conv.attr("kernel_shape")
+        if not shape and len(conv.inputs) > 1:
+            weight = self.initializers.get(conv.inputs[1])
+            shape = weight.shape[2:] if weight is not None else None
+        if not shape:
+            return None
+        area = 1
+        for d in shape:
+            area *= int(d)
+        return area
 
     def _computed_before(self, tensor: str, conv) -> bool:
         """The residual operand must exist before the convolution runs: TensorRT adds it in the epilogue."""
@@ -494,16 +706,21 @@ def _pattern_name(nodes: list[Any]) -> str | None:
     return None
 
 
-def predict_fusions(model) -> list[FusionGroup]:
+def predict_fusions(model, target: str = "tensorrt") -> list[FusionGroup]:
     """Groups of ONNX nodes TensorRT is expected to fuse, by its documented rules (a prediction: no build).
 
-    ``model``: a loaded :class:`explorer.Model`, a path, bytes or a ModelProto. Every node of the main
-    graph appears in exactly one group; groups are in topological order of their first node.
+    ``model``: a loaded :class:`explorer.Model`, a path, bytes or a ModelProto. ``target``: "tensorrt"
+    (TensorRT 10/11's documented fusions) or "tensorrt-rtx" (also the rules fitted to what TensorRT-RTX's
+    Myelin compiler fused in real builds). Every node of the main graph appears in exactly one group;
+    groups are in topological order of their first node.
     """
+    from ..errors import ExplorerError
     from ..model import Model, load_model
 
+    if target not in TARGETS:
+        raise ExplorerError(f"unknown fusion target {target!r}; choose one of {', '.join(TARGETS)}")
     loaded = model if isinstance(model, Model) else load_model(model)
-    return _Predictor(loaded).run()
+    return _Predictor(loaded, target).run()
 
 
-__all__ = ["FusionGroup", "predict_fusions"]
+__all__ = ["FusionGroup", "TARGETS", "predict_fusions"]

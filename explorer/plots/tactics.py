@@ -31,6 +31,9 @@ def no_tactics_message(report: EngineReport) -> str:
     if from_onnxruntime(report):
         return ("No tactic timings exist for this source: ONNX Runtime does not autotune kernels "
                 f"({sources}).")
+    said = report.provenance.get("tactics", "")
+    if said.startswith("none: "):  # the backend says why there are none (TensorRT-RTX times no tactics)
+        return f"No tactic timings exist for this source: {said[6:]} ({sources})."
     return ("No tactic timings exist for this source: tactic timings come from a verbose TensorRT build log "
             f"(trtexec --verbose) or a timing cache, and none was loaded ({sources}).")
 

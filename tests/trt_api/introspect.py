@@ -36,8 +36,8 @@ import sys
 from typing import Any
 
 #: Where pybind11 says the classes live, longest first (stripped from type strings).
-_MODULE_NAMES = ("tensorrt_rtx_bindings.tensorrt_rtx", "tensorrt_rtx_bindings", "tensorrt_bindings.tensorrt",
-                 "tensorrt.tensorrt", "tensorrt_bindings", "tensorrt")
+_MODULE_NAMES = ("tensorrt_rtx_bindings.tensorrt_rtx", "tensorrt_bindings.tensorrt", "tensorrt.tensorrt",
+                 "tensorrt_rtx_bindings", "tensorrt_bindings", "tensorrt")
 
 _DUNDERS_KEPT = {"__init__", "__call__", "__len__", "__getitem__", "__iter__", "__int__", "__index__",
                  "__str__", "__enter__", "__exit__"}

@@ -161,6 +161,38 @@ class StubbedTensorRT:
         return json.loads(out.read_text())
 
 
+#: TensorRT-RTX is installed for real (its libraries are real wheels): its API is dumped from the real module,
+#: importable as ``tensorrt`` through a front module like the one above
+_RTX_FRONT_MODULE = ("import tensorrt_rtx_libs  # noqa: F401  (loads libtensorrt_rtx)\n"
+                     "from tensorrt_rtx_bindings import *  # noqa: F401,F403\n"
+                     "from tensorrt_rtx_bindings import __version__  # noqa: F401\n")
+
+
+def rtx_version() -> str | None:
+    """The installed TensorRT-RTX bindings' version, or None."""
+    from importlib import metadata
+
+    for name in ("tensorrt-rtx-cu13-bindings", "tensorrt-rtx-cu12-bindings"):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def prepare_rtx(workdir: Path) -> StubbedTensorRT:
+    """The installed TensorRT-RTX as ``tensorrt`` (no stubs: its real libraries load without a GPU)."""
+    version = rtx_version()
+    if version is None:
+        raise EnvironmentProblem("TensorRT-RTX bindings are not installed (tensorrt-rtx-cu13-bindings)")
+    site = workdir / f"rtx-{version}" / "site"
+    (site / "tensorrt").mkdir(parents=True, exist_ok=True)
+    (site / "tensorrt" / "__init__.py").write_text(_RTX_FRONT_MODULE)
+    libs = workdir / f"rtx-{version}" / "lib"
+    libs.mkdir(parents=True, exist_ok=True)
+    return StubbedTensorRT(version=version, site=site, libs=libs)
+
+
 def prepare(version: str, workdir: Path) -> StubbedTensorRT:
     """Wheel (cached), stubs and install for one full version string, e.g. ``"11.4.0.106"``."""
     wheel = ensure_wheel(version)

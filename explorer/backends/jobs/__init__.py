@@ -19,11 +19,13 @@ from ...engine.report import BuildReport
 from ..tensorrt import BuildCancelled
 from ..onnxruntime import report_from_onnxruntime
 from ..tensorrt import report_from_tensorrt
+from .partitions import FrameworkNode, PartitionedBuild, PartitionEngine, build_partitions
 from .job import CANCEL_GRACE_S, LOG_LINES, BuildJob, Progress, ProgressCallback, build, start_build
 from .settings import BACKENDS, BuildSettings, normalize_shapes, parse_shape
 from .worker import REUSE_WORKERS, WORKER_IDLE_TIMEOUT_S, idle_worker_pid, prestart, shutdown_idle_worker
 
 __all__ = ["BACKENDS", "PRECISIONS", "CANCEL_GRACE_S", "LOG_LINES", "REUSE_WORKERS", "WORKER_IDLE_TIMEOUT_S",
-           "BuildCancelled", "BuildJob", "BuildReport", "BuildSettings", "Progress", "ProgressCallback", "build",
+           "BuildCancelled", "BuildJob", "BuildReport", "BuildSettings", "FrameworkNode", "PartitionEngine",
+           "PartitionedBuild", "Progress", "ProgressCallback", "build", "build_partitions",
            "idle_worker_pid", "normalize_shapes", "parse_shape", "prestart", "report_from_onnxruntime",
            "report_from_tensorrt", "shutdown_idle_worker", "start_build"]

@@ -46,6 +46,7 @@ _RETRY = object()
 REPORTS: dict[str, Callable[[Mapping[str, Any], str], BuildReport]] = {
     "onnxruntime": lambda result, model_path: report_from_onnxruntime(OrtBuildResult.from_dict(result)),
     "tensorrt": lambda result, model_path: report_from_tensorrt(TensorRTBuildResult.from_dict(result), model_path),
+    "tensorrt-rtx": lambda result, model_path: report_from_tensorrt(TensorRTBuildResult.from_dict(result), model_path),
 }
 
 
@@ -62,11 +63,14 @@ def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level:
           workspace: int | None = None, shapes: Mapping[str, Any] | None = None,
           timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
           on_progress: ProgressCallback | None = None, cancel: Any = None, *,
-          providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0) -> BuildReport:
+          providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0,
+          compute_capability: str = "auto") -> BuildReport:
     """Build and profile ``model`` (a path, bytes, ``onnx.ModelProto`` or :class:`explorer.Model`) in a
     worker process; returns a :class:`BuildReport` (an :class:`~explorer.engine.report.EngineReport`).
 
-    ``backend``: "auto" (TensorRT when it can build here, else ONNX Runtime), "tensorrt", "onnxruntime".
+    ``backend``: "auto" (TensorRT when it can build here, else ONNX Runtime), "tensorrt", "tensorrt-rtx"
+    (NVIDIA TensorRT-RTX: builds ahead of time for ``compute_capability``, SM86 by default, without a GPU),
+    "onnxruntime".
     ``precision``: "fp32", "fp16", "bf16" (converted model) or "int8" (Q/DQ: the model's own, else
     ``quantize_static`` with random calibration - for exploring, not accuracy). ``opt_level``: 0-5
     (TensorRT's builder optimization level; for ONNX Runtime 0 / 1 / 2 / 3+ = DISABLE_ALL / BASIC / EXTENDED
@@ -79,7 +83,8 @@ def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level:
     """
     job = start_build(model, backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
                       shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup, on_progress=on_progress,
-                      cancel=cancel, providers=providers, seed=seed, duration=duration)
+                      cancel=cancel, providers=providers, seed=seed, duration=duration,
+                      compute_capability=compute_capability)
     return job.result()
 
 
@@ -87,14 +92,16 @@ def start_build(model: Any, backend: str = "auto", precision: str = "fp32", opt_
                 workspace: int | None = None, shapes: Mapping[str, Any] | None = None,
                 timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
                 on_progress: ProgressCallback | None = None, cancel: Any = None, *,
-                providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0) -> "BuildJob":
+                providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0,
+                compute_capability: str = "auto") -> "BuildJob":
     """Start :func:`build` and return at once with a :class:`BuildJob` (for widgets and notebooks).
 
     Bad settings raise :class:`BuildError` here, before any process starts.
     """
     settings = BuildSettings.make(backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
                                   shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup,
-                                  providers=providers, seed=seed, duration=duration)
+                                  providers=providers, seed=seed, duration=duration,
+                                  compute_capability=compute_capability)
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise BuildError(f"cancel must be a threading.Event (or have is_set()), got {type(cancel).__name__}")
     model_path, temp_dir = _model_file(model)

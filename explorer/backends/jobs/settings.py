@@ -14,7 +14,9 @@ from ...dtypes import PRECISIONS
 from ...errors import BuildError
 from .. import MAX_DURATION_S, MAX_TIMED_RUNS
 
-BACKENDS = ("auto", "tensorrt", "onnxruntime")
+BACKENDS = ("auto", "tensorrt", "tensorrt-rtx", "onnxruntime")
+#: TensorRT-RTX's build targets (``trt.ComputeCapability`` names; "auto": the RTX GPU here, else SM86)
+COMPUTE_CAPABILITIES = ("auto", "CURRENT", "SM75", "SM80", "SM86", "SM89", "SM120", "SM121")
 
 Shape = tuple[int, ...]
 
@@ -36,6 +38,9 @@ class BuildSettings:
     log's folder, else a new temp dir); ``keep_io_types``: on TensorRT 11, keep fp32 inputs/outputs when
     converting the model to fp16/bf16; ``editable_timing_cache``: on TensorRT >= 10.8, build with
     ``BuilderFlag.EDITABLE_TIMING_CACHE`` so the cache's entries (tactic and time per layer key) can be listed.
+
+    TensorRT-RTX only: ``compute_capability``, the GPU generation the engine is built for: "auto" (the
+    RTX-class GPU of this machine, else SM86 ahead of time: no GPU needed), "CURRENT", or "SM75" ... "SM121".
     """
 
     backend: str = "auto"
@@ -54,6 +59,7 @@ class BuildSettings:
     output_dir: str | None = None
     keep_io_types: bool = True
     editable_timing_cache: bool = True
+    compute_capability: str = "auto"
 
     @classmethod
     def make(cls, **values: Any) -> "BuildSettings":
@@ -71,6 +77,11 @@ class BuildSettings:
         precision = str(self.precision).lower()
         if precision not in PRECISIONS:
             raise BuildError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        capability = str(self.compute_capability or "auto").strip()
+        capability = "auto" if capability.lower() == "auto" else capability.upper()
+        if capability not in COMPUTE_CAPABILITIES:
+            raise BuildError(f"unknown compute capability {self.compute_capability!r}; choose one of "
+                             f"{', '.join(COMPUTE_CAPABILITIES)}", hint="TensorRT-RTX builds for SM86 by default")
         try:
             seconds = float(self.duration or 0.0)
         except (TypeError, ValueError):
@@ -89,7 +100,8 @@ class BuildSettings:
             output_dir=os.fspath(self.output_dir) if self.output_dir is not None else None,
             providers=[str(p) for p in self.providers] if self.providers else None,
             seed=int(self.seed), sparse_weights=bool(self.sparse_weights),
-            keep_io_types=bool(self.keep_io_types), editable_timing_cache=bool(self.editable_timing_cache))
+            keep_io_types=bool(self.keep_io_types), editable_timing_cache=bool(self.editable_timing_cache),
+            compute_capability=capability)
 
     def validate(self) -> None:
         """Raise :class:`BuildError` if :meth:`validated` would."""

@@ -480,9 +480,20 @@ def _worker_build(request: Mapping[str, Any], progress: ProgressCallback, cancel
 
 
 def _choose_backend(requested: str) -> tuple[str, str]:
-    """(backend, why) - checked in the worker, so the caller's process never initialises CUDA."""
+    """(backend, why) - checked in the worker, so the caller's process never initialises CUDA.
+
+    "auto" never picks TensorRT-RTX: without a GPU it builds an engine but times nothing, and "auto" must
+    give timings; ask for "tensorrt-rtx" (the app's Build tab pairs it with ONNX Runtime's timings)."""
     if requested == "onnxruntime":
         return "onnxruntime", "requested"
+    if requested == "tensorrt-rtx":
+        from ...trt import TENSORRT_RTX, available
+
+        ok, why = available(require_gpu=False, library=TENSORRT_RTX)
+        if not ok:
+            raise BuildError(f"TensorRT-RTX is not available here: {why}",
+                             hint="pip install tensorrt-rtx-cu13-bindings tensorrt-rtx-cu13-libs")
+        return "tensorrt-rtx", f"requested ({why})"
     try:
         from .. import tensorrt as trt_backend
 
@@ -492,7 +503,8 @@ def _choose_backend(requested: str) -> tuple[str, str]:
     if requested == "tensorrt":
         if not ok:
             raise BuildError(f"TensorRT is not available here: {why}",
-                             hint="build with backend='onnxruntime' (or 'auto'), or import trtexec's exports")
+                             hint="build with backend='onnxruntime' (or 'auto', or 'tensorrt-rtx' for an engine "
+                                  "built ahead of time without a GPU), or import trtexec's exports")
         return "tensorrt", f"requested ({why})"
     if ok:
         return "tensorrt", f"auto: {why}"
@@ -509,12 +521,13 @@ def _run_onnxruntime(model_path: str, settings: BuildSettings, workdir: str, pro
 
 
 def _run_tensorrt(model_path: str, settings: BuildSettings, workdir: str, progress: ProgressCallback,
-                  cancel: threading.Event, remember: Callable[[Any], None]) -> dict[str, Any]:
-    """TensorRT in this worker. Its files (engine, layer JSON, profile, log) go to a folder that outlives the
-    build (an engine is worth keeping); int8 without Q/DQ is quantized first, like the ONNX Runtime path."""
+                  cancel: threading.Event, remember: Callable[[Any], None], library: str = "tensorrt") -> dict[str, Any]:
+    """TensorRT (or TensorRT-RTX: ``library``) in this worker. Its files (engine, layer JSON, profile, log) go
+    to a folder that outlives the build (an engine is worth keeping); int8 without Q/DQ is quantized first,
+    like the ONNX Runtime path."""
     from .. import tensorrt as trt_backend
 
-    out_dir = tempfile.mkdtemp(prefix="explorer-trt-")
+    out_dir = tempfile.mkdtemp(prefix="explorer-rtx-" if library == "tensorrt-rtx" else "explorer-trt-")
     build_path = model_path
     notes: list[str] = []
     if settings.precision == "int8":
@@ -527,7 +540,8 @@ def _run_tensorrt(model_path: str, settings: BuildSettings, workdir: str, progre
         shapes=dict(settings.shapes), timing_cache=settings.timing_cache, runs=settings.runs,
         warmup=settings.warmup, duration=settings.duration, output_dir=out_dir,
         tactic_shared_memory=settings.tactic_shared_memory, sparse_weights=settings.sparse_weights,
-        keep_io_types=settings.keep_io_types, editable_timing_cache=settings.editable_timing_cache)
+        keep_io_types=settings.keep_io_types, editable_timing_cache=settings.editable_timing_cache,
+        library=library, compute_capability=settings.compute_capability)
     result = trt_backend.build_engine(build_path, trt_settings, on_progress=progress, cancel_event=cancel,
                                       log_path=os.path.join(out_dir, "build.log"))
     result.notes.extend(notes)
@@ -557,6 +571,13 @@ def _quantized_copy(model_path: str, settings: BuildSettings, out_dir: str,
 
 
 #: backend -> its run in the worker (``_choose_backend`` resolves "auto" first)
-BACKEND_RUNS: dict[str, BackendRun] = {"onnxruntime": _run_onnxruntime, "tensorrt": _run_tensorrt}
+def _run_tensorrt_rtx(model_path: str, settings: BuildSettings, workdir: str, progress: ProgressCallback,
+                      cancel: threading.Event, remember: Callable[[Any], None]) -> dict[str, Any]:
+    """TensorRT-RTX through the same TensorRT builder (ahead of time for SM86 when there is no RTX GPU)."""
+    return _run_tensorrt(model_path, settings, workdir, progress, cancel, remember, library="tensorrt-rtx")
+
+
+BACKEND_RUNS: dict[str, BackendRun] = {"onnxruntime": _run_onnxruntime, "tensorrt": _run_tensorrt,
+                                       "tensorrt-rtx": _run_tensorrt_rtx}
 #: backend -> what prestart() readies in a new worker (nothing for TensorRT: CUDA starts with the build)
 PREPARES: dict[str, Callable[[], None]] = {"onnxruntime": _prepare_onnxruntime, "auto": _prepare_onnxruntime}

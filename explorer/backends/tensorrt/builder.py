@@ -1,14 +1,22 @@
 """Parse, configure, build, inspect and profile a TensorRT engine, in a build worker process.
 
-TensorRT 10.x and 11.x are both first-class. 10.x takes precision from builder flags; 11.x removed them
-(networks are always strongly typed), so for fp16/bf16 the ONNX model is converted first
-(:mod:`explorer.backends.precision`) and int8/fp8 need Q/DQ nodes in the model.
+TensorRT 10.x and 11.x are both first-class, and so is NVIDIA TensorRT-RTX (the library row
+:data:`explorer.trt.TENSORRT_RTX`, the same Python API): the code branches on what the imported library
+can do, not on its name. 10.x takes precision from builder flags; 11.x and TensorRT-RTX have none (networks
+are always strongly typed), so for fp16/bf16 the ONNX model is converted first
+(:mod:`explorer.backends.precision`) and int8/fp8 need Q/DQ nodes in the model. TensorRT-RTX builds ahead
+of time for a compute capability (``IBuilderConfig.set_compute_capability``): without an RTX-class GPU, for
+SM86 (the engine is built, not loaded: its report comes from the verbose builder log, which lists every
+engine layer with the ONNX nodes it fused); with one, for ``CURRENT``, then loaded and profiled like a
+TensorRT engine.
 
 Polygraphy does the generic parts: ``CreateConfig`` makes the builder config (flags, memory pools,
 optimization level, profile, progress monitor), ``EngineBytesFromNetwork`` builds and saves the timing cache
 combined with what the file holds (under ``polygraphy.util.LockFile``). The explorer keeps its own logger
 (its trtexec-style verbose log is read back for the report), error recorder, progress monitor (cancel),
 the GPU lock (its wait can be cancelled) and the timing cache's loading (see :func:`_attach_timing_cache`).
+Polygraphy drives ``tensorrt`` only (it imports that module itself): for TensorRT-RTX the same steps are
+made on the builder directly (:func:`_create_native_config`, ``build_serialized_network``).
 
 Conventions that keep this module checkable without TensorRT (``tests/test_tensorrt_api_conformance.py``
 reads it with :mod:`explorer.trt` with ``ast`` and checks every TensorRT name used against the real bindings
@@ -30,7 +38,7 @@ from dataclasses import asdict
 from typing import Any, Callable, Iterator
 
 from ...errors import BuildError
-from ...trt import create_builder, import_tensorrt, interfaces, parser_errors, version_of
+from ...trt import LIBRARIES, TENSORRT, create_builder, import_library, interfaces, parser_errors, version_of
 from .profiling import profile_engine
 from .result import EngineMemory, TensorRTBuildResult, TimingCacheEntry, TimingCacheInfo
 from .settings import BuildCancelled, TensorRTBuildSettings
@@ -56,7 +64,8 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
     settings.validate()
     if not os.path.isfile(model_path):
         raise BuildError("model file not found", file=model_path)
-    trt = import_tensorrt()
+    library = LIBRARIES[settings.library]
+    trt = import_library(library)
     major, minor = version_of(trt)
     started = time.time()
     out_dir = settings.output_dir or (os.path.dirname(os.path.abspath(log_path)) if log_path else
@@ -65,11 +74,14 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
     stem = os.path.splitext(os.path.basename(model_path))[0]
     name = f"{stem}.{settings.precision}.o{settings.opt_level}"
     notes: list[str] = []
+    polygraphy = library is TENSORRT  # Polygraphy imports ``tensorrt`` itself: it drives no other library
+    target = None  # TensorRT-RTX: the compute capability built for; None: the GPU here (TensorRT)
+    can_load = True  # False: built ahead of time for a GPU this machine does not have
 
     if cancel_event is not None and cancel_event.is_set():
         raise BuildCancelled("build cancelled before it started", file=model_path)
 
-    # Precision: 11.x takes it from the model's types, 10.x from builder flags.
+    # Precision: strongly typed libraries (11.x, TensorRT-RTX) take it from the model's types, 10.x from flags.
     build_model = model_path
     conversion = None
     if settings.precision in ("int8", "fp8") and not _has_qdq(model_path):
@@ -77,11 +89,11 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
                          "this one has none", file=model_path,
                          hint="quantize it first, e.g. with NVIDIA Model Optimizer's ONNX PTQ "
                               "(symmetric, zero points of 0)")
-    if major >= 11:
+    if major >= 11 or not hasattr(trt.BuilderFlag, "FP16"):
         if settings.precision in ("fp16", "bf16"):
             build_model, conversion = _convert_model(model_path, settings.precision, out_dir, name,
                                                      settings.keep_io_types)
-            notes.append(f"TensorRT {trt.__version__} is strongly typed: the model was converted to "
+            notes.append(f"{library.title} {trt.__version__} is strongly typed: the model was converted to "
                          f"{settings.precision} with {conversion['tool']} before building")
 
     with contextlib.ExitStack() as stack:
@@ -92,39 +104,60 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
         logger = ifaces.Logger(log_stream, severity, messages)
         recorder = ifaces.ErrorRecorder()
 
-        if on_progress is not None:
-            _safe_progress(on_progress, "Waiting for the GPU", 0, 0)
-        stack.enter_context(_exclusive_gpu(cancel_event))
-        if log_stream is not None:
-            log_stream.write(f"[{time.strftime('%m/%d/%Y-%H:%M:%S')}] [I] [explorer] TensorRT {trt.__version__}, "
-                             f"model {build_model}, settings {json.dumps(settings.to_dict())}\n")
-
         builder = create_builder(trt, logger, messages, error=BuildError)
-        builder.error_recorder = recorder
         network = builder.create_network(0)
         parser = trt.OnnxParser(network, logger)
+        # the builder's recorder, set after the network is made so the network does not inherit it:
+        # TensorRT-RTX 1.7 segfaults destroying a network that has a Python recorder and an ONNX parser
+        # (parser errors come from the parser itself; build errors from this recorder)
+        builder.error_recorder = recorder
+        if log_stream is not None:
+            log_stream.write(f"[{time.strftime('%m/%d/%Y-%H:%M:%S')}] [I] [explorer] {library.title} "
+                             f"{trt.__version__}, model {build_model}, settings {json.dumps(settings.to_dict())}\n")
         if not parser.parse_from_file(build_model):
             issues = parser_errors(parser)
             text = "; ".join(f"{i.op_type or 'model'} {i.node_name!r}: {i.desc}" if i.node_name
                              else i.desc for i in issues) or _tensorrt_words(recorder, logger)
-            raise BuildError(f"TensorRT's ONNX parser rejected the model: {text}", file=build_model,
+            raise BuildError(f"{library.title}'s ONNX parser rejected the model: {text}", file=build_model,
                              hint="see the Partitions view for every unsupported node")
 
         monitor = ifaces.ProgressMonitor(on_progress, cancel_event)
-        config = _create_config(trt, builder, network, settings, monitor, major)
-        _attach_timing_cache(trt, config, settings, notes)
-
-        from polygraphy.backend.trt import EngineBytesFromNetwork
+        if polygraphy:
+            config = _create_config(trt, builder, network, settings, monitor, major)
+        else:
+            config = builder.create_builder_config()
+            _create_native_config(trt, builder, network, config, settings, monitor)
+        if hasattr(trt, "ComputeCapability"):  # TensorRT-RTX: builds for a compute capability
+            target, can_load, words = _set_compute_capability(trt, config, settings.compute_capability)
+            notes.append(words)
+        if can_load:  # builds for this machine's GPU run one at a time (tactic timings disturb each other)
+            if on_progress is not None:
+                _safe_progress(on_progress, "Waiting for the GPU", 0, 0)
+            stack.enter_context(_exclusive_gpu(cancel_event))
 
         t0 = time.time()
-        try:  # Polygraphy saves the timing cache, combined with the file's, under its lock file
-            serialized = EngineBytesFromNetwork((builder, network, parser), config,
-                                                save_timing_cache=settings.timing_cache)()
-        except Exception as exc:  # Polygraphy raises when TensorRT returned no engine
-            if (cancel_event is not None and cancel_event.is_set()) or monitor.cancelled:
-                raise BuildCancelled("build cancelled", file=build_model) from None
-            raise BuildError(f"TensorRT could not build the engine: {_tensorrt_words(recorder, logger)}",
-                             file=build_model) from exc
+        if polygraphy:
+            _attach_timing_cache(trt, config, settings, notes)
+            from polygraphy.backend.trt import EngineBytesFromNetwork
+
+            try:  # Polygraphy saves the timing cache, combined with the file's, under its lock file
+                serialized = EngineBytesFromNetwork((builder, network, parser), config,
+                                                    save_timing_cache=settings.timing_cache)()
+            except Exception as exc:  # Polygraphy raises when TensorRT returned no engine
+                if (cancel_event is not None and cancel_event.is_set()) or monitor.cancelled:
+                    raise BuildCancelled("build cancelled", file=build_model) from None
+                raise BuildError(f"TensorRT could not build the engine: {_tensorrt_words(recorder, logger)}",
+                                 file=build_model) from exc
+        else:
+            if settings.timing_cache:
+                notes.append(f"{library.title} keeps no timing cache (its timing-cache calls are no-ops): "
+                             f"{settings.timing_cache} was neither read nor written")
+            serialized = builder.build_serialized_network(network, config)
+            if serialized is None:
+                if (cancel_event is not None and cancel_event.is_set()) or monitor.cancelled:
+                    raise BuildCancelled("build cancelled", file=build_model)
+                raise BuildError(f"{library.title} could not build the engine: {_tensorrt_words(recorder, logger)}",
+                                 file=build_model)
         build_seconds = time.time() - t0
         engine_bytes = bytes(serialized)
         del serialized
@@ -132,44 +165,51 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
         with open(engine_path, "wb") as f:
             f.write(engine_bytes)
 
-        timing_cache = _timing_cache_entries(trt, config, settings, notes)
+        if polygraphy:
+            timing_cache = _timing_cache_entries(trt, config, settings, notes)
+        else:
+            timing_cache = TimingCacheInfo(path=None, entries=None)  # the report says there are no tactics
 
-        runtime = trt.Runtime(logger)
-        engine = runtime.deserialize_cuda_engine(engine_bytes)
-        if engine is None:
-            raise BuildError(f"TensorRT could not load the engine it built: {_tensorrt_words(recorder, logger)}",
-                             file=engine_path)
-        inspector = engine.create_engine_inspector()
-        layer_text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
-        try:
-            layer_info: Any = json.loads(layer_text)
-        except ValueError:
-            layer_info = None
-            notes.append("the engine inspector did not return valid JSON; kept as text")
-        layer_info_path = os.path.join(out_dir, f"{name}.graph.json")
-        with open(layer_info_path, "w", encoding="utf-8") as f:
-            f.write(layer_text)
-        memory = _memory(trt, engine, len(engine_bytes))
+        layer_info, layer_info_path = None, None
+        memory = EngineMemory(engine_size=len(engine_bytes))
+        profile, latency, profile_path = None, None, None
+        if can_load:
+            runtime = trt.Runtime(logger)
+            engine = runtime.deserialize_cuda_engine(engine_bytes)
+            if engine is None:
+                raise BuildError(f"{library.title} could not load the engine it built: "
+                                 f"{_tensorrt_words(recorder, logger)}", file=engine_path)
+            inspector = engine.create_engine_inspector()
+            layer_text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
+            try:
+                layer_info = json.loads(layer_text)
+            except ValueError:
+                layer_info = None
+                notes.append("the engine inspector did not return valid JSON; kept as text")
+            layer_info_path = os.path.join(out_dir, f"{name}.graph.json")
+            with open(layer_info_path, "w", encoding="utf-8") as f:
+                f.write(layer_text)
+            memory = _memory(trt, engine, len(engine_bytes))
 
-        profile, latency, profile_note = None, None, None
-        if settings.runs > 0:
-            profile, latency, profile_note = profile_engine(trt, engine, settings, cancel_event)
-            if profile_note:
-                notes.append(profile_note)
-        profile_path = None
-        if profile is not None:
-            profile_path = os.path.join(out_dir, f"{name}.profile.json")
-            with open(profile_path, "w", encoding="utf-8") as f:
-                json.dump(profile, f, indent=1)
+            if settings.runs > 0:
+                profile, latency, profile_note = profile_engine(trt, engine, settings, cancel_event, polygraphy)
+                if profile_note:
+                    notes.append(profile_note)
+            if profile is not None:
+                profile_path = os.path.join(out_dir, f"{name}.profile.json")
+                with open(profile_path, "w", encoding="utf-8") as f:
+                    json.dump(profile, f, indent=1)
 
     return TensorRTBuildResult(
-        tensorrt_version=trt.__version__, strongly_typed=major >= 11, model_path=model_path,
+        tensorrt_version=trt.__version__, strongly_typed=major >= 11 or not hasattr(trt.BuilderFlag, "FP16"),
+        model_path=model_path,
         built_model_path=build_model, conversion=conversion, settings=settings, engine_path=engine_path,
         engine_size=len(engine_bytes), build_seconds=round(build_seconds, 3),
         total_seconds=round(time.time() - started, 3), log_path=log_path, layer_info=layer_info,
         layer_info_path=layer_info_path, memory=memory, timing_cache=timing_cache, profile=profile,
         profile_path=profile_path, latency_ms=latency,
-        warnings=[m for m in messages if m not in logger.errors][-50:], notes=notes)
+        warnings=[m for m in messages if m not in logger.errors][-50:], notes=notes,
+        library=library.key, compute_capability=target, ahead_of_time=not can_load)
 
 
 def _safe_progress(on_progress: ProgressCallback, phase: str, step: int, total: int) -> None:
@@ -207,11 +247,99 @@ def _create_config(trt, builder, network, settings: TensorRTBuildSettings, monit
                           profiling_verbosity=trt.ProfilingVerbosity.DETAILED, memory_pool_limits=pools or None,
                           builder_optimization_level=int(settings.opt_level), progress_monitor=monitor,
                           )(builder, network)
-    if major >= 11:
-        pass  # strongly typed: precision is in the (converted) model
+    if major >= 11 or not hasattr(trt.BuilderFlag, "FP16"):
+        pass  # strongly typed (11.x, TensorRT-RTX): precision is in the (converted) model
     else:
         _set_precision_flags(trt, config, settings.precision)
     return config
+
+
+def _create_native_config(trt, builder, network, config, settings: TensorRTBuildSettings, monitor) -> None:
+    """What Polygraphy's ``CreateConfig`` sets, on the builder config directly (libraries Polygraphy does not
+    drive: TensorRT-RTX). After parsing: the profile needs the network's inputs."""
+    _check_shapes(network, settings)
+    if settings.shapes:
+        profile = builder.create_optimization_profile()
+        for input_name, (lo, opt, hi) in settings.shapes.items():
+            profile.set_shape(input_name, tuple(int(d) for d in lo), tuple(int(d) for d in opt),
+                              tuple(int(d) for d in hi))
+        config.add_optimization_profile(profile)
+    if settings.workspace:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(settings.workspace))
+    if settings.tactic_shared_memory:
+        config.set_memory_pool_limit(trt.MemoryPoolType.TACTIC_SHARED_MEMORY, int(settings.tactic_shared_memory))
+    if settings.sparse_weights:
+        config.set_flag(trt.BuilderFlag.SPARSE_WEIGHTS)
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    config.builder_optimization_level = int(settings.opt_level)
+    config.progress_monitor = monitor
+
+
+#: compute capabilities TensorRT-RTX runs on (its engines refuse others, e.g. an H200's 9.0)
+RTX_GPUS = {(7, 5): "SM75", (8, 0): "SM80", (8, 6): "SM86", (8, 9): "SM89", (12, 0): "SM120", (12, 1): "SM121"}
+#: what TensorRT-RTX builds for when no RTX-class GPU is here (GeForce RTX 30 / RTX A-series)
+DEFAULT_AOT_TARGET = "SM86"
+
+
+def _set_compute_capability(trt, config: trt.IBuilderConfig, wanted: str) -> tuple[str, bool, str]:
+    """Set the one compute capability to build for: (its name, whether this machine can load the engine,
+    a sentence for the report). "auto": ``CURRENT`` on an RTX-class GPU, else SM86 ahead of time. The count
+    must be set before the capability (the other order raises "Index of compute capability is not in a
+    valid range")."""
+    gpu = local_gpu()
+    usable = gpu is not None and gpu in RTX_GPUS
+    if wanted == "auto":
+        wanted = "CURRENT" if usable else DEFAULT_AOT_TARGET
+    if wanted == "CURRENT" and not usable:
+        here = f"this GPU has compute capability {gpu[0]}.{gpu[1]}" if gpu else "no GPU is visible"
+        raise BuildError(f"compute capability CURRENT needs an RTX-class GPU ({here})",
+                         hint=f"build ahead of time with compute_capability='{DEFAULT_AOT_TARGET}'")
+    capability = getattr(trt.ComputeCapability, wanted, None)
+    if capability is None:
+        raise BuildError(f"this TensorRT-RTX has no compute capability {wanted!r}")
+    config.num_compute_capabilities = 1
+    if not config.set_compute_capability(capability, 0):
+        raise BuildError(f"TensorRT-RTX refused compute capability {wanted}")
+    can_load = wanted == "CURRENT" or (usable and RTX_GPUS[gpu] == wanted)
+    if wanted == "CURRENT":
+        words = f"built for this GPU (compute capability {gpu[0]}.{gpu[1]}, {RTX_GPUS[gpu]})"
+    elif can_load:
+        words = f"built for {wanted}, the compute capability of this GPU"
+    else:
+        here = (f"this machine's GPU (compute capability {gpu[0]}.{gpu[1]}) cannot run TensorRT-RTX engines"
+                if gpu else "this machine has no GPU")
+        words = (f"built ahead of time for {wanted} ({here}): the engine was built, not loaded, so the report "
+                 "comes from the builder's verbose log (layers, fused ONNX nodes, formats, memory); engine "
+                 "inspector JSON, per-layer times and latency need an RTX-class GPU")
+    return wanted, can_load, words
+
+
+def local_gpu() -> tuple[int, int] | None:
+    """(major, minor) compute capability of the first visible CUDA device, from the driver (``libcuda``);
+    None without a driver or a device. Cheap, and loads no CUDA runtime."""
+    import ctypes
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1", "none", "NoDevFiles"):
+        return None
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1" if os.name != "nt" else "nvcuda.dll")
+    except OSError:
+        return None
+    count, major, minor = ctypes.c_int(0), ctypes.c_int(0), ctypes.c_int(0)
+    try:
+        if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value < 1:
+            return None
+        device = ctypes.c_int(0)
+        if cuda.cuDeviceGet(ctypes.byref(device), 0) != 0:
+            return None
+        # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, _MINOR = 76
+        if cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, device) != 0 or \
+                cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, device) != 0:
+            return None
+    except (AttributeError, OSError):
+        return None
+    return major.value, minor.value
 
 
 def _set_precision_flags(trt, config, precision: str) -> None:
@@ -397,4 +525,4 @@ def _exclusive_gpu(cancel_event: threading.Event | None, poll_seconds: float = 0
         handle.close()
 
 
-__all__ = ["build_engine", "gpu_lock_path"]
+__all__ = ["DEFAULT_AOT_TARGET", "RTX_GPUS", "build_engine", "gpu_lock_path", "local_gpu"]

@@ -1,4 +1,9 @@
-"""Per-layer times of a built engine (``IProfiler`` over Polygraphy's ``TrtRunner``), in trtexec's format."""
+"""Per-layer times of a built engine (``IProfiler`` over Polygraphy's ``TrtRunner``), in trtexec's format.
+
+Polygraphy's ``TrtRunner`` drives ``tensorrt`` only; for TensorRT-RTX (on an RTX-class GPU) the same runs
+go through :class:`_NativeRunner`: the execution context itself, with Polygraphy's CUDA wrapper
+(``polygraphy.cuda``: ctypes over ``libcudart``) for buffers and the stream.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,8 @@ from .result import EndToEndLatency
 from .settings import TensorRTBuildSettings
 
 
-def profile_engine(trt, engine, settings: TensorRTBuildSettings,
-                   cancel_event) -> tuple[list[dict[str, Any]] | None, EndToEndLatency | None, str | None]:
+def profile_engine(trt, engine: trt.ICudaEngine, settings: TensorRTBuildSettings, cancel_event,
+                   polygraphy: bool = True) -> tuple[list[dict[str, Any]] | None, EndToEndLatency | None, str | None]:
     """Per-layer times over ``settings.runs`` inferences (after ``settings.warmup``), trtexec's format:
     ``[{"count": N}, {"name", "timeMs", "averageMs", "medianMs", "percentage"}, ...]``, and the
     end-to-end latency of those inferences. Problems become a note: the engine was built, only its profile
@@ -24,7 +29,10 @@ def profile_engine(trt, engine, settings: TensorRTBuildSettings,
     except _NoProfile as exc:
         return None, None, f"per-layer profiling skipped: {exc}"
     try:
-        from polygraphy.backend.trt import TrtRunner
+        if polygraphy:
+            from polygraphy.backend.trt import TrtRunner
+        else:
+            from polygraphy import cuda  # noqa: F401  (the native runner's buffers and stream)
     except Exception as exc:
         return None, None, f"per-layer profiling skipped: Polygraphy's TrtRunner is unavailable ({exc})"
 
@@ -35,7 +43,7 @@ def profile_engine(trt, engine, settings: TensorRTBuildSettings,
         return None, None, "per-layer profiling skipped: no execution context (out of device memory?)"
     cancelled = False
     try:
-        with TrtRunner(context) as runner:
+        with (TrtRunner(context) if polygraphy else _NativeRunner(trt, engine, context)) as runner:
             for _ in range(settings.warmup):
                 runner.infer(feed)
             context.profiler = profiler
@@ -76,6 +84,66 @@ class _NoProfile(Exception):
     pass
 
 
+class _NativeRunner:
+    """``TrtRunner.infer`` for a library Polygraphy does not drive: inputs copied in, ``execute_async_v3``,
+    outputs copied back, on one stream (so a run's time includes the copies, like TrtRunner's)."""
+
+    def __init__(self, trt, engine: trt.ICudaEngine, context: trt.IExecutionContext):
+        self._trt = trt
+        self._engine = engine
+        self._context = context
+        self._buffers: dict[str, Any] = {}
+        self._stream = None
+
+    def __enter__(self) -> "_NativeRunner":
+        from polygraphy import cuda
+
+        self._stream = cuda.Stream()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for buffer in self._buffers.values():
+            buffer.free()
+        self._buffers.clear()
+        if self._stream is not None:
+            self._stream.free()
+
+    def infer(self, feed: dict[str, Any]) -> dict[str, Any]:
+        return run_native(self._trt, self._engine, self._context, feed, self._buffers, self._stream)
+
+
+def run_native(trt, engine: trt.ICudaEngine, context: trt.IExecutionContext, feed: dict[str, Any],
+               buffers: dict[str, Any], stream: Any) -> dict[str, Any]:
+    """One inference on ``context``: inputs copied in, ``execute_async_v3`` on ``stream``, outputs copied
+    back (``buffers``: device arrays by tensor name, reused and resized between runs)."""
+    import numpy as np
+    from polygraphy import cuda
+
+    for name, array in feed.items():
+        context.set_input_shape(name, tuple(array.shape))
+    outputs = {}
+    for index in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(index)
+        is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+        shape = tuple(feed[name].shape) if is_input else tuple(context.get_tensor_shape(name))
+        dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+        buffer = buffers.get(name)
+        if buffer is None:
+            buffer = buffers[name] = cuda.DeviceArray(shape=shape, dtype=dtype)
+        buffer.resize(shape)
+        if is_input:
+            buffer.copy_from(np.ascontiguousarray(feed[name]), stream=stream)
+        else:
+            outputs[name] = np.empty(shape, dtype=dtype)
+        context.set_tensor_address(name, buffer.ptr)
+    if not context.execute_async_v3(stream.ptr):
+        raise RuntimeError("execute_async_v3 failed")
+    for name, host in outputs.items():
+        buffers[name].copy_to(host, stream=stream)
+    stream.synchronize()
+    return outputs
+
+
 def _feed_dict(trt, engine) -> dict[str, Any]:
     """Random inputs at the engine's static shapes (the profile's opt shapes for dynamic ones)."""
     import numpy as np
@@ -104,4 +172,4 @@ def _feed_dict(trt, engine) -> dict[str, Any]:
     return feed
 
 
-__all__ = ["profile_engine"]
+__all__ = ["profile_engine", "run_native"]

@@ -91,6 +91,9 @@ class TensorRTBuildResult:
     backend: str = "tensorrt"
     backend_reason: str = ""
     output_dir: str | None = None
+    library: str = "tensorrt"  # a key of explorer.trt.LIBRARIES: "tensorrt" or "tensorrt-rtx"
+    compute_capability: str | None = None  # TensorRT-RTX: what it was built for ("SM86", "CURRENT")
+    ahead_of_time: bool = False  # built for a GPU this machine does not have: not loaded, not profiled
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -126,22 +129,44 @@ def report_from_tensorrt(result: TensorRTBuildResult, model_path: str | None = N
     engine inspector's layer JSON, the per-layer profile and the verbose build log, read by the
     :mod:`explorer.engine.readers` and mapped back to the ONNX model."""
     from ...engine import attach_mapping
-    from ...engine.readers import read_build_log, read_layer_info, read_profile
+    from ...engine.readers import LogParser, read_build_log, read_layer_info, read_profile
+    from ...trt import LIBRARIES
 
     version = result.tensorrt_version
+    library = LIBRARIES.get(result.library)
+    title = library.title if library is not None else "TensorRT"
+    # "TensorRT-RTX 1.7.1 AOT (SM86)": every figure of the report names this source
+    short = ".".join(version.split(".")[:3])
+    source = f"{title} {short if result.library != 'tensorrt' else version}"
+    if result.compute_capability:
+        source += f" AOT ({result.compute_capability})" if result.ahead_of_time else f" ({result.compute_capability})"
     parts = []
     if result.layer_info is not None:
-        parts.append(read_layer_info(result.layer_info, origin_label=f"TensorRT {version} engine inspector"))
+        parts.append(read_layer_info(result.layer_info, origin_label=f"{source} engine inspector"))
     if result.profile:
-        parts.append(read_profile(result.profile, origin_label=f"TensorRT {version} IProfiler "
+        parts.append(read_profile(result.profile, origin_label=f"{source} IProfiler "
                                                                f"({result.settings.runs} runs)"))
     log_path = result.log_path
+    phases: list[tuple[str, float]] = []
+    log_label = f"{source} verbose build log"
     if log_path and os.path.isfile(log_path) and os.path.getsize(log_path) > 0:
+        parser = LogParser(log_label)
         try:
-            parts.append(read_build_log(log_path, origin_label=f"TensorRT {version} verbose build log"))
+            from_log = read_build_log(log_path, origin_label=log_label, parser=parser)
+            phases = parser.phases
+            if result.layer_info is not None:
+                from_log.layers = []  # the engine inspector's layers are the authority when there are some
+            parts.append(from_log)
         except ExplorerError as exc:
             parts.append(EngineReport(notes=[f"the build log could not be read: {exc}"]))
     merged = EngineReport.merge(*parts) if parts else EngineReport()
+    no_tactics = result.library != "tensorrt" and not result.timing_cache.entries
+    if no_tactics:  # TensorRT-RTX times no tactics: say so instead of an empty plot
+        merged.tactics = []
+        merged.notes = [n for n in merged.notes if not n.startswith("no tactic timing lines")]
+        merged.notes.append(f"{title} times no tactics ahead of time (no timing cache, no tactic timings): "
+                            "there are no tactics to show")
+        merged.provenance["tactics"] = f"none: {source} times no tactics"
     if model_path:
         try:  # the user's model: converters and quantizers keep its node names, which layer names carry
             attach_mapping(merged, model_path)
@@ -153,11 +178,12 @@ def report_from_tensorrt(result: TensorRTBuildResult, model_path: str | None = N
     totals["engine_size_bytes"] = int(mem.engine_size)
     if mem.device_memory is not None:
         totals.setdefault("activation_bytes", int(mem.device_memory))
-        merged.memory.provenance.setdefault("activation_bytes", f"TensorRT {version} engine.device_memory_size_v2 "
+        merged.memory.provenance.setdefault("activation_bytes", f"{source} engine.device_memory_size_v2 "
                                                                 "(activations + scratch)")
     if mem.total_weights is not None:
         totals["weights_bytes"] = int(mem.total_weights)
-        merged.memory.provenance["weights_bytes"] = f"TensorRT {version} EngineStat.TOTAL_WEIGHTS_SIZE"
+        merged.memory.provenance["weights_bytes"] = f"{source} EngineStat.TOTAL_WEIGHTS_SIZE"
+    merged.memory.provenance["engine_size_bytes"] = f"{source} serialized plan ({result.engine_path})"
     merged.memory.engine_totals = totals
 
     latency = result.latency_ms
@@ -165,28 +191,40 @@ def report_from_tensorrt(result: TensorRTBuildResult, model_path: str | None = N
         stats = Percentiles(mean=latency.mean, min=latency.min, max=latency.max, p50=latency.median,
                             p90=latency.p90, p95=latency.p95, p99=latency.p99)
         merged.end_to_end = LatencySummary(count=int(latency.runs), latency=stats, compute=stats,
-                                           source=f"TensorRT {version} via Polygraphy TrtRunner "
-                                                  f"({latency.includes})")
+                                           source=f"{source} ({latency.includes})")
     settings = result.settings.to_dict()
     reason = result.backend_reason
     notes = list(merged.notes)
     if reason:
-        notes.insert(0, f"backend: TensorRT ({reason})")
+        notes.insert(0, f"backend: {title} ({reason})")
     notes.extend(n for n in result.notes if n not in notes)
     fusions = []
     for layer in merged.layers:
         if len(layer.onnx_nodes) > 1:
             fusions.append({"layer": layer.name, "type": layer.type, "kind": "fusion",
-                            "onnx_nodes": list(layer.onnx_nodes), "onnx_ops": [], "pattern": layer.name})
+                            "onnx_nodes": list(layer.onnx_nodes), "onnx_ops": [], "pattern": layer.name,
+                            "source": merged.provenance.get("layers", source)})
+    vanished = []
+    mapping = merged.mapping
+    if mapping is not None and mapping.verified and mapping.vanished:
+        vanished.append({"onnx_nodes": list(mapping.vanished),
+                         "reason": f"in no engine layer of {source} (constant-folded, a no-op such as Flatten, or "
+                                   "absorbed: Q/DQ, BatchNorm)"})
     raw = result.to_dict()
+    backend = "tensorrt" if result.library == "tensorrt" else source
+    timings = {"worker_s": {"build": result.build_seconds, "total": result.total_seconds}}
+    if phases:
+        timings["build_phases_s"] = [{"phase": name, "seconds": seconds, "source": log_label}
+                                     for name, seconds in phases]
     return BuildReport(
         layers=merged.layers, tactics=merged.tactics, memory=merged.memory, end_to_end=merged.end_to_end,
         io_tensors=merged.io_tensors, sources=merged.sources, provenance=merged.provenance, notes=notes,
-        mapping=merged.mapping, backend="tensorrt", backend_reason=reason,
-        settings={**settings, "backend": "tensorrt", "backend_reason": reason,
-                  "tensorrt_version": version, "strongly_typed": result.strongly_typed,
-                  "conversion": result.conversion},
-        fusions=fusions, timings={"worker_s": {"build": result.build_seconds, "total": result.total_seconds}},
+        mapping=merged.mapping, backend=backend, backend_reason=reason,
+        settings={**settings, "backend": result.library if result.library != "tensorrt" else "tensorrt",
+                  "backend_reason": reason, "tensorrt_version": version, "strongly_typed": result.strongly_typed,
+                  "conversion": result.conversion, "library": result.library,
+                  "compute_capability": result.compute_capability, "ahead_of_time": result.ahead_of_time},
+        fusions=fusions, vanished=vanished, timings=timings,
         artifacts={k: raw[k] for k in ("engine_path", "layer_info_path", "profile_path", "log_path",
                                        "built_model_path") if raw.get(k)},
         raw=raw)

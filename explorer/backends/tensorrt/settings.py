@@ -24,6 +24,9 @@ class TensorRTBuildSettings:
     ``keep_io_types``: on TensorRT 11, keep fp32 inputs/outputs when converting the model to fp16/bf16.
     ``editable_timing_cache``: on TensorRT >= 10.8, build with ``BuilderFlag.EDITABLE_TIMING_CACHE`` so the
     cache's entries (tactic and time per layer key) can be listed.
+    ``library``: which TensorRT-shaped library builds (a key of :data:`explorer.trt.LIBRARIES`: "tensorrt" or
+    "tensorrt-rtx"). ``compute_capability`` (TensorRT-RTX): the GPU the engine is built for, "auto" (the
+    RTX-class GPU here, else SM86 ahead of time), "CURRENT" or a ``trt.ComputeCapability`` name ("SM86").
     """
 
     precision: str = "fp32"
@@ -39,6 +42,8 @@ class TensorRTBuildSettings:
     output_dir: str | None = None
     keep_io_types: bool = True
     editable_timing_cache: bool = True
+    library: str = "tensorrt"
+    compute_capability: str = "auto"
 
     def validate(self) -> None:
         if self.precision not in PRECISIONS:
@@ -48,6 +53,13 @@ class TensorRTBuildSettings:
         for name, value in (("workspace", self.workspace), ("tactic_shared_memory", self.tactic_shared_memory)):
             if value is not None and int(value) <= 0:
                 raise ExplorerError(f"{name} must be a positive number of bytes, got {value}")
+        from ...trt import LIBRARIES
+
+        if self.library not in LIBRARIES:
+            raise ExplorerError(f"unknown TensorRT library {self.library!r}; choose one of {', '.join(LIBRARIES)}")
+        if self.compute_capability != "auto" and not str(self.compute_capability).isupper():
+            raise ExplorerError(f"compute capability must be 'auto' or a TensorRT-RTX name like SM86 or CURRENT, "
+                                f"got {self.compute_capability!r}")
         if int(self.runs) < 0 or int(self.warmup) < 0:
             raise ExplorerError("runs and warmup must be >= 0")
         if not 0 <= float(self.duration) <= MAX_DURATION_S:

@@ -23,6 +23,9 @@ What it understands (with or without the ``[TensorRT] VERBOSE:``, ``[12/30/2022-
     Max Scratch Memory | Total Activation Memory | Total Weights Memory
     [MemUsageStats] Peak memory usage of TRT CPU/GPU memory allocators: CPU 116 MiB, GPU 4 MiB
     Created engine with size: 13.0 MiB | Loaded engine size: 45 MiB
+    Name: Conv_5_myl0_4, LayerType: correlation, Inputs: [...], ..., Metadata: [ONNX Layer: Conv_5]...
+                                                     # TensorRT-RTX / Myelin engine layers (see .rtx_layers)
+    Graph construction completed in 0.0036 seconds. | Graph optimization time: 0.00066 seconds.  # phases
 
 When the log reports a figure twice (a later builder pass, per-layer memory printed again, totals
 repeated), the last one is the engine's.
@@ -41,6 +44,7 @@ from ...errors import ArtifactError
 from ..report import EngineReport, Layer, LayerMemory, MemoryReport, TacticRecord, TensorDesc, tactic_key
 from ...dtypes import canonical_dtype
 from .common import describe, file_size
+from .rtx_layers import parse_layer_line, parse_phase_line
 
 # -- line patterns (compiled once; each runs only on lines that passed a substring test) ----------------
 _PREFIX = re.compile(r"^(?:\[\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\] )?(?:\[(?:[VIWEF]|TRT|TensorRT)\] ){0,2}"
@@ -94,18 +98,21 @@ MIN_GZ_LIMIT = 1024**3
 _LOG_MARKERS = ("[TRT]", "[TensorRT]", "TensorRT", "[V]", "[I]", "[W]", "[E]", "trtexec")
 
 
-def read_build_log(source: str | os.PathLike | Iterable[str], *, origin_label: str | None = None) -> EngineReport:
-    """Tactics (timed, skipped, chosen) and memory from a verbose build log, streamed line by line.
+def read_build_log(source: str | os.PathLike | Iterable[str], *, origin_label: str | None = None,
+                   parser: "LogParser | None" = None) -> EngineReport:
+    """Tactics (timed, skipped, chosen), engine layers, memory and build phases from a verbose build log,
+    streamed line by line.
 
     ``source`` is a path, the log text itself (a string with newlines) or any iterable of lines (a live
-    logger's messages). Raises :class:`~explorer.errors.ArtifactError` for a missing file, a binary or
-    JSON file, or a file in which no line looks like TensorRT's.
+    logger's messages). ``parser``: a :class:`LogParser` to read with (its ``phases`` stay readable after).
+    Raises :class:`~explorer.errors.ArtifactError` for a missing file, a binary or JSON file, or a file in
+    which no line looks like TensorRT's.
     """
     if isinstance(source, (str, os.PathLike)) and not (isinstance(source, str) and "\n" in source):
         path = os.fspath(source)
         label = origin_label or f"TensorRT build log {describe(path)}"
         size = _check_log_file(path)
-        parser = LogParser(label)
+        parser = parser or LogParser(label)
         # a .gz log is streamed too; past GZ_RATIO_LIMIT x its size it is a decompression bomb
         limit = max(MIN_GZ_LIMIT, GZ_RATIO_LIMIT * size) if path.endswith(".gz") else None
         try:
@@ -120,7 +127,7 @@ def read_build_log(source: str | os.PathLike | Iterable[str], *, origin_label: s
     if isinstance(source, (bytes, bytearray)):
         source = bytes(source).decode("utf-8", errors="replace")
     lines: Iterable[str] = source.splitlines() if isinstance(source, str) else source
-    parser = LogParser(label)
+    parser = parser or LogParser(label)
     try:
         parser.feed(_checked_lines(lines, parser))
     except TypeError:
@@ -186,6 +193,7 @@ class LogParser:
         self.engine_layers: dict[str, Layer] = {}
         self.memory_layers: dict[str, LayerMemory] = {}
         self.totals: dict[str, int] = {}
+        self.phases: list[tuple[str, float]] = []  # (build phase, seconds) in the order the log gives them
         self.recognized = 0
         self.lines = 0
         self.dropped = 0  # records not kept: the memory bound was reached
@@ -248,6 +256,8 @@ class LogParser:
                             dropped += 1
                             continue
                     records[key] = value
+                elif "LayerType: " in line:
+                    recognized += self._layer_line(line)
                 elif "Set Tactic Name" in line:
                     recognized += self._set_name(line)
                 elif "Fastest Tactic" in line:
@@ -284,6 +294,8 @@ class LogParser:
                 recognized += self._peak(line)
             elif "ngine" in line and "size" in line:
                 recognized += self._engine_size(line)
+            elif " seconds" in line and ("completed in " in line or " time: " in line):
+                recognized += self._phase(line)
         self.lines += count
         self.recognized += recognized
         self._budget = budget
@@ -353,6 +365,24 @@ class LogParser:
         layer.precision = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
         self.engine_layers.pop(name, None)
         self.engine_layers[name] = layer
+        return 1
+
+    def _layer_line(self, line: str) -> int:
+        """A TensorRT-RTX / Myelin engine layer (``Name: ..., LayerType: ..., Metadata: [ONNX Layer: ...]``)."""
+        if not self._room(len(line) // 4):
+            return 0
+        layer = parse_layer_line(line)
+        if layer is None:
+            return 0
+        self.engine_layers.pop(layer.name, None)
+        self.engine_layers[layer.name] = layer
+        return 1
+
+    def _phase(self, line: str) -> int:
+        found = parse_phase_line(line)
+        if found is None or len(self.phases) >= 10_000:
+            return 0
+        self.phases.append(found)
         return 1
 
     def _skip(self, line: str) -> int:

@@ -8,9 +8,13 @@ import os
 import re
 from typing import Any
 
+from ...backends.jobs.settings import COMPUTE_CAPABILITIES
 from ...dtypes import PRECISIONS
 from ...html.fragments import STYLE, e, message_box
 from .base import Tab, figure_widget, html_widget
+
+#: the Build tab's one-click pair: a TensorRT-RTX engine, then ONNX Runtime's CPU timings of the model
+RTX_AND_ORT = "tensorrt-rtx+onnxruntime"
 
 
 class BuildTab(Tab):
@@ -23,12 +27,19 @@ class BuildTab(Tab):
 
         trt_ok, trt_why = self.app.tensorrt_status()
         self.trt_ok, self.trt_why = trt_ok, trt_why
+        self.rtx_ok = rtx_installed()  # a cheap look: the kernel never loads TensorRT-RTX itself
         self.state.prepare_builds()  # the worker starts while the user picks the settings
         self.backend = W.Dropdown(
             options=[("auto (TensorRT if available, else ONNX Runtime)", "auto"),
                      ("ONNX Runtime (CPU)", "onnxruntime"),
-                     ("TensorRT" if trt_ok else "TensorRT (unavailable here)", "tensorrt")],
+                     ("TensorRT" if trt_ok else "TensorRT (unavailable here)", "tensorrt"),
+                     ("TensorRT-RTX engine (built ahead of time, no GPU needed)", "tensorrt-rtx"),
+                     ("TensorRT-RTX engine + ONNX Runtime CPU timings", RTX_AND_ORT)],
             value="auto", description="Backend", layout=W.Layout(width="420px"))
+        self.compute_capability = W.Dropdown(options=list(COMPUTE_CAPABILITIES), value="auto",
+                                             description="Compute cap.", layout=W.Layout(width="220px"),
+                                             tooltip="TensorRT-RTX: the GPU to build for (auto: the RTX GPU "
+                                                     "here, else SM86)")
         self.backend.observe(self._backend_changed, "value")
         self.trt_note = html_widget(
             "" if trt_ok else f"<span style='color:#888'>TensorRT: unavailable — {e(trt_why)}</span>")
@@ -84,7 +95,7 @@ class BuildTab(Tab):
         self.remove_button = W.Button(description="Remove", icon="trash")
         self.remove_button.on_click(lambda _: self.current.value and self.state.remove_build(self.current.value))
         build_form = W.VBox([
-            W.HTML("<h4>Build an engine</h4>"), W.HBox([self.backend, self.trt_note]),
+            W.HTML("<h4>Build an engine</h4>"), W.HBox([self.backend, self.compute_capability, self.trt_note]),
             W.HBox([self.precision, self.opt_level, self.workspace]), self.shapes_box, self.timing_cache,
             W.HBox([self.runs, self.duration, self.warmup]), W.HBox([self.build_button, self.cancel_button]),
             W.HBox([self.progress, self.phase]), self.message, self.log_box, self.result_box])
@@ -99,6 +110,11 @@ class BuildTab(Tab):
 
     def _backend_changed(self, _change) -> None:
         backend = self.backend.value
+        if backend in ("tensorrt-rtx", RTX_AND_ORT) and not self.rtx_ok:
+            self.build_button.disabled = True
+            self.message.value = STYLE + message_box("TensorRT-RTX is not installed: pip install "
+                                                     "tensorrt-rtx-cu13-bindings tensorrt-rtx-cu13-libs", "warning")
+            return
         blocked = backend == "tensorrt" and not self.trt_ok
         self.build_button.disabled = blocked or self.state.building
         self.build_button.tooltip = f"TensorRT unavailable: {self.trt_why}" if blocked else None
@@ -108,10 +124,12 @@ class BuildTab(Tab):
             self.message.value = STYLE + message_box(f"TensorRT cannot be used here: {self.trt_why}", "warning")
         elif self.message.value and "TensorRT cannot be used here" in self.message.value:
             self.message.value = ""
-        trt_only = backend == "tensorrt" or (backend == "auto" and self.trt_ok)
+        rtx = backend in ("tensorrt-rtx", RTX_AND_ORT)
+        trt_only = backend == "tensorrt" or (backend == "auto" and self.trt_ok) or rtx
         self.opt_level.disabled = not trt_only
         self.workspace.disabled = not trt_only
-        self.timing_cache.disabled = not trt_only
+        self.timing_cache.disabled = not trt_only or rtx  # TensorRT-RTX keeps no timing cache
+        self.compute_capability.disabled = not rtx
 
     def _current_changed(self, change) -> None:
         if change["new"] and change["new"] != self.state.current:
@@ -144,6 +162,8 @@ class BuildTab(Tab):
         shapes = self.shapes()
         if shapes:
             opts["shapes"] = shapes
+        if not self.compute_capability.disabled:
+            opts["compute_capability"] = self.compute_capability.value
         opts["backend"] = backend
         return opts
 
@@ -154,7 +174,16 @@ class BuildTab(Tab):
             self.message.value = STYLE + message_box(f"shape profile: {exc}")
             return
         backend = opts.pop("backend")
-        self.app.build(backend=backend, **opts)
+        if backend != RTX_AND_ORT:
+            self.app.build(backend=backend, **opts)
+            return
+        # one click, two reports labelled apart: TensorRT-RTX's engine (fusions, precision, memory), then
+        # ONNX Runtime's measured CPU timings of the same model
+        ort_opts = {k: v for k, v in opts.items() if k not in ("opt_level", "workspace", "compute_capability")}
+        if self.app.build(backend="tensorrt-rtx", **opts) and self.state.job is not None:
+            first = self.state.job
+            first.add_done_callback(lambda job: job.exception() is None and not job.cancelled and
+                                    self.app.build(backend="onnxruntime", **ort_opts))
 
     def import_files(self) -> None:
         given: dict[str, Any] = {}
@@ -212,7 +241,8 @@ class BuildTab(Tab):
         st = self.state.job_status
         running = st.state == "running"
         self.cancel_button.disabled = not running
-        blocked = self.backend.value == "tensorrt" and not self.trt_ok
+        blocked = (self.backend.value == "tensorrt" and not self.trt_ok) or (
+            self.backend.value in ("tensorrt-rtx", RTX_AND_ORT) and not self.rtx_ok)
         self.build_button.disabled = running or blocked
         total = max(1, st.total)
         self.progress.max = total
@@ -254,6 +284,13 @@ class BuildTab(Tab):
             self.replace_figures(self.result_box, [fig])
         else:
             self.replace_figures(self.result_box, [])
+
+
+def rtx_installed() -> bool:
+    """Whether TensorRT-RTX's bindings and libraries are installed (found, not imported)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("tensorrt_rtx_bindings", "tensorrt_rtx_libs"))
 
 
 _DIMS = re.compile(r"^\s*\d+(\s*[x,×*]\s*\d+)*\s*$")

@@ -1,0 +1,181 @@
+"""Models TensorRT cannot take whole: each supported partition built as its own engine, the rest left to the
+framework -- what ONNX Runtime's TensorRT provider and Torch-TensorRT do.
+
+    from explorer.backends.build import build_partitions
+    result = build_partitions("model.onnx", backend="tensorrt-rtx", min_block_size=5)
+    for engine in result.engines:        # one BuildReport per TensorRT partition (None + error if it failed)
+        print(engine.partition.nodes, engine.report and len(engine.report.fusions))
+    for node in result.framework:        # nodes left to the framework, with the parser's reasons
+        print(node.node, node.op, node.reasons)
+
+Verdicts come from the library's own ONNX parser (TensorRT-RTX's, run in a child process by
+:func:`explorer.trt.verdicts.judge_in_subprocess`: every node, polygraphy-style re-checks); partitions from
+:mod:`explorer.support.partition` (acyclic cuts, then ``min_block_size``); each partition is cut out with
+``onnx.utils.Extractor`` (after shape inference, so its inputs keep their shapes) and built by
+:func:`~explorer.backends.jobs.build` in the build worker, one after the other.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...engine.report import BuildReport
+from ...errors import BuildError, ExplorerError
+from ...support.partition import Partition, partition_with_fallback
+
+
+@dataclass
+class FrameworkNode:
+    """A node left to the framework, and why: the parser's words, or the partitioner's (min_block_size)."""
+
+    node: str
+    op: str
+    reasons: list[str] = field(default_factory=list)
+    partition: int | None = None
+
+
+@dataclass
+class PartitionEngine:
+    """One TensorRT partition and the engine built from it (``report`` None and ``error`` set when the build
+    failed: the partition is then listed, with why)."""
+
+    partition: Partition
+    inputs: list[str]
+    outputs: list[str]
+    model_path: str
+    report: BuildReport | None = None
+    error: str | None = None
+
+
+@dataclass
+class PartitionedBuild:
+    model_path: str
+    backend: str
+    verdict_source: str  # e.g. "TensorRT-RTX 1.7.1.116 ONNX parser"
+    min_block_size: int
+    partitions: list[Partition]
+    engines: list[PartitionEngine]
+    framework: list[FrameworkNode]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def nodes_in_engines(self) -> int:
+        return sum(len(e.partition.nodes) for e in self.engines)
+
+
+def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: int = 5, *,
+                     workdir: str | None = None, **build_options: Any) -> PartitionedBuild:
+    """Partition ``model`` by its ONNX parser's verdicts and build every TensorRT partition as an engine.
+
+    ``backend``: "tensorrt-rtx" (or "tensorrt" where TensorRT can build); ``min_block_size``: smaller
+    TensorRT partitions go back to the framework (Torch-TensorRT's default is 5); ``build_options``: as
+    :func:`~explorer.backends.jobs.build` (precision, shapes, compute_capability...). Raises
+    :class:`BuildError` when the model cannot be read or judged at all; a partition that fails to build is
+    reported in its :class:`PartitionEngine`.
+    """
+    import onnx
+
+    from ...model import Model, load_model
+    from ...trt.verdicts import judge_in_subprocess
+    from .job import build
+
+    if backend not in ("tensorrt", "tensorrt-rtx"):
+        raise BuildError(f"partitioned builds are for TensorRT backends, not {backend!r}")
+    path = model.path if isinstance(model, Model) else os.fspath(model)
+    if not path or not os.path.isfile(path):
+        raise BuildError("partitioned builds need a model file", file=str(path))
+    loaded = load_model(path)
+    bindings = "rtx" if backend == "tensorrt-rtx" else "tensorrt"
+    verdicts = judge_in_subprocess([path], bindings=bindings)[0]
+    if verdicts.failure:
+        raise BuildError(f"the ONNX parser could not judge the model: {verdicts.failure}", file=path)
+    by_index = {v.index: v for v in verdicts.main}
+    nodes = loaded.graph.nodes
+    position = {name: i for i, node in enumerate(nodes) for name in node.outputs if name}
+    place = {node.id: i for i, node in enumerate(nodes)}
+    preds = [[position[t] for t in node.inputs if t in position] for node in nodes]
+    labels, reasons = [], []
+    for node in nodes:
+        verdict = by_index.get(node.file_index)
+        labels.append(bool(verdict is not None and verdict.supported))
+        if verdict is None:
+            reasons.append(["the parser gave no verdict for this node"])
+        elif verdict.supported is None:
+            reasons.append([f"no verdict from the parser ({verdict.status.lower()}: {verdict.how})"])
+        else:
+            reasons.append([verdict.message] if verdict.message else [])
+    groups, final, demoted = partition_with_fallback(preds, labels, [n.op_type for n in nodes],
+                                                     min_block_size=int(min_block_size))
+    partitions = []
+    for index, members in enumerate(groups):
+        ops: dict[str, int] = {}
+        for i in members:
+            ops[nodes[i].op_type] = ops.get(nodes[i].op_type, 0) + 1
+        why = {demoted[i] for i in members if i in demoted}
+        partitions.append(Partition(index=index, supported=final[members[0]], nodes=[nodes[i].id for i in members],
+                                    demoted="; ".join(sorted(why)) or None, ops=ops))
+    framework = []
+    for part, members in zip(partitions, groups):
+        if part.supported:
+            continue
+        for i in members:
+            said = list(reasons[i]) or ([demoted[i]] if i in demoted else [])
+            framework.append(FrameworkNode(node=nodes[i].id, op=nodes[i].op_type, reasons=said, partition=part.index))
+
+    folder = workdir or tempfile.mkdtemp(prefix="explorer-partitions-")
+    inferred = _inferred_copy(path, folder)
+    outputs_of_graph = set(loaded.graph.output_names)
+    initializers = set(loaded.graph.initializers)
+    engines = []
+    for part, members in zip(partitions, groups):
+        if not part.supported:
+            continue
+        inside = set(members)
+        produced = {t for i in members for t in nodes[i].outputs if t}
+        ins = []
+        for i in members:
+            for t in nodes[i].inputs:
+                if t and t not in produced and t not in initializers and t not in ins and \
+                        not (t in position and position[t] in inside):
+                    ins.append(t)
+        outs = []
+        for i in members:
+            for t in nodes[i].outputs:
+                if not t:
+                    continue
+                read_outside = any(place[c.id] not in inside for c in loaded.graph.consumers.get(t, []))
+                if (t in outputs_of_graph or read_outside) and t not in outs:
+                    outs.append(t)
+        sub_path = os.path.join(folder, f"partition_{part.index}.onnx")
+        engine = PartitionEngine(partition=part, inputs=ins, outputs=outs, model_path=sub_path)
+        try:
+            extracted = onnx.utils.Extractor(inferred).extract_model(ins, outs)
+            onnx.save_model(extracted, sub_path)
+            engine.report = build(sub_path, backend=backend, runs=1, warmup=0, **build_options)
+        except ExplorerError as exc:
+            engine.error = str(exc)
+        except Exception as exc:  # onnx's extractor on a partition it cannot cut
+            engine.error = f"{type(exc).__name__}: {exc}"
+        engines.append(engine)
+    notes = [f"{len(engines)} TensorRT partition(s) built as engines by {backend}; {len(framework)} node(s) left "
+             f"to the framework (verdicts: {verdicts.parser} ONNX parser; min_block_size={min_block_size})"]
+    return PartitionedBuild(model_path=path, backend=backend, verdict_source=f"{verdicts.parser} ONNX parser",
+                            min_block_size=int(min_block_size), partitions=partitions, engines=engines,
+                            framework=framework, notes=notes)
+
+
+def _inferred_copy(path: str, folder: str):
+    """The model with inferred shapes (the extracted partitions' inputs need them), loaded."""
+    import onnx
+
+    try:
+        proto = onnx.load(path)
+        return onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    except Exception as exc:
+        raise BuildError(f"cannot read or shape-infer the model for partitioning: {exc}", file=path) from exc
+
+
+__all__ = ["FrameworkNode", "PartitionEngine", "PartitionedBuild", "build_partitions"]
