@@ -156,3 +156,14 @@ def test_kernel_families():
     assert kernel_family("trt_turing_cutlass_image_network_first_layer_hmma") == "trt_turing_cutlass"
     assert kernel_family("ampere_h16816cudnn_128x128_ldg8_relu") == "ampere_h16816cudnn"
     assert kernel_family(None, "TiledPooling") == "TiledPooling (tactic id only)"
+
+
+def test_no_chosen_tactic_view_when_the_backend_says_it_chose_none():
+    from explorer.engine.report import EngineReport, Layer
+    from explorer.plots.tactics import chosen_tactics
+
+    # TensorRT-RTX ahead of time: the layer names a placeholder kernel, and the report says no tactics exist
+    layer = Layer(name="Conv_5 + Relu_7", type="correlation", tactic_name="__myelin_CASK_STUB")
+    said = EngineReport(layers=[layer], provenance={"tactics": "none: TensorRT-RTX times no tactics"})
+    assert chosen_tactics(said) == []
+    assert [row.kernel for row in chosen_tactics(EngineReport(layers=[layer]))] == ["__myelin_CASK_STUB"]

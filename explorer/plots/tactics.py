@@ -198,9 +198,10 @@ def chosen_tactics(report: EngineReport) -> list[ChosenTactic]:
     """Every layer's chosen tactic from the engine's layer information, in execution order.
 
     Reformatting and no-op layers are left out (no kernel of their own to choose); ONNX Runtime builds
-    have none (no autotuning).
+    have none (no autotuning), nor has a build whose backend says it chose none (TensorRT-RTX ahead of time:
+    its layer names such as ``__myelin_CASK_STUB`` are placeholders for kernels picked on the device).
     """
-    if from_onnxruntime(report):
+    if from_onnxruntime(report) or str(report.provenance.get("tactics", "")).startswith("none: "):
         return []
     tactic_source = engine_source(report, "layers")
     out = []
