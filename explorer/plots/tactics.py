@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -152,3 +153,149 @@ def tactics_table(report: EngineReport, max_rows: int = 2000):
     frame = frame.sort_values(["layer_latency_ms", "layer", "time_ms"], ascending=[False, True, True],
                               na_position="last")
     return frame.head(max_rows).reset_index(drop=True)
+
+
+# -- the tactic TensorRT chose, when the alternatives it timed are not in the files --------------------------
+
+#: words of a kernel name that name the library it comes from (the end of its family prefix)
+_LIBRARY_WORDS = ("xmma", "cudnn", "cutlass", "cublas", "gemm", "myelin")
+
+
+def kernel_family(kernel: str | None, layer_type: str | None = None) -> str:
+    """The family of a kernel name: its words up to the library that wrote it.
+
+    ``ampere_scudnn_128x64_relu_...`` -> ``ampere_scudnn``, ``sm80_xmma_fprop_...`` -> ``sm80_xmma``,
+    ``trt_turing_cutlass_...`` -> ``trt_turing_cutlass``; no library word in the first three: the first two
+    words. A layer with only a tactic id (no kernel name) is grouped by its layer type.
+    """
+    if not kernel:
+        return f"{layer_type or 'layer'} (tactic id only)"
+    words = kernel.split("_")
+    for i, word in enumerate(words[:3]):
+        if any(lib in word.lower() for lib in _LIBRARY_WORDS):
+            return "_".join(words[: i + 1])
+    return "_".join(words[:2])
+
+
+@dataclass(frozen=True)
+class ChosenTactic:
+    """One layer's tactic as the engine records it (layer info), with that layer's profiled time."""
+
+    layer: str
+    layer_type: str | None
+    kernel: str | None  # TacticName
+    tactic_id: str | None  # TacticValue
+    family: str
+    precision: str | None
+    median_ms: float | None
+    average_ms: float | None
+    percentage: float | None
+    runs: int | None  # how many inferences the profile's times are over
+    tactic_source: str
+    time_source: str | None
+
+
+def chosen_tactics(report: EngineReport) -> list[ChosenTactic]:
+    """Every layer's chosen tactic from the engine's layer information, in execution order.
+
+    Reformatting and no-op layers are left out (no kernel of their own to choose); ONNX Runtime builds
+    have none (no autotuning), nor has a build whose backend says it chose none (TensorRT-RTX ahead of time:
+    its layer names such as ``__myelin_CASK_STUB`` are placeholders for kernels picked on the device).
+    """
+    if from_onnxruntime(report) or str(report.provenance.get("tactics", "")).startswith("none: "):
+        return []
+    tactic_source = engine_source(report, "layers")
+    out = []
+    for layer in layer_records(report):
+        if layer.is_reformat or (layer.type or "").lower() == "noop":
+            continue
+        if not (layer.tactic_name or layer.tactic_value):
+            continue
+        lat = layer.latency
+        out.append(ChosenTactic(
+            layer=layer.name, layer_type=layer.type, kernel=layer.tactic_name, tactic_id=layer.tactic_value,
+            family=kernel_family(layer.tactic_name, layer.type), precision=layer.precision,
+            median_ms=lat.median_ms if lat else None, average_ms=lat.average_ms if lat else None,
+            percentage=lat.percentage if lat else None, runs=lat.count if lat else None,
+            tactic_source=tactic_source, time_source=lat.source if lat else None))
+    return out
+
+
+def chosen_only_message(report: EngineReport) -> str:
+    """Why the Tactics tab shows one tactic per layer: only the choice is in these files."""
+    sources = "; ".join(report.sources) or "this source"
+    return (f"No tactic timings exist for this source ({sources}): it records only the tactic TensorRT chose for "
+            "each layer, shown below from the engine's layer information. The alternatives it timed, and their "
+            "times, are only in a verbose build log (trtexec --verbose) or a timing cache.")
+
+
+def _chosen_time(row: ChosenTactic) -> float | None:
+    return row.median_ms if row.median_ms is not None else row.average_ms
+
+
+def chosen_tactics_figure(report: EngineReport, *, title: str = "Tactic TensorRT chose per layer",
+                          max_layers: int = 80):
+    """One bar per layer: its profiled time, coloured by the chosen kernel's family, labelled with the kernel.
+
+    Times are the profile's per-layer median (average where a profile gives no median); the source of the
+    choice (layer information) and of the times (profile) are both in the title.
+    """
+    import plotly.graph_objects as go
+
+    rows = chosen_tactics(report)
+    tactic_source = engine_source(report, "layers")
+    if not rows:
+        return empty_figure("No layer of this engine records a chosen tactic.", title=title,
+                            source=engine_source(report))
+    timed = [r for r in rows if _chosen_time(r) is not None]
+    if not timed:
+        return empty_figure("These files record the chosen tactic of each layer (see the table) but no per-layer "
+                            "time: import the profile (trtexec --exportProfile) to plot them.", title=title,
+                            source=tactic_source)
+    timed = sorted(timed, key=lambda r: -_chosen_time(r))[:max_layers]
+    median = all(r.median_ms is not None for r in timed)
+    what = "median" if median else "average"
+    time_source = engine_source(report, "latency")
+    runs = sorted({r.runs for r in timed if r.runs})
+    over = f", over {runs[0]} profiled run{'s' if runs[0] != 1 else ''}" if len(runs) == 1 else ""
+    labels = unique_labels([r.layer for r in timed], 36)
+    families = sorted({r.family for r in timed})
+    fig = go.Figure()
+    for i, family in enumerate(families):
+        mine = [(lab, r) for lab, r in zip(labels, timed) if r.family == family]
+        total = sum(_chosen_time(r) for _, r in mine)
+        hover = [("<br>".join([f"<b>{esc(shorten(r.layer, 160))}</b>",
+                               f"kernel: {esc(r.kernel or 'n/a (tactic id only)', 200)}",
+                               f"tactic id: {esc(r.tactic_id or 'n/a')}",
+                               f"type: {esc(r.layer_type or 'n/a')}, precision: {esc(r.precision or 'n/a')}",
+                               f"{what} time: {esc(fmt_ms(_chosen_time(r)))}",
+                               f"tactic: {esc(r.tactic_source)}", f"time: {esc(r.time_source or 'n/a')}"]))
+                 for _, r in mine]
+        fig.add_bar(y=[esc(lab) for lab, _ in mine], x=[_chosen_time(r) for _, r in mine], orientation="h",
+                    name=esc(f"{family} ({len(mine)} layer{'s' if len(mine) != 1 else ''}, {fmt_ms(total)})"),
+                    marker_color=PALETTE[i % len(PALETTE)],
+                    text=[esc(shorten(r.kernel or r.tactic_id or "", 56)) for _, r in mine],
+                    textposition="outside", cliponaxis=False, textfont=dict(size=10),
+                    hovertext=hover, hoverinfo="text", customdata=[r.layer for _, r in mine])
+    longest = max(_chosen_time(r) for r in timed)
+    more = f", {len(timed)} slowest of {len(rows)} layers" if len(rows) > len(timed) else f", {len(timed)} layers"
+    source = f"chosen tactics: {tactic_source}; times: {time_source}"
+    fig.update_layout(
+        title=titled(f"{title}: {len(families)} kernel families{more}, by time", source, width=90),
+        height=max(260, 130 + 22 * len(timed)), template="plotly_white", barmode="overlay",
+        xaxis=dict(title=f"{what} time per layer (ms{over})", range=[0, longest * 2.2], zeroline=True),
+        yaxis=dict(categoryorder="array", categoryarray=[esc(lab) for lab in labels], autorange="reversed",
+                   tickfont=dict(size=10)),
+        legend=dict(title=dict(text="kernel family (layers, total time)"), orientation="h", y=-0.12),
+        margin=dict(l=200, r=30, t=70, b=90),
+        meta={"kind": "chosen_tactics", "source": source})
+    return fit_title(fig, base=80)
+
+
+def chosen_tactics_table(report: EngineReport):
+    """The chosen tactics as a DataFrame (one row per layer, execution order), times from the profile."""
+    import pandas as pd
+
+    rows = chosen_tactics(report)
+    columns = list(ChosenTactic.__dataclass_fields__)
+    return pd.DataFrame([asdict(r) for r in rows], columns=columns)

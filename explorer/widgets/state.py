@@ -73,6 +73,31 @@ def fixture_sets(folder: str | os.PathLike | None = None) -> dict[str, dict[str,
     return out
 
 
+#: a fixture whose first line says this is not a measurement (see tests/fixtures/trt/README.md)
+NOT_MEASURED_MARK = "NOT a measurement"
+
+
+def illustrative_origin(files: dict[str, str]) -> str | None:
+    """The origin label of a fixture build log that says (in its first line) it is not a measurement, so that
+    every figure and table of it says so; None for real artifacts."""
+    log = files.get("log")
+    if not log:
+        return None
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            first = f.readline(2000)
+    except OSError:
+        return None
+    if NOT_MEASURED_MARK not in first:
+        return None
+    return f"format sample (illustrative values, not measured): {os.path.basename(log)}"
+
+
+def fixture_label(name: str, files: dict[str, str]) -> str:
+    """How the Build tab lists a fixture: its name, and for a format sample that its values are illustrative."""
+    return f"{name} (format sample: illustrative values, not measured)" if illustrative_origin(files) else name
+
+
 def describe_error(exc: BaseException) -> str:
     """One readable line for the user: the explorer's own message, or the type and text of anything else."""
     if isinstance(exc, ExplorerError):
@@ -402,12 +427,32 @@ class ExplorerState:
         """The fixtures this state offers (see :func:`fixture_sets`)."""
         return fixture_sets(self.fixtures_dir)
 
+    def fixture_label(self, fixture: str) -> str:
+        """The list entry of one fixture (see :func:`fixture_label`)."""
+        return fixture_label(fixture, self.fixture_sets().get(fixture, {}))
+
     def import_fixture(self, fixture: str) -> Build | None:
         files = self.fixture_sets().get(fixture)
         if not files:
             self.message("import", f"no TensorRT fixture named {fixture!r} (set {FIXTURES_ENV})")
             return None
-        return self.import_artifacts(name=fixture, **files)
+        origin = illustrative_origin(files)
+        if origin is None:
+            return self.import_artifacts(name=fixture, **files)
+        try:  # a format sample: its records carry a label that says the values are illustrative
+            from ..engine import EngineReport, attach_mapping, read_build_log
+
+            parts = [read_build_log(files["log"], origin_label=origin)]
+            rest = {k: v for k, v in files.items() if k != "log"}
+            if rest:
+                parts.append(load_engine_report(**rest))
+            report = EngineReport.merge(*parts)
+            attach_mapping(report, self.model)
+        except Exception as exc:  # noqa: BLE001
+            self.message("import", f"import failed: {describe_error(exc)}")
+            return None
+        self.message("import", None)
+        return self.add_report(report, name=fixture, kind="import", source=origin)
 
     # ------------------------------------------------------------------ running builds
     @property

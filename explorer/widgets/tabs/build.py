@@ -89,7 +89,7 @@ class BuildTab(Tab):
         self.import_button = W.Button(description="Import", icon="upload")
         self.import_button.on_click(lambda _: self.import_files())
         fixtures = sorted(self.state.fixture_sets())
-        self.fixture = W.Dropdown(options=[("TensorRT fixtures…", "")] + [(f, f) for f in fixtures], value="",
+        self.fixture = W.Dropdown(options=[("TensorRT fixtures…", "")] + [(self.state.fixture_label(f), f) for f in fixtures], value="",
                                   description="Fixture", layout=W.Layout(width="340px"), disabled=not fixtures)
         self.fixture_button = W.Button(description="Import fixture", icon="download", disabled=not fixtures)
         self.fixture_button.on_click(lambda _: self.fixture.value and self.app.import_fixture(self.fixture.value))
