@@ -49,8 +49,10 @@ bench: $(STAMP)
 	$(PY) bench/parser.py --nodes 100000 --bad-every 500
 	PYTHONPATH=. $(PY) bench/fidelity.py
 	$(PY) bench/fusions.py
+	$(PY) bench/rtx_fusions.py
 	$(PY) bench/logs.py
 	$(PY) bench/build.py
+	$(PY) bench/rtx_build.py
 	$(PY) bench/browser.py --netron
 	$(PY) bench/report.py
 	$(PY) bench/app.py
