@@ -20,7 +20,7 @@ import pytest
 from conftest import SAMPLES
 from explorer.backends.build import (BuildCancelled, BuildJob, BuildReport, BuildSettings, Progress, build,
                                      normalize_shapes, start_build)
-from explorer.backends.tensorrt import (EndToEndLatency, EngineMemory, TensorRTBuildResult, TensorRTBuildSettings,
+from explorer.backends.tensorrt import (EndToEndLatency, EngineMemory, TensorRTBuildResult,
                                         TimingCacheInfo, report_from_tensorrt)
 from explorer.cli import main
 from explorer.engine.report import EngineReport
@@ -281,7 +281,7 @@ def test_tensorrt_result_becomes_a_report(fixtures_dir):
     artifacts of an A100 fp32 build."""
     built = TensorRTBuildResult(
         tensorrt_version="10.x", strongly_typed=False, model_path=str(SAMPLES / "resnet18.onnx"),
-        built_model_path=str(SAMPLES / "resnet18.onnx"), settings=TensorRTBuildSettings(runs=10, warmup=3),
+        built_model_path=str(SAMPLES / "resnet18.onnx"), settings=BuildSettings(runs=10, warmup=3),
         engine_path="/tmp/x.engine", engine_size=123, build_seconds=1.0, total_seconds=2.0,
         memory=EngineMemory(engine_size=123, device_memory=456), timing_cache=TimingCacheInfo(path=None),
         layer_info=json.loads((fixtures_dir / "a100_resnet_fp32.graph.json").read_text()),

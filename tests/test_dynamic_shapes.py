@@ -14,7 +14,7 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 
 from explorer.backends.build import build
-from explorer.backends.jobs.settings import BuildSettings
+from explorer.backends.settings import BuildSettings
 from explorer.backends.onnxruntime.inputs import IMAGE_SIZE, SEQUENCE_LENGTH, choose_dims, plan_inputs
 from explorer.errors import BuildError
 

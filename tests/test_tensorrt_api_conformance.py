@@ -365,7 +365,8 @@ model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 model_path = os.path.join(tmp, "tiny.onnx")
 onnx.save_model(model, model_path)
 os.environ["EXPLORER_GPU_LOCK"] = os.path.join(tmp, "gpu.lock")
-settings = backend.TensorRTBuildSettings(precision="fp16", output_dir=os.path.join(tmp, "out"), runs=0)
+from explorer.backends.settings import BuildSettings
+settings = BuildSettings(precision="fp16", output_dir=os.path.join(tmp, "out"), runs=1)
 progress = []
 try:
     backend.build_engine(model_path, settings, lambda *a: progress.append(a), threading.Event(),
@@ -374,7 +375,7 @@ except BuildError as exc:
     out["build"] = str(exc)
 out["build_files"] = sorted(os.listdir(os.path.join(tmp, "out")))
 try:
-    backend.build_engine(model_path, backend.TensorRTBuildSettings(precision="int8", output_dir=tmp))
+    backend.build_engine(model_path, BuildSettings(precision="int8", output_dir=tmp))
 except BuildError as exc:
     out["int8"] = str(exc)
 print(json.dumps(out))
@@ -487,17 +488,17 @@ def test_import_failure_names_the_missing_library():
 
 
 def test_build_settings_round_trip_and_validation():
-    from explorer.backends.tensorrt import TensorRTBuildSettings
+    from explorer.backends.settings import BuildSettings
     from explorer.errors import ExplorerError
 
-    settings = TensorRTBuildSettings(precision="fp16", opt_level=5, workspace=1 << 30,
-                                     shapes={"x": ((1, 3, 64, 64), (4, 3, 224, 224), (8, 3, 512, 512))})
+    settings = BuildSettings(precision="fp16", opt_level=5, workspace=1 << 30,
+                             shapes={"x": ((1, 3, 64, 64), (4, 3, 224, 224), (8, 3, 512, 512))})
     settings.validate()
-    again = TensorRTBuildSettings.from_dict(json.loads(json.dumps(settings.to_dict())))
+    again = BuildSettings.from_dict(json.loads(json.dumps(settings.to_dict())))
     assert again == settings
     for bad in (dict(precision="fp64"), dict(opt_level=7), dict(workspace=0),
                 dict(shapes={"x": ((1, 3), (2, 3), (1, 3))})):
         with pytest.raises(ExplorerError):
-            TensorRTBuildSettings(**bad).validate()
+            BuildSettings(**bad).validate()
     with pytest.raises(ExplorerError):
-        TensorRTBuildSettings.from_dict({"precision": "fp16", "no_such_setting": 1})
+        BuildSettings.from_dict({"precision": "fp16", "no_such_setting": 1})

@@ -19,7 +19,7 @@ MAX_DURATION_S = 3600.0
 
 _LAZY = {
     "build": "jobs", "start_build": "jobs", "BuildJob": "jobs", "BuildReport": "jobs",
-    "BuildCancelled": "jobs", "BuildSettings": "jobs", "normalize_shapes": "jobs", "parse_shape": "jobs",
+    "BuildCancelled": "jobs", "BuildSettings": "settings", "normalize_shapes": "settings", "parse_shape": "settings",
 }
 
 __all__ = sorted(_LAZY)

@@ -8,7 +8,7 @@
     job.cancel()                                                           # really stops the worker
     job.result()                                                           # report, or raises BuildError
 
-:mod:`.settings` says what to build (the one :class:`BuildSettings`), :mod:`.job` is the caller's side
+:mod:`explorer.backends.settings` says what to build (the one :class:`BuildSettings`), :mod:`.job` is the caller's side
 (:func:`build`, :func:`start_build`, :class:`BuildJob`: a future of the report), :mod:`.worker` the worker
 process, kept warm between builds (:func:`prestart`, :func:`idle_worker_pid`, :func:`shutdown_idle_worker`).
 The report says which backend built it and why (:attr:`BuildReport.backend_reason`).
@@ -21,7 +21,7 @@ from ..onnxruntime import report_from_onnxruntime
 from ..tensorrt import report_from_tensorrt
 from .partitions import FrameworkNode, PartitionedBuild, PartitionEngine, build_partitions
 from .job import CANCEL_GRACE_S, LOG_LINES, BuildJob, Progress, ProgressCallback, build, start_build
-from .settings import BACKENDS, BuildSettings, normalize_shapes, parse_shape
+from ..settings import BACKENDS, BuildSettings, normalize_shapes, parse_shape
 from .worker import REUSE_WORKERS, WORKER_IDLE_TIMEOUT_S, idle_worker_pid, prestart, shutdown_idle_worker
 
 __all__ = ["BACKENDS", "PRECISIONS", "CANCEL_GRACE_S", "LOG_LINES", "REUSE_WORKERS", "WORKER_IDLE_TIMEOUT_S",

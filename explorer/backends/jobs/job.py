@@ -28,7 +28,7 @@ from ...errors import BuildError, ExplorerError
 from ..tensorrt import BuildCancelled
 from ..onnxruntime import OrtBuildResult, report_from_onnxruntime
 from ..tensorrt import TensorRTBuildResult, report_from_tensorrt
-from .settings import BuildSettings
+from ..settings import BuildSettings
 from .worker import (_Worker, _crash_message, _exit_words, _release_worker, _signal, _take_idle_worker,
                      _worker_env)
 

@@ -17,6 +17,7 @@ caller never loads CUDA. The backend's run is looked up in :data:`BACKEND_RUNS`.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import os
 import queue
@@ -30,7 +31,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 from ...errors import BuildError, ExplorerError
 from ...isolation import child_env, isolated_task, start_process
-from .settings import BuildSettings
+from ..settings import BuildSettings
 
 
 class JobSink(Protocol):
@@ -534,15 +535,8 @@ def _run_tensorrt(model_path: str, settings: BuildSettings, workdir: str, progre
         build_path, note = _quantized_copy(model_path, settings, out_dir, progress)
         if note:
             notes.append(note)
-    # until tensorrt.py takes BuildSettings itself: build_engine(build_path, replace(settings, output_dir=out_dir))
-    trt_settings = trt_backend.TensorRTBuildSettings(
-        precision=settings.precision, opt_level=settings.opt_level, workspace=settings.workspace,
-        shapes=dict(settings.shapes), timing_cache=settings.timing_cache, runs=settings.runs,
-        warmup=settings.warmup, duration=settings.duration, output_dir=out_dir,
-        tactic_shared_memory=settings.tactic_shared_memory, sparse_weights=settings.sparse_weights,
-        keep_io_types=settings.keep_io_types, editable_timing_cache=settings.editable_timing_cache,
-        library=library, compute_capability=settings.compute_capability)
-    result = trt_backend.build_engine(build_path, trt_settings, on_progress=progress, cancel_event=cancel,
+    result = trt_backend.build_engine(build_path, dataclasses.replace(settings, backend=library, output_dir=out_dir),
+                                      on_progress=progress, cancel_event=cancel,
                                       log_path=os.path.join(out_dir, "build.log"))
     result.notes.extend(notes)
     result.output_dir = out_dir

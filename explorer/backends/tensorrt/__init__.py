@@ -3,8 +3,8 @@
 TensorRT itself (is it importable, which version, its callback interfaces, its ONNX parser's verdicts) lives
 in :mod:`explorer.trt`; this package stands on it. By role:
 
-- :mod:`.settings` - :class:`TensorRTBuildSettings` (what to build; JSON for the worker), :class:`BuildCancelled`;
-- :mod:`.builder` - :func:`build_engine`: parse, configure (Polygraphy ``CreateConfig``), build (Polygraphy
+- :mod:`.builder` - :func:`build_engine` (takes :class:`explorer.backends.settings.BuildSettings`; a cancel
+  raises :class:`BuildCancelled`): parse, configure (Polygraphy ``CreateConfig``), build (Polygraphy
   ``EngineBytesFromNetwork``, which also saves the timing cache), inspect; one build per GPU at a time
   (:func:`gpu_lock_path`); trtexec-style artifacts next to the engine;
 - :mod:`.profiling` - per-layer times (``IProfiler`` over Polygraphy's ``TrtRunner``);
@@ -13,11 +13,10 @@ in :mod:`explorer.trt`; this package stands on it. By role:
 """
 
 from ...trt import available
-from .builder import build_engine, gpu_lock_path
+from .builder import BuildCancelled, build_engine, gpu_lock_path
 from .result import (EndToEndLatency, EngineMemory, TensorRTBuildResult, TimingCacheEntry, TimingCacheInfo,
                      report_from_tensorrt)
-from .settings import BuildCancelled, TensorRTBuildSettings
 
-__all__ = ["BuildCancelled", "EndToEndLatency", "EngineMemory", "TensorRTBuildResult", "TensorRTBuildSettings",
+__all__ = ["BuildCancelled", "EndToEndLatency", "EngineMemory", "TensorRTBuildResult",
            "TimingCacheEntry", "TimingCacheInfo", "available", "build_engine", "gpu_lock_path",
            "report_from_tensorrt"]

@@ -38,15 +38,19 @@ from dataclasses import asdict
 from typing import Any, Callable, Iterator
 
 from ...errors import BuildError
+from ..settings import BuildSettings
 from ...trt import LIBRARIES, TENSORRT, create_builder, import_library, interfaces, parser_errors, version_of
 from .profiling import profile_engine
 from .result import EngineMemory, TensorRTBuildResult, TimingCacheEntry, TimingCacheInfo
-from .settings import BuildCancelled, TensorRTBuildSettings
 
 ProgressCallback = Callable[[str, int, int], None]
 
 
-def build_engine(model_path: str, settings: TensorRTBuildSettings,
+class BuildCancelled(BuildError):
+    """The user cancelled the build (the progress monitor told TensorRT to stop)."""
+
+
+def build_engine(model_path: str, settings: BuildSettings,
                  on_progress: ProgressCallback | None = None,
                  cancel_event: threading.Event | None = None,
                  log_path: str | None = None) -> TensorRTBuildResult:
@@ -61,10 +65,10 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
 
     Raises :class:`BuildError` with TensorRT's own messages when parsing or building fails.
     """
-    settings.validate()
+    settings = settings.validated()
     if not os.path.isfile(model_path):
         raise BuildError("model file not found", file=model_path)
-    library = LIBRARIES[settings.library]
+    library = _library(settings.backend)
     trt = import_library(library)
     major, minor = version_of(trt)
     started = time.time()
@@ -212,6 +216,15 @@ def build_engine(model_path: str, settings: TensorRTBuildSettings,
         library=library.key, compute_capability=target, ahead_of_time=not can_load)
 
 
+def _library(backend: str):
+    """The TensorRT-shaped library a backend name builds with ("auto": TensorRT itself)."""
+    if backend == "auto":
+        return TENSORRT
+    if backend not in LIBRARIES:
+        raise BuildError(f"the TensorRT builder builds with {', '.join(LIBRARIES)}, not {backend!r}")
+    return LIBRARIES[backend]
+
+
 def _safe_progress(on_progress: ProgressCallback, phase: str, step: int, total: int) -> None:
     try:
         on_progress(phase, step, total)
@@ -226,7 +239,7 @@ def _tensorrt_words(recorder, logger) -> str:
     return "; ".join(words[-10:]) or "no message from TensorRT (see the build log)"
 
 
-def _create_config(trt, builder, network, settings: TensorRTBuildSettings, monitor, major: int):
+def _create_config(trt, builder, network, settings: BuildSettings, monitor, major: int):
     """The builder config, made by Polygraphy's ``CreateConfig`` from the settings.
 
     TF32 stays on (TensorRT's default; ``CreateConfig`` would clear it). Every dynamic input must have
@@ -254,7 +267,7 @@ def _create_config(trt, builder, network, settings: TensorRTBuildSettings, monit
     return config
 
 
-def _create_native_config(trt, builder, network, config, settings: TensorRTBuildSettings, monitor) -> None:
+def _create_native_config(trt, builder, network, config, settings: BuildSettings, monitor) -> None:
     """What Polygraphy's ``CreateConfig`` sets, on the builder config directly (libraries Polygraphy does not
     drive: TensorRT-RTX). After parsing: the profile needs the network's inputs."""
     _check_shapes(network, settings)
@@ -355,7 +368,7 @@ def _set_precision_flags(trt, config, precision: str) -> None:
         config.set_flag(trt.BuilderFlag.FP8)
 
 
-def _check_shapes(network, settings: TensorRTBuildSettings) -> None:
+def _check_shapes(network, settings: BuildSettings) -> None:
     """Shapes only for inputs the network has, and for every dynamic one; no shape tensors."""
     names = []
     dynamic = {}
@@ -375,10 +388,10 @@ def _check_shapes(network, settings: TensorRTBuildSettings) -> None:
     if missing:
         shown = ", ".join(f"{n!r} {tuple(dynamic[n])}" for n in missing)
         raise BuildError(f"dynamic inputs need (min, opt, max) shapes: {shown}",
-                         hint="set them in the Build panel or TensorRTBuildSettings.shapes")
+                         hint="set them in the Build panel or BuildSettings.shapes")
 
 
-def _attach_timing_cache(trt, config, settings: TensorRTBuildSettings, notes: list[str]) -> None:
+def _attach_timing_cache(trt, config, settings: BuildSettings, notes: list[str]) -> None:
     """Attach the cache in ``settings.timing_cache`` (strictly: same device), else a new empty one.
 
     Not Polygraphy's ``load_timing_cache``: the cache must be created after ``EDITABLE_TIMING_CACHE`` is set
@@ -409,7 +422,7 @@ def _attach_timing_cache(trt, config, settings: TensorRTBuildSettings, notes: li
     config.set_timing_cache(cache, False)
 
 
-def _timing_cache_entries(trt, config, settings: TensorRTBuildSettings, notes: list[str]) -> TimingCacheInfo:
+def _timing_cache_entries(trt, config, settings: BuildSettings, notes: list[str]) -> TimingCacheInfo:
     """The cache's entries (layer key, tactic, time) when TensorRT can list them (10.8 and newer)."""
     current = config.get_timing_cache()
     entries = None
@@ -450,15 +463,16 @@ def _memory(trt, engine, engine_size: int) -> EngineMemory:
 
 
 def _has_qdq(model_path: str) -> bool:
+    """:func:`explorer.model.quantization.has_qdq` of the file (its graph only: no external weights)."""
     import onnx
+
+    from ...model.quantization import has_qdq
 
     try:
         proto = onnx.load(model_path, load_external_data=False)
     except Exception as exc:
         raise BuildError(f"cannot read the ONNX model: {exc}", file=model_path) from exc
-    ops = {"QuantizeLinear", "DequantizeLinear"}
-    return any(n.op_type in ops for n in proto.graph.node) or any(
-        n.op_type in ops for f in proto.functions for n in f.node)
+    return has_qdq(proto)
 
 
 def _convert_model(model_path: str, precision: str, out_dir: str, name: str,

@@ -13,19 +13,21 @@ from typing import Any
 
 from ...engine.stats import median, quantiles
 from ...trt import interfaces
+from ...errors import BuildError
 from .. import MAX_TIMED_RUNS
+from ..inputs import random_feeds
+from ..settings import BuildSettings
 from .result import EndToEndLatency
-from .settings import TensorRTBuildSettings
 
 
-def profile_engine(trt, engine: trt.ICudaEngine, settings: TensorRTBuildSettings, cancel_event,
+def profile_engine(trt, engine: trt.ICudaEngine, settings: BuildSettings, cancel_event,
                    polygraphy: bool = True) -> tuple[list[dict[str, Any]] | None, EndToEndLatency | None, str | None]:
     """Per-layer times over ``settings.runs`` inferences (after ``settings.warmup``), trtexec's format:
     ``[{"count": N}, {"name", "timeMs", "averageMs", "medianMs", "percentage"}, ...]``, and the
     end-to-end latency of those inferences. Problems become a note: the engine was built, only its profile
     is missing."""
     try:
-        feed = _feed_dict(trt, engine)
+        feed = _feed_dict(trt, engine, settings.seed)
     except _NoProfile as exc:
         return None, None, f"per-layer profiling skipped: {exc}"
     try:
@@ -144,12 +146,12 @@ def run_native(trt, engine: trt.ICudaEngine, context: trt.IExecutionContext, fee
     return outputs
 
 
-def _feed_dict(trt, engine) -> dict[str, Any]:
-    """Random inputs at the engine's static shapes (the profile's opt shapes for dynamic ones)."""
+def _feed_dict(trt, engine, seed: int = 0) -> dict[str, Any]:
+    """Random inputs at the engine's static shapes (the profile's opt shapes for dynamic ones), drawn by
+    :func:`explorer.backends.inputs.random_feeds` (the one recipe ONNX Runtime's runs use too)."""
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    feed: dict[str, Any] = {}
+    specs = []
     for index in range(engine.num_io_tensors):
         name = engine.get_tensor_name(index)
         if engine.get_tensor_mode(name) != trt.TensorIOMode.INPUT:
@@ -163,13 +165,11 @@ def _feed_dict(trt, engine) -> dict[str, Any]:
             dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
         except TypeError as exc:
             raise _NoProfile(f"input {name!r} has a type numpy cannot hold ({exc})") from exc
-        if dtype.kind == "f":
-            feed[name] = rng.standard_normal(shape).astype(dtype)
-        elif dtype.kind == "b":
-            feed[name] = rng.integers(0, 2, size=shape).astype(dtype)
-        else:
-            feed[name] = np.zeros(shape, dtype=dtype)  # indices: 0 is valid for any embedding or gather
-    return feed
+        specs.append((name, dtype, shape))
+    try:
+        return random_feeds(specs, seed=seed)
+    except BuildError as exc:
+        raise _NoProfile(str(exc)) from exc
 
 
 __all__ = ["profile_engine", "run_native"]

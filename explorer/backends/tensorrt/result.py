@@ -15,7 +15,7 @@ from typing import Any
 
 from ...engine.report import BuildReport, EngineReport, LatencySummary, Percentiles
 from ...errors import ExplorerError
-from .settings import TensorRTBuildSettings
+from ..settings import BuildSettings
 
 
 @dataclass
@@ -72,7 +72,7 @@ class TensorRTBuildResult:
     strongly_typed: bool
     model_path: str
     built_model_path: str
-    settings: TensorRTBuildSettings
+    settings: BuildSettings
     engine_path: str
     engine_size: int
     build_seconds: float
@@ -110,7 +110,7 @@ class TensorRTBuildResult:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         try:
-            values["settings"] = TensorRTBuildSettings.from_dict(data["settings"])
+            values["settings"] = BuildSettings.from_dict(data["settings"])
             values["memory"] = EngineMemory(**data["memory"])
             cache = data["timing_cache"]
             entries = cache.get("entries")

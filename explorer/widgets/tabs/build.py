@@ -8,7 +8,7 @@ import os
 import re
 from typing import Any
 
-from ...backends.jobs.settings import COMPUTE_CAPABILITIES
+from ...backends.settings import COMPUTE_CAPABILITIES
 from ...dtypes import PRECISIONS
 from ...html.fragments import STYLE, e, message_box
 from .base import Tab, figure_widget, html_widget
@@ -24,7 +24,7 @@ class BuildTab(Tab):
         import ipywidgets as W
 
         from ...backends import MAX_DURATION_S
-        from ...backends.jobs.settings import BuildSettings
+        from ...backends.settings import BuildSettings
 
         defaults = BuildSettings()  # one set of defaults: the app's fields start where the CLI's do
 

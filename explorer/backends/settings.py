@@ -1,6 +1,8 @@
 """What to build: the one :class:`BuildSettings` (every backend reads it) and its one validator.
 
 Plain data that crosses to the build worker as JSON (:meth:`BuildSettings.to_dict` / :meth:`from_dict`).
+It lives beside the backends, not in :mod:`.jobs`, because the TensorRT and ONNX Runtime builders take it
+too and :mod:`.jobs` imports them (a settings module inside jobs would make a circle).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-from ...dtypes import PRECISIONS
-from ...errors import BuildError
-from .. import MAX_DURATION_S, MAX_TIMED_RUNS
+from ..dtypes import PRECISIONS
+from ..errors import BuildError
+from . import MAX_DURATION_S, MAX_TIMED_RUNS
 
 BACKENDS = ("auto", "tensorrt", "tensorrt-rtx", "onnxruntime")
 #: TensorRT-RTX's build targets (``trt.ComputeCapability`` names; "auto": the RTX GPU here, else SM86)
@@ -249,3 +251,7 @@ def _one_shape(name: str, value: Any) -> Shape:
         raise BuildError(f"shape of input {name!r} must contain integers, got {value!r}")
     return dims
 
+
+
+__all__ = ["BACKENDS", "COMPUTE_CAPABILITIES", "BuildSettings", "Shape", "normalize_shapes", "normalize_values",
+           "parse_shape", "parse_value"]
