@@ -15,7 +15,8 @@ from onnx import numpy_helper as nh
 
 from explorer.backends.build import build
 from explorer.backends.settings import BuildSettings
-from explorer.backends.onnxruntime.inputs import IMAGE_SIZE, SEQUENCE_LENGTH, choose_dims, plan_inputs
+from explorer.backends.inputs import IMAGE_SIZE, SEQUENCE_LENGTH, choose_dims
+from explorer.backends.onnxruntime.inputs import plan_inputs
 from explorer.errors import BuildError
 
 FAST = dict(backend="onnxruntime", runs=2, warmup=1, opt_level=1)

@@ -164,13 +164,36 @@ def test_qdq_model_builds_int8_layers():
     assert any("QuantizeLinear" in n or "DequantizeLinear" in n for n in fused_ops)  # Q/DQ folded into layers
 
 
-def test_dynamic_shape_model_builds_with_a_profile_and_needs_one():
+_PROFILE = re.compile(r"Name: (\w+), IOMode: Input, .*?MinShape: \[([\d,]*)\], OptShape: \[([\d,]*)\], "
+                      r"MaxShape: \[([\d,]*)\]")
+
+
+def _log_profiles(log_path: str) -> dict[str, list[list[int]]]:
+    """input -> [min, opt, max] of the engine's profile, as the builder's log lists it."""
+    return {m[1]: [[int(d) for d in s.split(",")] for s in m.groups()[1:]]
+            for m in _PROFILE.finditer(Path(log_path).read_text())}
+
+
+def test_dynamic_shape_model_builds_with_the_profile_given():
     shapes = {"images": ((1, 3, 64, 64), (2, 3, 224, 224), (4, 3, 224, 224))}
     report = _build("dynamic_shapes.onnx", shapes=shapes)
     _check_against_log(report)
     assert report.settings["shapes"]["images"] == [[1, 3, 64, 64], [2, 3, 224, 224], [4, 3, 224, 224]]
-    with pytest.raises(BuildError, match="dynamic inputs need"):
-        _build("dynamic_shapes.onnx")
+    assert _log_profiles(report.artifacts["log_path"])["images"] == report.settings["shapes"]["images"]
+
+
+def test_dynamic_shape_model_without_shapes_builds_at_the_sizes_chosen_and_says_which():
+    """No shapes given: the builder picks the sizes ONNX Runtime would run at (batch 1, a 640x640 image, from
+    the dimension names) for min = opt = max, and the report's notes say so; the engine's profile in the
+    builder's own log is that shape."""
+    report = _build("dynamic_shapes.onnx")
+    _check_against_log(report)
+    assert report.settings["shapes"]["images"] == [[1, 3, 640, 640]] * 3
+    assert _log_profiles(report.artifacts["log_path"])["images"] == [[1, 3, 640, 640]] * 3
+    note = next(n for n in report.notes if n.startswith("input 'images' has dynamic dimensions"))
+    assert "was built for 1x3x640x640 (min = opt = max)" in note
+    assert "'batch' = 1 (batch of 1)" in note and "'height' = 640 (image height, default 640)" in note
+    assert "--shape images:1x3x640x640" in note
 
 
 def test_unsupported_node_is_a_build_error_naming_the_model_and_the_parsers_reasons():

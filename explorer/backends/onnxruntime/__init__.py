@@ -49,7 +49,8 @@ from ...model.quantization import has_qdq
 from ...model.transforms import name_nodes_by_id
 from .build import build
 from .convert import CALIBRATION_BATCHES, Conversion, convert_precision, quantize_int8
-from .inputs import InputPlan, graph_input_specs, plan_inputs, random_inputs, resolve_input_shapes
+from ..inputs import graph_input_specs
+from .inputs import InputPlan, plan_inputs, random_inputs, resolve_input_shapes
 from .mapping import GraphMapping, MappedNode, VanishedGroup, map_optimized_graph
 from .profiler import (CALIBRATION_NODES, CORRECTED_FLOOR_US, PARALLEL_NODES, DurationStats, ProfilerCalibration,
                        calibrate_profiler_overhead, calibration_summary, corrected_stats, recent_calibration,

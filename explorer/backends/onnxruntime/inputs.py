@@ -1,13 +1,12 @@
-"""The model's inputs: their specs, concrete shapes for a build, and the values to run it on.
+"""The model's inputs for an ONNX Runtime build: concrete shapes, and the values to run it on.
 
-A dynamic dimension never silently becomes 1: :func:`plan_inputs` chooses a size that means something
-(the model's metadata, its dimension's name, its place in an NCHW image or a sequence), says which and why,
-and refuses a chosen spatial size of 1 (a 1-pixel image runs, and its times mean nothing).
+:func:`plan_inputs` gives every input a shape: the one given, else its dynamic dimensions chosen by
+:func:`explorer.backends.inputs.choose_dims` (the sizes every backend chooses, with the reasons), and says
+which in the report's notes.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 from math import prod
@@ -17,53 +16,8 @@ import numpy as np
 from onnx import helper
 
 from ...errors import BuildError
-from ..inputs import random_feeds
-
-#: an image's height and width when neither the user nor the model's metadata give them (a multiple of 32,
-#: which detectors with five stride-2 stages need, and YOLO's export size)
-IMAGE_SIZE = 640
-#: a sequence's length (tokens, frames, samples) when nobody gives one
-SEQUENCE_LENGTH = 128
-
-_BATCH = re.compile(r"(^|[^a-z])(n|b|bs|batch|batch_?size|num_?batch(es)?)([^a-z]|$)|batch", re.I)
-_HEIGHT = re.compile(r"(^|[^a-z])(h|height|img_?h|image_?height|rows)([^a-z]|$)|height", re.I)
-_WIDTH = re.compile(r"(^|[^a-z])(w|width|img_?w|image_?width|cols)([^a-z]|$)|width", re.I)
-_SEQUENCE = re.compile(r"seq|len|token|time|frame|sample|step|word|char", re.I)
-
-
-def graph_input_specs(proto) -> list[tuple[str, int, list]]:
-    """(name, ONNX elem_type, dims) of each real graph input (initializers excluded); dims are ints,
-    strings (symbolic) or None (unknown)."""
-    inits = {t.name for t in proto.graph.initializer}
-    specs = []
-    for vi in proto.graph.input:
-        if vi.name in inits:
-            continue
-        tt = vi.type.tensor_type
-        dims = []
-        for d in tt.shape.dim:
-            if d.HasField("dim_value"):
-                dims.append(int(d.dim_value))
-            else:
-                dims.append(d.dim_param or None)
-        specs.append((vi.name, tt.elem_type, dims))
-    return specs
-
-
-@dataclass(frozen=True)
-class ChosenDim:
-    """A dynamic dimension the explorer gave a size to (nobody else did), and why."""
-
-    input: str
-    index: int
-    param: str | None  # the model's name for it (dim_param), if any
-    value: int
-    reason: str  # e.g. "image height (default 640)", "metadata imgsz"
-
-    def describe(self) -> str:
-        name = f"dimension {self.param!r}" if self.param else f"dimension {self.index}"
-        return f"{name} of input {self.input!r} was set to {self.value} ({self.reason})"
-
+from ..inputs import (IMAGE_SIZE, SEQUENCE_LENGTH, ChosenDim, choose_dims, chosen_note, graph_input_specs,
+                      random_feeds, shape_text, spatial_axes)
 
 @dataclass
 class InputPlan:
@@ -81,10 +35,7 @@ class InputPlan:
         for name in self.shapes:
             dims = [c for c in self.chosen if c.input == name]
             if dims:
-                said = ", ".join(f"{repr(c.param) if c.param else f'dim {c.index}'} = {c.value} ({c.reason})"
-                                 for c in dims)
-                out.append(f"input {name!r} has dynamic dimensions and ran at {_x(self.shapes[name])}: {said}; "
-                           f"give a shape (e.g. --shape {name}:{_x(self.shapes[name])}) for other sizes")
+                out.append(chosen_note(name, self.shapes[name], dims, "ran at"))
         for name, value in self.values.items():
             out.append(f"input {name!r} = {_value_text(value)} (given), not random")
         return out
@@ -107,12 +58,12 @@ class InputPlan:
             dims = self.declared[n]
             named = ", ".join(f"{repr(d) if d else f'dim {i}'} = {self.shapes[n][i]}" for i, d in enumerate(dims)
                               if not isinstance(d, int) and i < len(self.shapes[n]))
-            parts.append(f"input {n!r} was given as {_x(self.shapes[n])}" + (f" ({named})" if named else ""))
+            parts.append(f"input {n!r} was given as {shape_text(self.shapes[n])}" + (f" ({named})" if named else ""))
         node = _failing_node(message)
         head = f"ONNX Runtime could not {what} the model at the input shapes used"
         if node:
             head += f" (node {node} failed)"
-        examples = ", ".join(f"{n}:{_x(_example(self.declared[n], self.shapes[n]))}" for n in dynamic)
+        examples = ", ".join(f"{n}:{shape_text(_example(self.declared[n], self.shapes[n]))}" for n in dynamic)
         return BuildError(f"{head}: {'; '.join(parts)}",
                           hint=f"give shapes the model accepts, such as {examples} (--shape / shapes= / the Build "
                                "tab's shape fields)")
@@ -152,44 +103,6 @@ def plan_inputs(proto, shapes: Mapping[str, Any] | None = None,
     return plan
 
 
-def choose_dims(name: str, elem_type: int, dims: list, metadata: Mapping[str, str] | None = None) -> list[ChosenDim]:
-    """A size for each dynamic dimension of one input, with the reason: the model's metadata (``imgsz``,
-    ``height``/``width``, ``batch``), the dimension's name (batch -> 1, height/width -> an image size,
-    sequence-like -> :data:`SEQUENCE_LENGTH`), else its place (the first dimension a batch of 1; an NCHW or
-    NHWC image's spatial ones :data:`IMAGE_SIZE`; others a sequence). Raises :class:`BuildError` rather than
-    choose an image height or width of 1."""
-    metadata = metadata or {}
-    rank = len(dims)
-    height, width, where = _metadata_image_size(metadata)
-    spatial = _spatial_axes(elem_type, dims)
-    chosen = []
-    for i, d in enumerate(dims):
-        if isinstance(d, int) and d > 0:
-            continue
-        param = d if isinstance(d, str) and d else None
-        label = param or ""
-        if _BATCH.search(label) or (i == 0 and rank > 1):
-            batch = _int(metadata.get("batch")) or 1
-            chosen.append(ChosenDim(name, i, param, batch,
-                                    "metadata batch" if metadata.get("batch") and batch != 1 else "batch of 1"))
-            continue
-        axis = ("height" if _HEIGHT.search(label) else "width" if _WIDTH.search(label) else None) or spatial.get(i)
-        if axis:
-            size = height if axis == "height" else width
-            chosen.append(ChosenDim(name, i, param, size or IMAGE_SIZE,
-                                    f"image {axis}, from metadata {where}" if size else
-                                    f"image {axis}, default {IMAGE_SIZE}"))
-            continue
-        chosen.append(ChosenDim(name, i, param, SEQUENCE_LENGTH,
-                                f"{'sequence length' if _SEQUENCE.search(label) or rank in (2, 3) else 'size'}, "
-                                f"default {SEQUENCE_LENGTH}"))
-    for c in chosen:
-        if c.value < 1 or (c.value == 1 and "image" in c.reason):
-            raise BuildError(f"{c.describe()}, which would time a degenerate input",
-                             hint=f"give a shape for {name!r}")
-    return chosen
-
-
 def resolve_input_shapes(proto, shapes: Mapping[str, Any] | None) -> tuple[dict[str, tuple[int, ...]], list[str]]:
     """Concrete shapes for every input and notes on the dimensions chosen (see :func:`plan_inputs`)."""
     plan = plan_inputs(proto, shapes)
@@ -224,8 +137,8 @@ def _check_given(name: str, dims: list, shape: tuple[int, ...]) -> tuple[int, ..
     """The shape given, if it fits the declared rank and fixed sizes (before ONNX Runtime says it worse)."""
     declared = "[" + ", ".join(str(d) if isinstance(d, int) and d > 0 else (d or "?") for d in dims) + "]"
     if len(shape) != len(dims):
-        raise BuildError(f"input {name!r} has {len(dims)} dimension(s) ({declared}); the shape given, {_x(shape)}, "
-                         f"has {len(shape)}")
+        raise BuildError(f"input {name!r} has {len(dims)} dimension(s) ({declared}); the shape given, "
+                         f"{shape_text(shape)}, has {len(shape)}")
     fixed = [(i, d, g) for i, (d, g) in enumerate(zip(dims, shape)) if isinstance(d, int) and d > 0 and d != g]
     if fixed:
         i, d, g = fixed[0]
@@ -245,54 +158,15 @@ def _check_value(name: str, elem_type: int, value: Any, shape: tuple[int, ...]) 
     if dtype.kind in "iu" and not np.array_equal(cast, array):
         raise BuildError(f"input {name!r} holds integers ({dtype}), got {value!r}")
     if cast.size != 1 and cast.size != prod(shape):
-        raise BuildError(f"value of input {name!r} has {cast.size} elements; its shape {_x(shape)} holds "
+        raise BuildError(f"value of input {name!r} has {cast.size} elements; its shape {shape_text(shape)} holds "
                          f"{prod(shape)} (a single number fills any shape)")
     return cast.tolist()
-
-
-def _spatial_axes(elem_type: int, dims: list) -> dict[int, str]:
-    """Height and width axes of a rank-4 floating image input: NHWC when only the last dimension is a channel
-    count (1, 3 or 4), else NCHW."""
-    if len(dims) != 4 or elem_type not in (1, 10, 11, 16):
-        return {}
-    channels = (1, 3, 4)
-    if dims[3] in channels and dims[1] not in channels:
-        return {1: "height", 2: "width"}
-    return {2: "height", 3: "width"}
-
-
-def _metadata_image_size(metadata: Mapping[str, str]) -> tuple[int | None, int | None, str]:
-    """(height, width, key) from metadata_props: ``imgsz`` (Ultralytics: ``[640, 640]`` or ``640``),
-    ``image_size``/``input_size``, or ``height`` and ``width``."""
-    for key in ("imgsz", "image_size", "input_size", "img_size"):
-        if key in metadata:
-            try:
-                value = ast.literal_eval(metadata[key].strip())
-            except (ValueError, SyntaxError):
-                continue
-            if isinstance(value, int) and value > 0:
-                return value, value, f"{key}={metadata[key]}"
-            if isinstance(value, (list, tuple)) and len(value) >= 2 and all(isinstance(v, int) and v > 0
-                                                                            for v in value[-2:]):
-                return int(value[-2]), int(value[-1]), f"{key}={metadata[key]}"
-    height, width = _int(metadata.get("height")), _int(metadata.get("width"))
-    if height or width:
-        return height, width, "height/width"
-    return None, None, ""
-
-
-def _int(text: Any) -> int | None:
-    try:
-        value = int(str(text).strip())
-    except (TypeError, ValueError):
-        return None
-    return value if value > 0 else None
 
 
 def _example(declared: list, used: tuple[int, ...]) -> tuple[int, ...]:
     """A shape to suggest: the one used with each dynamic image height/width of 1 raised to :data:`IMAGE_SIZE`
     and others rounded up to a multiple of 32 (what strided backbones need)."""
-    spatial = _spatial_axes(1, declared)
+    spatial = spatial_axes(1, declared)
     out = []
     for i, d in enumerate(used):
         if i in spatial and not isinstance(declared[i], int):
@@ -310,13 +184,8 @@ def _failing_node(message: str) -> str | None:
     return repr(name.group(1)) + (f" ({op.group(1)})" if op else "")
 
 
-def _x(shape) -> str:
-    return "x".join(str(d) for d in shape) if len(shape) else "(scalar)"
-
-
 def _value_text(value: Any) -> str:
     return str(value) if not isinstance(value, list) or len(value) <= 4 else f"[{len(value)} numbers]"
 
 
-__all__ = ["IMAGE_SIZE", "SEQUENCE_LENGTH", "ChosenDim", "InputPlan", "choose_dims", "graph_input_specs",
-           "plan_inputs", "random_inputs", "resolve_input_shapes"]
+__all__ = ["InputPlan", "plan_inputs", "random_inputs", "resolve_input_shapes"]

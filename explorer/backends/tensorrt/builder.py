@@ -28,6 +28,7 @@ helpers that take TensorRT objects get them from typed call sites or annotations
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -88,6 +89,7 @@ def build_engine(model_path: str, settings: BuildSettings,
     # Precision: strongly typed libraries (11.x, TensorRT-RTX) take it from the model's types, 10.x from flags.
     build_model = model_path
     conversion = None
+    settings = _chosen_shapes(model_path, settings, notes)
     if settings.precision in ("int8", "fp8") and not _has_qdq(model_path):
         raise BuildError(f"{settings.precision} needs a model with Q/DQ (QuantizeLinear/DequantizeLinear) nodes; "
                          "this one has none", file=model_path,
@@ -462,17 +464,40 @@ def _memory(trt, engine, engine_size: int) -> EngineMemory:
                         total_weights=total_weights)
 
 
-def _has_qdq(model_path: str) -> bool:
-    """:func:`explorer.model.quantization.has_qdq` of the file (its graph only: no external weights)."""
+def _chosen_shapes(model_path: str, settings: BuildSettings, notes: list[str]) -> BuildSettings:
+    """The settings with a profile for every dynamic input nobody gave a shape for: min = opt = max = the
+    sizes :func:`explorer.backends.inputs.choose_dims` chooses (the ones ONNX Runtime runs at), each noted."""
+    from ..inputs import choose_dims, chosen_note, graph_input_specs
+
+    proto = _load_graph(model_path)
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    shapes = dict(settings.shapes)
+    for name, elem_type, dims in graph_input_specs(proto):
+        if name in shapes or all(isinstance(d, int) and d > 0 for d in dims):
+            continue
+        chosen = choose_dims(name, elem_type, dims, metadata)
+        by_index = {c.index: c.value for c in chosen}
+        shape = tuple(by_index.get(i, d) for i, d in enumerate(dims))
+        shapes[name] = (shape, shape, shape)
+        notes.append(chosen_note(name, shape, chosen, "was built for", "(min = opt = max)"))
+    return settings if shapes == settings.shapes else dataclasses.replace(settings, shapes=shapes)
+
+
+def _load_graph(model_path: str):
+    """The ONNX model without its external weights (the graph is all these checks read)."""
     import onnx
 
-    from ...model.quantization import has_qdq
-
     try:
-        proto = onnx.load(model_path, load_external_data=False)
+        return onnx.load(model_path, load_external_data=False)
     except Exception as exc:
         raise BuildError(f"cannot read the ONNX model: {exc}", file=model_path) from exc
-    return has_qdq(proto)
+
+
+def _has_qdq(model_path: str) -> bool:
+    """:func:`explorer.model.quantization.has_qdq` of the file (its graph only: no external weights)."""
+    from ...model.quantization import has_qdq
+
+    return has_qdq(_load_graph(model_path))
 
 
 def _convert_model(model_path: str, precision: str, out_dir: str, name: str,

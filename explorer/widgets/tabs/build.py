@@ -229,7 +229,7 @@ class BuildTab(Tab):
         an empty field never means 1."""
         import ipywidgets as W
 
-        from ...backends.onnxruntime.inputs import choose_dims
+        from ...backends.inputs import choose_dims
         from ...errors import ExplorerError
 
         model = self.state.model
