@@ -28,8 +28,11 @@ Shape = tuple[int, ...]
 class BuildSettings:
     """What to build, for every backend; :meth:`validated` checks and normalises it.
 
+    ``backend``: which builder ("auto": TensorRT when it runs here, else ONNX Runtime); the TensorRT builder
+    reads it as its library ("tensorrt" or "tensorrt-rtx").
     ``shapes``: input name -> (min, opt, max) shapes (one optimization profile). ONNX Runtime runs the opt
-    shape; TensorRT builds for the whole range, and needs it for every input with a dynamic dimension.
+    shape; TensorRT builds for the whole range. A dynamic input without one runs (ONNX Runtime) or is built
+    for min = opt = max (TensorRT) at the sizes :func:`explorer.backends.inputs.choose_dims` picks, noted.
     ``workspace`` / ``tactic_shared_memory``: memory pool limits in bytes (TensorRT; ``workspace`` also
     ONNX Runtime's TensorRT provider). ``timing_cache``: a file to load before the build and to save
     (combined with what is already there) after it (TensorRT). ``runs`` timed inferences after ``warmup``
