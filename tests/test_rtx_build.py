@@ -284,6 +284,45 @@ def test_one_click_rtx_engine_and_onnxruntime_timings_in_the_app():
         app.close()
 
 
+@pytest.mark.filterwarnings("ignore::explorer.ExplorerWarning")
+def test_fusions_tab_predicts_with_the_rtx_rules_beside_an_rtx_build():
+    import html
+
+    import explorer
+    from explorer.fusions import compare_with_engine, predict_fusions
+    from explorer.fusions.predict import TARGET_SOURCES
+    from explorer.widgets import Explorer
+
+    app = Explorer(str(SAMPLES / "resnet18.onnx"))
+    try:
+        st = app.state
+        app.import_fixture("a100_resnet_fp32")  # a TensorRT 10 engine: TensorRT's documented rules
+        assert st.fusion_target == "tensorrt"
+        app.show("Fusions")
+        assert html.escape(TARGET_SOURCES["tensorrt"]) in app.tabs["Fusions"].header.value
+        assert "TensorRT-RTX target" not in app.tabs["Fusions"].header.value
+        report = explorer.build(str(SAMPLES / "resnet18.onnx"), backend="tensorrt-rtx", runs=1, warmup=0)
+        st.add_report(report, name="resnet18 rtx", kind="build", backend="tensorrt-rtx")
+        assert st.fusion_target == "tensorrt-rtx"
+        header = app.tabs["Fusions"].header.value  # re-rendered: the current build changed
+        rtx = compare_with_engine(predict_fusions(st.model, target="tensorrt-rtx"), report, st.model)
+        documented = compare_with_engine(predict_fusions(st.model), report, st.model)
+        label = html.escape(TARGET_SOURCES["tensorrt-rtx"])
+        assert f"(source: predicted from {label})" in header and "the TensorRT-RTX target" in header
+        # the agreement shown is the RTX rules' against this engine, both sides named
+        shown = (f"prediction ({TARGET_SOURCES['tensorrt-rtx']}) vs engine (resnet18 rtx: "
+                 f"{st.current_build.source}): {len(rtx.exact_matches)} of {rtx.predicted_groups} predicted fusions")
+        assert html.escape(shown) in header, header
+        assert f"recall {rtx.recall:.0%}" in header and rtx.recall == 1.0
+        assert len(rtx.exact_matches) >= len(documented.exact_matches)
+        assert app.tabs["Fusions"].panels[0].title == "Predicted fusions (TensorRT-RTX target)"
+        assert label in app.tabs["Fusions"].tables.value
+        st.set_current(next(n for n in st.builds if n != "resnet18 rtx"))  # back to the A100 import
+        assert st.fusion_target == "tensorrt" and "TensorRT-RTX target" not in app.tabs["Fusions"].header.value
+    finally:
+        app.close()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # A model TensorRT-RTX cannot take whole: one engine per supported partition, the rest to the framework
 # ---------------------------------------------------------------------------------------------------------
