@@ -162,6 +162,30 @@ def test_hostile_names_render_as_text(app):
 
 
 @needs_fixtures
+def test_switching_builds_redraws_the_memory_plots_in_the_same_widgets(app):
+    import math
+
+    from explorer.plots.memory import memory_categories
+
+    app.import_fixture("a100_resnet_fp32")
+    app.show("Memory")
+    tab = app.tabs["Memory"]
+    first = [p.model_id for p in _plots(tab.widget)]
+    assert len(first) == 3
+    app.import_fixture("a100_resnet_fp16")  # becomes the current build: the visible tab redraws
+    assert [p.model_id for p in _plots(tab.widget)] == first
+    report = app.state.current_build.report
+    totals = tab.widgets[0].figure_dict()
+    rows = memory_categories(report)
+    assert list(totals["data"][0]["x"]) == [r["category"] for r in rows]
+    for y, row in zip(totals["data"][0]["y"], rows):  # the fp16 engine's bytes, not the fp32 one's
+        assert math.isclose(y, (row["bytes"] or 0) / 2**20, rel_tol=1e-9, abs_tol=1e-12)
+    app.state.set_current("a100_resnet_fp32")
+    assert [p.model_id for p in _plots(tab.widget)] == first
+    assert tab.widgets[0].figure_dict()["data"][0]["y"] != totals["data"][0]["y"]
+
+
+@needs_fixtures
 def test_imports_feed_every_engine_view(app):
     app.import_fixture("a100_resnet_fp32")
     app.import_fixture("a100_resnet_fp16")
