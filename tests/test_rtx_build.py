@@ -351,6 +351,52 @@ def test_each_supported_partition_is_built_as_its_own_engine():
     assert "min_block_size=5" in demoted.reasons[0]
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "explorer", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_cli_builds_each_partition_and_lists_the_nodes_left_to_the_framework():
+    model = str(SAMPLES / "unsupported_ops.onnx")
+    proc = _cli("build", model, "--backend", "tensorrt-rtx", "--partitions", "--min-block-size", "1", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert data["verdict_source"] == "TensorRT-RTX 1.7.1 ONNX parser" and data["min_block_size"] == 1
+    left = {f["node"]: f for f in data["framework"]}
+    assert set(left) == {"pool/maxpool_with_indices", "plugin/my_plugin", "resize/antialias", "side/unique",
+                         "side/bitshift"}
+    assert "Antialiasing" in left["resize/antialias"]["reasons"][0]
+    assert data["nodes_in_engines"] + len(left) == 17  # every node of the model: in an engine or left
+    for engine in data["engines"]:  # each engine's numbers are its builder's (checked against its own log)
+        report = engine["report"]
+        assert engine["error"] is None and report["backend"] == "TensorRT-RTX 1.7.1 AOT (SM86)"
+        totals = _log_totals(report["artifacts"]["log_path"])
+        assert report["memory"]["engine_totals"]["activation_bytes"] == totals["Total Activation"]
+        assert report["memory"]["engine_totals"]["weights_bytes"] == totals["Total Weights"]
+        groups = _log_groups(report["artifacts"]["log_path"])
+        assert len(report["layers"]) == len(groups)
+        assert sorted(sorted(f["onnx_nodes"]) for f in report["fusions"]) == \
+            sorted(sorted(set(g)) for g in groups.values() if len(set(g)) > 1)
+    stem = next(e for e in data["engines"] if "stem/conv1" in e["partition"]["nodes"])
+    # the text report: each engine, its fusions and memory, then the framework's nodes with the parser's words
+    text = _cli("build", model, "--backend", "tensorrt-rtx", "--partitions", "--min-block-size", "1")
+    assert text.returncode == 0, text.stderr[-2000:]
+    out = text.stdout
+    assert "4 engine(s) (12 of 17 nodes) built by tensorrt-rtx; 5 node(s) left to the framework" in out
+    assert f"engine {stem['partition']['index']}: 3 node(s): stem/conv1, stem/relu1, stem/conv2" in out
+    assert "stem/conv1 + stem/relu1" in out
+    assert "checkResize: Antialiasing is not supported currently." in out
+    weights = stem["report"]["memory"]["engine_totals"]["weights_bytes"]
+    assert f"memory: weights {weights / 1024:.1f} KiB" in out
+    # min_block_size sends small partitions back, saying so; other backends are refused
+    bigger = _cli("build", model, "--backend", "tensorrt-rtx", "--partitions", "--min-block-size", "5", "--json")
+    assert bigger.returncode == 0, bigger.stderr[-2000:]
+    demoted = [f for f in json.loads(bigger.stdout)["framework"] if f["node"] == "stem/conv1"][0]
+    assert "min_block_size=5" in demoted["reasons"][0]
+    refused = _cli("build", model, "--backend", "onnxruntime", "--partitions")
+    assert refused.returncode != 0 and "--partitions builds TensorRT engines" in refused.stderr
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Fusion prediction fitted to TensorRT-RTX, checked on real builds of models it was not written around
 # ---------------------------------------------------------------------------------------------------------
