@@ -406,10 +406,10 @@ def _layer_value_everywhere(app, layer_name: str) -> dict[str, str]:
     data = tree.figure.data[0]
     k = list(data.customdata).index(layer_name)
     out["treemap"] = fmt_ms(data.values[k])
-    row = re.search(r"<tr><td>" + re.escape(layer_name) + r"</td>(.*?)</tr>", tab.table.value).group(1)
-    out["layers table"] = re.findall(r"<td>([^<]*)</td>", row)[2] + " ms"
+    row = re.search(r"<tr><td[^>]*>" + re.escape(layer_name) + r"</td>(.*?)</tr>", tab.table.value).group(1)
+    out["layers table"] = re.findall(r"<td[^>]*>([^<]*)</td>", row)[2] + " ms"
     app.select(layer=layer_name)
-    out["details"] = re.search(r"latency \(\w+\)</td><td>([^<]+)</td>", app.details.value).group(1)
+    out["details"] = re.search(r"latency \(\w+\)</td><td[^>]*>([^<]+)</td>", app.details.value).group(1)
     from explorer.plots.graph import engine_overlay  # noqa: F401 - the graph overlay formats with fmt_ms too
     from explorer.plots.compare import compare_rows
 
@@ -537,3 +537,18 @@ def test_path_field_follows_the_loaded_model(app):
     assert tab.path.value.endswith("resnet18.onnx")
     app.load((SAMPLES / "transformer_encoder.onnx").read_bytes(), label="uploaded.onnx")
     assert tab.path.value == "" and "uploaded uploaded.onnx" in tab.path.placeholder
+
+
+def test_table_cells_wrap_between_words_and_break_only_long_names():
+    from explorer.html.fragments import LONG_TOKEN, STYLE, table
+
+    assert "word-break: break-word" not in STYLE  # it broke words mid-word in narrow columns
+    assert ".trex-table td.trex-long {overflow-wrap: anywhere;}" in STYLE
+    name = "model.layer1.0.conv1.weight + QuantizeLinear_7 + Conv_9"  # a layer name: long tokens
+    path = "/tmp/explorer-rtx-abc/partition_0.fp32.o3.engine"
+    words = "the parser says this node is not supported in this version"
+    html = table([{"layer": name, "path": path, "why": words, "short": "Conv_9 + Relu_10"}])
+    assert f"<td class='trex-long'>{path}</td>" in html
+    assert "<td class='trex-long'>model.layer1.0.conv1.weight + QuantizeLinear_7 + Conv_9</td>" in html
+    assert f"<td>{words}</td>" in html and "<td>Conv_9 + Relu_10</td>" in html
+    assert len("model.layer1.0.conv1.weight") >= LONG_TOKEN > len("QuantizeLinear_7")
