@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import html
 import json
 import math
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, REPO
+from explorer.trt import TENSORRT_RTX, available
 
 SAMPLES = REPO / "sample_models"
 pytestmark = [pytest.mark.filterwarnings("ignore::explorer.ExplorerWarning"),
@@ -155,3 +157,39 @@ def test_file_link_only_inside_the_lab_root(tmp_path, monkeypatch):
     assert file_link(str(tmp_path / "notebooks" / "explorer-reports" / "my model.report.html")) == \
         "/files/notebooks/explorer-reports/my%20model.report.html"
     assert file_link("/elsewhere/a.html") is None
+
+
+def test_engines_with_only_the_chosen_tactics_show_the_choice_not_an_empty_timing_plot(session):
+    from explorer.plots.tactics import chosen_only_message, chosen_tactics
+
+    st, _, text = session
+    builds = {b.name: b for b in st.builds.values()}
+    chosen = _figures(text, "chosen_tactics")
+    assert len(chosen) == 2  # the two A100 fixtures: layer information without a verbose log
+    for fig, name in zip(chosen, ["a100_resnet_fp32", "a100_resnet_fp16"]):
+        report = builds[name].report
+        assert f"Tactic TensorRT chose per layer: {name}: " in fig["layout"]["title"]["text"]
+        rows = chosen_tactics(report)
+        library = sorted(r.median_ms if r.median_ms is not None else r.average_ms for r in rows
+                         if r.median_ms is not None or r.average_ms is not None)[-80:]
+        drawn = sorted(x for trace in fig["data"] for x in trace["x"])
+        assert len(drawn) == len(library) > 0
+        assert all(math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-9) for a, b in zip(drawn, library))
+        assert html.escape(chosen_only_message(report), quote=True) in text
+    assert "No tactic timings exist for this source: tactic timings come from a verbose" not in text
+    empty = [f["layout"]["meta"]["message"] for f in _figures(text, "empty")]
+    assert any(m.startswith("No tactic timings exist for this source: ONNX Runtime") for m in empty)
+
+
+@pytest.mark.skipif(not available(require_gpu=False, library=TENSORRT_RTX)[0], reason="TensorRT-RTX is not installed")
+def test_a_tensorrt_rtx_build_still_says_it_times_no_tactics():
+    import explorer
+    from explorer.html import report_html
+
+    model = explorer.load_model(SAMPLES / "resnet18.onnx")
+    report = explorer.build(str(SAMPLES / "resnet18.onnx"), backend="tensorrt-rtx", runs=1, warmup=0)
+    text = report_html(model, engine_reports=[("rtx", report)], include_plotlyjs=False)
+    assert not _figures(text, "chosen_tactics")
+    empty = [f["layout"]["meta"]["message"] for f in _figures(text, "empty")]
+    assert any("No tactic timings exist for this source: TensorRT-RTX 1.7.1 AOT (SM86) times no tactics" in m
+               for m in empty), empty

@@ -307,6 +307,45 @@ def test_one_click_rtx_engine_and_onnxruntime_timings_in_the_app():
         app.close()
 
 
+@pytest.mark.filterwarnings("ignore::explorer.ExplorerWarning")
+def test_fusions_tab_predicts_with_the_rtx_rules_beside_an_rtx_build():
+    import html
+
+    import explorer
+    from explorer.fusions import compare_with_engine, predict_fusions
+    from explorer.fusions.predict import TARGET_SOURCES
+    from explorer.widgets import Explorer
+
+    app = Explorer(str(SAMPLES / "resnet18.onnx"))
+    try:
+        st = app.state
+        app.import_fixture("a100_resnet_fp32")  # a TensorRT 10 engine: TensorRT's documented rules
+        assert st.fusion_target == "tensorrt"
+        app.show("Fusions")
+        assert html.escape(TARGET_SOURCES["tensorrt"]) in app.tabs["Fusions"].header.value
+        assert "TensorRT-RTX target" not in app.tabs["Fusions"].header.value
+        report = explorer.build(str(SAMPLES / "resnet18.onnx"), backend="tensorrt-rtx", runs=1, warmup=0)
+        st.add_report(report, name="resnet18 rtx", kind="build", backend="tensorrt-rtx")
+        assert st.fusion_target == "tensorrt-rtx"
+        header = app.tabs["Fusions"].header.value  # re-rendered: the current build changed
+        rtx = compare_with_engine(predict_fusions(st.model, target="tensorrt-rtx"), report, st.model)
+        documented = compare_with_engine(predict_fusions(st.model), report, st.model)
+        label = html.escape(TARGET_SOURCES["tensorrt-rtx"])
+        assert f"(source: predicted from {label})" in header and "the TensorRT-RTX target" in header
+        # the agreement shown is the RTX rules' against this engine, both sides named
+        shown = (f"prediction ({TARGET_SOURCES['tensorrt-rtx']}) vs engine (resnet18 rtx: "
+                 f"{st.current_build.source}): {len(rtx.exact_matches)} of {rtx.predicted_groups} predicted fusions")
+        assert html.escape(shown) in header, header
+        assert f"recall {rtx.recall:.0%}" in header and rtx.recall == 1.0
+        assert len(rtx.exact_matches) >= len(documented.exact_matches)
+        assert app.tabs["Fusions"].panels[0].title == "Predicted fusions (TensorRT-RTX target)"
+        assert label in app.tabs["Fusions"].tables.value
+        st.set_current(next(n for n in st.builds if n != "resnet18 rtx"))  # back to the A100 import
+        assert st.fusion_target == "tensorrt" and "TensorRT-RTX target" not in app.tabs["Fusions"].header.value
+    finally:
+        app.close()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # A model TensorRT-RTX cannot take whole: one engine per supported partition, the rest to the framework
 # ---------------------------------------------------------------------------------------------------------
@@ -333,6 +372,52 @@ def test_each_supported_partition_is_built_as_its_own_engine():
     assert [len(e.partition.nodes) for e in bigger.engines] == [5]
     demoted = [f for f in bigger.framework if f.node == "stem/conv1"][0]
     assert "min_block_size=5" in demoted.reasons[0]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "explorer", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_cli_builds_each_partition_and_lists_the_nodes_left_to_the_framework():
+    model = str(SAMPLES / "unsupported_ops.onnx")
+    proc = _cli("build", model, "--backend", "tensorrt-rtx", "--partitions", "--min-block-size", "1", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert data["verdict_source"] == "TensorRT-RTX 1.7.1 ONNX parser" and data["min_block_size"] == 1
+    left = {f["node"]: f for f in data["framework"]}
+    assert set(left) == {"pool/maxpool_with_indices", "plugin/my_plugin", "resize/antialias", "side/unique",
+                         "side/bitshift"}
+    assert "Antialiasing" in left["resize/antialias"]["reasons"][0]
+    assert data["nodes_in_engines"] + len(left) == 17  # every node of the model: in an engine or left
+    for engine in data["engines"]:  # each engine's numbers are its builder's (checked against its own log)
+        report = engine["report"]
+        assert engine["error"] is None and report["backend"] == "TensorRT-RTX 1.7.1 AOT (SM86)"
+        totals = _log_totals(report["artifacts"]["log_path"])
+        assert report["memory"]["engine_totals"]["activation_bytes"] == totals["Total Activation"]
+        assert report["memory"]["engine_totals"]["weights_bytes"] == totals["Total Weights"]
+        groups = _log_groups(report["artifacts"]["log_path"])
+        assert len(report["layers"]) == len(groups)
+        assert sorted(sorted(f["onnx_nodes"]) for f in report["fusions"]) == \
+            sorted(sorted(set(g)) for g in groups.values() if len(set(g)) > 1)
+    stem = next(e for e in data["engines"] if "stem/conv1" in e["partition"]["nodes"])
+    # the text report: each engine, its fusions and memory, then the framework's nodes with the parser's words
+    text = _cli("build", model, "--backend", "tensorrt-rtx", "--partitions", "--min-block-size", "1")
+    assert text.returncode == 0, text.stderr[-2000:]
+    out = text.stdout
+    assert "4 engine(s) (12 of 17 nodes) built by tensorrt-rtx; 5 node(s) left to the framework" in out
+    assert f"engine {stem['partition']['index']}: 3 node(s): stem/conv1, stem/relu1, stem/conv2" in out
+    assert "stem/conv1 + stem/relu1" in out
+    assert "checkResize: Antialiasing is not supported currently." in out
+    weights = stem["report"]["memory"]["engine_totals"]["weights_bytes"]
+    assert f"memory: weights {weights / 1024:.1f} KiB" in out
+    # min_block_size sends small partitions back, saying so; other backends are refused
+    bigger = _cli("build", model, "--backend", "tensorrt-rtx", "--partitions", "--min-block-size", "5", "--json")
+    assert bigger.returncode == 0, bigger.stderr[-2000:]
+    demoted = [f for f in json.loads(bigger.stdout)["framework"] if f["node"] == "stem/conv1"][0]
+    assert "min_block_size=5" in demoted["reasons"][0]
+    refused = _cli("build", model, "--backend", "onnxruntime", "--partitions")
+    assert refused.returncode != 0 and "--partitions builds TensorRT engines" in refused.stderr
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -162,6 +162,30 @@ def test_hostile_names_render_as_text(app):
 
 
 @needs_fixtures
+def test_switching_builds_redraws_the_memory_plots_in_the_same_widgets(app):
+    import math
+
+    from explorer.plots.memory import memory_categories
+
+    app.import_fixture("a100_resnet_fp32")
+    app.show("Memory")
+    tab = app.tabs["Memory"]
+    first = [p.model_id for p in _plots(tab.widget)]
+    assert len(first) == 3
+    app.import_fixture("a100_resnet_fp16")  # becomes the current build: the visible tab redraws
+    assert [p.model_id for p in _plots(tab.widget)] == first
+    report = app.state.current_build.report
+    totals = tab.widgets[0].figure_dict()
+    rows = memory_categories(report)
+    assert list(totals["data"][0]["x"]) == [r["category"] for r in rows]
+    for y, row in zip(totals["data"][0]["y"], rows):  # the fp16 engine's bytes, not the fp32 one's
+        assert math.isclose(y, (row["bytes"] or 0) / 2**20, rel_tol=1e-9, abs_tol=1e-12)
+    app.state.set_current("a100_resnet_fp32")
+    assert [p.model_id for p in _plots(tab.widget)] == first
+    assert tab.widgets[0].figure_dict()["data"][0]["y"] != totals["data"][0]["y"]
+
+
+@needs_fixtures
 def test_imports_feed_every_engine_view(app):
     app.import_fixture("a100_resnet_fp32")
     app.import_fixture("a100_resnet_fp16")
@@ -382,10 +406,10 @@ def _layer_value_everywhere(app, layer_name: str) -> dict[str, str]:
     data = tree.figure.data[0]
     k = list(data.customdata).index(layer_name)
     out["treemap"] = fmt_ms(data.values[k])
-    row = re.search(r"<tr><td>" + re.escape(layer_name) + r"</td>(.*?)</tr>", tab.table.value).group(1)
-    out["layers table"] = re.findall(r"<td>([^<]*)</td>", row)[2] + " ms"
+    row = re.search(r"<tr><td[^>]*>" + re.escape(layer_name) + r"</td>(.*?)</tr>", tab.table.value).group(1)
+    out["layers table"] = re.findall(r"<td[^>]*>([^<]*)</td>", row)[2] + " ms"
     app.select(layer=layer_name)
-    out["details"] = re.search(r"latency \(\w+\)</td><td>([^<]+)</td>", app.details.value).group(1)
+    out["details"] = re.search(r"latency \(\w+\)</td><td[^>]*>([^<]+)</td>", app.details.value).group(1)
     from explorer.plots.graph import engine_overlay  # noqa: F401 - the graph overlay formats with fmt_ms too
     from explorer.plots.compare import compare_rows
 
@@ -513,3 +537,18 @@ def test_path_field_follows_the_loaded_model(app):
     assert tab.path.value.endswith("resnet18.onnx")
     app.load((SAMPLES / "transformer_encoder.onnx").read_bytes(), label="uploaded.onnx")
     assert tab.path.value == "" and "uploaded uploaded.onnx" in tab.path.placeholder
+
+
+def test_table_cells_wrap_between_words_and_break_only_long_names():
+    from explorer.html.fragments import LONG_TOKEN, STYLE, table
+
+    assert "word-break: break-word" not in STYLE  # it broke words mid-word in narrow columns
+    assert ".trex-table td.trex-long {overflow-wrap: anywhere;}" in STYLE
+    name = "model.layer1.0.conv1.weight + QuantizeLinear_7 + Conv_9"  # a layer name: long tokens
+    path = "/tmp/explorer-rtx-abc/partition_0.fp32.o3.engine"
+    words = "the parser says this node is not supported in this version"
+    html = table([{"layer": name, "path": path, "why": words, "short": "Conv_9 + Relu_10"}])
+    assert f"<td class='trex-long'>{path}</td>" in html
+    assert "<td class='trex-long'>model.layer1.0.conv1.weight + QuantizeLinear_7 + Conv_9</td>" in html
+    assert f"<td>{words}</td>" in html and "<td>Conv_9 + Relu_10</td>" in html
+    assert len("model.layer1.0.conv1.weight") >= LONG_TOKEN > len("QuantizeLinear_7")

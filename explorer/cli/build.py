@@ -45,6 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timing-cache", default=None, metavar="FILE", help="TensorRT timing cache to load and save")
     p.add_argument("--provider", action="append", default=None, metavar="NAME",
                    help="ONNX Runtime execution provider (repeat; default: TensorRT, CUDA when present, CPU)")
+    p.add_argument("--partitions", action="store_true",
+                   help="TensorRT / TensorRT-RTX: build each partition the ONNX parser supports as its own engine "
+                        "and list the nodes left to the framework with the parser's reasons (as ONNX Runtime's "
+                        "TensorRT provider or Torch-TensorRT run a model TensorRT cannot take whole)")
+    p.add_argument("--min-block-size", type=int, default=5, metavar="N",
+                   help="with --partitions: smaller TensorRT partitions go back to the framework (default 5, "
+                        "Torch-TensorRT's)")
     p.add_argument("--top", type=int, default=15, metavar="N", help="layers to list in the text report (default 15)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
 
@@ -94,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     from ..backends.jobs import start_build
     from . import print_json
 
+    if args.partitions:
+        return run_partitions(args)
     shapes = parse_shape_args(args.shape)
     values = parse_value_args(args.input_value)
     _check_model_file(args.model)
@@ -111,6 +120,72 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary(report, top=args.top))
     return 0
+
+
+def run_partitions(args: argparse.Namespace) -> int:
+    """``build --partitions``: one engine per supported partition (:func:`explorer.backends.build.build_partitions`)."""
+    from ..backends.build import build_partitions
+    from ..errors import BuildError
+    from . import print_json
+
+    if args.backend not in ("tensorrt", "tensorrt-rtx"):
+        raise BuildError(f"--partitions builds TensorRT engines: give --backend tensorrt-rtx (or tensorrt), "
+                         f"not {args.backend}")
+    if args.shape or args.input_value or args.timing_cache or args.provider:
+        raise BuildError("--partitions builds each partition with the shapes of its own inputs: --shape, "
+                         "--input-value, --timing-cache and --provider do not apply")
+    if args.min_block_size < 1:
+        raise BuildError(f"--min-block-size must be 1 or more, not {args.min_block_size}")
+    _check_model_file(args.model)
+    sys.stderr.write(f"building each supported partition of {args.model} with {args.backend}...\n")
+    result = build_partitions(args.model, backend=args.backend, min_block_size=args.min_block_size,
+                              precision=args.precision, opt_level=args.opt_level, workspace=args.workspace,
+                              compute_capability=args.compute_capability)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(partitions_summary(result))
+    return 0
+
+
+def partitions_summary(result) -> str:
+    """A plain-text report of a partitioned build: each engine, then the nodes left to the framework."""
+    nodes = result.nodes_in_engines + len(result.framework)
+    lines = [f"model        {_clip(result.model_path, 200)}",
+             f"partitions   {len(result.engines)} engine(s) ({result.nodes_in_engines} of {nodes} nodes) built by "
+             f"{result.backend}; {len(result.framework)} node(s) left to the framework",
+             f"verdicts     {result.verdict_source} (min_block_size={result.min_block_size})"]
+    for engine in result.engines:
+        part = engine.partition
+        lines.append("")
+        lines.append(f"engine {part.index}: {len(part.nodes)} node(s): {_clip(', '.join(part.nodes), 300)}")
+        lines.append(f"  inputs {_clip(', '.join(engine.inputs) or '-', 150)}; "
+                     f"outputs {_clip(', '.join(engine.outputs) or '-', 150)}")
+        report = engine.report
+        if report is None:
+            lines.append(f"  build failed: {_clip(engine.error or 'no report', 400)}")
+            continue
+        totals = report.memory.engine_totals
+        where = report.memory.provenance.get("activation_bytes") or report.backend
+        lines.append(f"  built by {report.backend}: {len(report.layers)} layer(s), {len(report.fusions)} fusion(s)")
+        lines.append(f"  memory: weights {_size(totals.get('weights_bytes'))}, activations "
+                     f"{_size(totals.get('activation_bytes'))}, engine {_size(totals.get('engine_size_bytes'))} "
+                     f"(source: {_clip(where, 120)}; engine: the serialized plan's size)")
+        for fusion in report.fusions:
+            lines.append(f"  fusion {_clip(fusion['layer'], 50):<50} {_clip(' + '.join(fusion['onnx_nodes']), 80)}")
+    lines.append("")
+    if result.framework:
+        lines.append(f"left to the framework ({len(result.framework)} node(s); reasons: {result.verdict_source}, "
+                     "or the partitioner's min_block_size)")
+        for node in result.framework:
+            why = "; ".join(node.reasons) or "no reason given"
+            lines.append(f"  {_clip(node.node, 40):<40} {_clip(node.op, 20):<20} {_clip(why, 200)}")
+    else:
+        lines.append("left to the framework: nothing (every node is in an engine)")
+    if result.notes:
+        lines.append("")
+        lines.extend(f"note: {_clip(n, 400)}" for n in result.notes)
+    return "\n".join(lines)
 
 
 def _check_model_file(path: str) -> None:

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from ..fusions import compare_with_engine, predict_fusions
+    from ..fusions.predict import TARGET_SOURCES
     from ..model import load_model
     from . import print_json
 
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")
         model = load_model(args.model)
     groups = predict_fusions(model)
-    comparison = compare_with_engine(groups, args.graph, model) if args.graph else None
+    comparison = compare_with_engine(groups, args.graph, model, predicted_by=TARGET_SOURCES["tensorrt"],
+                                     engine=args.graph) if args.graph else None
     if args.json:
         out = {"source": SOURCE, "model": args.model, "fusions": [g.to_dict() for g in groups]}
         if comparison is not None:

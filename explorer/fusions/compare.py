@@ -52,6 +52,8 @@ class FusionComparison:
     excluded: list[Exclusion] = field(default_factory=list)  # every prediction left out, with its reason
     single_node_layers: int = 0  # engine layers running one node: not scored
     rule: str = ("multi-node groups only, compared over nodes that appear in some engine layer")
+    predicted_by: str = ""  # what made the prediction (e.g. "TensorRT's documented fusion patterns")
+    engine: str = ""  # which engine it was compared with (e.g. "resnet18 (TensorRT-RTX 1.7.1 AOT (SM86))")
 
     def excluded_counts(self) -> dict[str, int]:
         """reason -> how many predictions were left out for it."""
@@ -65,7 +67,11 @@ class FusionComparison:
         def pct(value: float | None, what: str) -> str:
             return f"{value:.0%}" if value is not None else f"not defined ({what})"
 
-        text = (f"{len(self.exact_matches)} of {self.predicted_groups} predicted fusions (groups of 2+ nodes) are "
+        sides = ""
+        if self.predicted_by or self.engine:  # name both sides of the comparison
+            sides = (f"prediction ({self.predicted_by or 'unnamed rules'}) vs engine "
+                     f"({self.engine or 'unnamed engine'}): ")
+        text = sides + (f"{len(self.exact_matches)} of {self.predicted_groups} predicted fusions (groups of 2+ nodes) are "
                 f"engine layers, {len(self.exact_matches)} of {self.actual_groups} fused engine layers were "
                 f"predicted: precision {pct(self.precision, 'no multi-node prediction')}, recall "
                 f"{pct(self.recall, 'the engine fused no nodes')}")
@@ -92,6 +98,7 @@ class FusionComparison:
             "excluded_predictions": self.excluded_predictions,
             "excluded": [asdict(x) for x in self.excluded], "excluded_counts": self.excluded_counts(),
             "single_node_layers": self.single_node_layers, "rule": self.rule, "headline": self.headline(),
+            "predicted_by": self.predicted_by, "engine": self.engine,
         }
 
 
@@ -114,9 +121,11 @@ def engine_groups(report_or_layers: Any, model) -> list[tuple[str, list[str]]]:
     return [(group.layer, list(group.onnx_nodes)) for group in mapped.fused_layers(min_nodes=1)]
 
 
-def compare_with_engine(groups: Iterable[Any], report_or_layers: Any, model) -> FusionComparison:
+def compare_with_engine(groups: Iterable[Any], report_or_layers: Any, model, *, predicted_by: str = "",
+                        engine: str = "") -> FusionComparison:
     """Compare predicted :class:`FusionGroup` s with an engine's layers (report, layers, names or graph JSON):
-    multi-node groups only (see the module's rule)."""
+    multi-node groups only (see the module's rule). ``predicted_by`` and ``engine`` name the two sides in
+    :meth:`FusionComparison.headline`."""
     from ..model import Model, load_model
 
     model = model if isinstance(model, Model) else load_model(model)
@@ -160,6 +169,8 @@ def compare_with_engine(groups: Iterable[Any], report_or_layers: Any, model) -> 
         excluded_predictions=excluded,
         excluded=exclusions,
         single_node_layers=len(actual) - len(fused_actual),
+        predicted_by=predicted_by,
+        engine=engine,
     )
 
 

@@ -80,6 +80,12 @@ class _Unit:
 
 #: what :func:`predict_fusions` predicts for: TensorRT's documented fusions, or TensorRT-RTX's (Myelin) ones
 TARGETS = ("tensorrt", "tensorrt-rtx")
+#: where each target's rules come from, in words for labels and headlines
+TARGET_SOURCES = {
+    "tensorrt": "TensorRT's documented fusion patterns",
+    "tensorrt-rtx": "TensorRT's documented fusion patterns plus rules fitted to real TensorRT-RTX builds "
+                    "(bench/rtx_fusions.py)",
+}
 
 
 class _Predictor:
@@ -723,4 +729,4 @@ def predict_fusions(model, target: str = "tensorrt") -> list[FusionGroup]:
     return _Predictor(loaded, target).run()
 
 
-__all__ = ["FusionGroup", "TARGETS", "predict_fusions"]
+__all__ = ["FusionGroup", "TARGETS", "TARGET_SOURCES", "predict_fusions"]

@@ -24,16 +24,17 @@ STYLE = """
 <style>
 .trex-table {border-collapse: collapse; font-size: 12px; width: 100%;}
 .trex-table th {background: #f3f3f3; text-align: left; padding: 3px 6px; position: sticky; top: 0;}
-.trex-table td {border-top: 1px solid #e5e5e5; padding: 2px 6px; vertical-align: top; word-break: break-word;}
+.trex-table td {border-top: 1px solid #e5e5e5; padding: 2px 6px; vertical-align: top; overflow-wrap: break-word;}
+.trex-table td.trex-long {overflow-wrap: anywhere;}
 .trex-scroll {max-height: 360px; overflow: auto; border: 1px solid #ddd;}
 .trex-source {color: #555; font-size: 11px; font-style: italic;}
 .trex-badge {display: inline-block; padding: 1px 6px; border-radius: 8px; font-size: 11px; color: white;}
 .trex-msg-error {background: #fdecea; color: #8a1c1c; border-left: 4px solid #d62728; padding: 6px 10px;
-                 margin: 4px 0; white-space: pre-wrap; word-break: break-word;}
+                 margin: 4px 0; white-space: pre-wrap; overflow-wrap: anywhere;}
 .trex-msg-info {background: #eef5fc; color: #1b4b7a; border-left: 4px solid #1f77b4; padding: 6px 10px;
-                margin: 4px 0; white-space: pre-wrap; word-break: break-word;}
+                margin: 4px 0; white-space: pre-wrap; overflow-wrap: anywhere;}
 .trex-msg-warning {background: #fff6e5; color: #7a4b00; border-left: 4px solid #ff9f1c; padding: 6px 10px;
-                   margin: 4px 0; white-space: pre-wrap; word-break: break-word;}
+                   margin: 4px 0; white-space: pre-wrap; overflow-wrap: anywhere;}
 .trex-kv td:first-child {color: #555; padding-right: 8px; white-space: nowrap;}
 .trex-big {font-size: 22px; font-weight: 600;}
 .trex-log {font-family: monospace; font-size: 11px; white-space: pre-wrap; max-height: 240px; overflow: auto;
@@ -80,7 +81,7 @@ def table(rows: Sequence[dict] | Any, columns: Sequence[str] | None = None, *, m
                 value = ""
             elif isinstance(value, float):
                 value = fmt_number(value)  # 3 significant digits, never a raw float
-            cells.append(f"<td>{e(value, 600)}</td>")
+            cells.append(cell(value, 600))
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<div class='trex-source'>showing {len(rows)} of {total} rows</div>" if total > len(rows) else ""
     if not rows:
@@ -92,6 +93,19 @@ def table(rows: Sequence[dict] | Any, columns: Sequence[str] | None = None, *, m
     return STYLE + (source_line(source) if source else "") + inner + more
 
 
+#: a token (no spaces) this long is a name or a path: only such tokens may break anywhere
+LONG_TOKEN = 24
+
+
+def cell(value: Any, limit: int | None = 400) -> str:
+    """One escaped table cell. Words wrap between words (``overflow-wrap: break-word`` keeps a column at least
+    its longest word wide); a cell holding a long token (a layer name, a path, ``Conv_5 + Relu_7``'s parts
+    joined without spaces) may break anywhere, so one name does not widen its column past the table."""
+    text = "" if value is None else str(value)
+    long = any(len(token) >= LONG_TOKEN for token in text.split())
+    return f"<td class='trex-long'>{e(text, limit)}</td>" if long else f"<td>{e(text, limit)}</td>"
+
+
 def _isnan(value: Any) -> bool:
     try:
         return value != value  # NaN
@@ -101,7 +115,7 @@ def _isnan(value: Any) -> bool:
 
 def kv(pairs: Iterable[tuple[str, Any]], *, raw: Iterable[str] = ()) -> str:
     raw = set(raw)
-    rows = "".join(f"<tr><td>{e(k)}</td><td>{v if k in raw else e(v, 2000)}</td></tr>" for k, v in pairs)
+    rows = "".join(f"<tr>{cell(k)}{f'<td>{v}</td>' if k in raw else cell(v, 2000)}</tr>" for k, v in pairs)
     return f"<table class='trex-table trex-kv'>{rows}</table>"
 
 

@@ -182,7 +182,7 @@ def _comparisons(reports: list[tuple[str, Any]], compare) -> list[tuple[str, str
 
 
 def report_html(model, support_report=None, engine_reports: Sequence | dict | None = None, *, fusions=None,
-                title: str | None = None, include_plotlyjs: str | bool = "inline",
+                fusions_source: str | None = None, title: str | None = None, include_plotlyjs: str | bool = "inline",
                 compare: Sequence[tuple[str, str]] | None = None, notes: Sequence[str] = ()) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     from ..plots.compare import compare_frame, compare_latency_figure, compare_totals_figure
@@ -191,7 +191,9 @@ def report_html(model, support_report=None, engine_reports: Sequence | dict | No
     from ..plots.layers import latency_bar, latency_treemap, precision_pie
     from ..plots.memory import (activation_footprint_figure, memory_layers_figure, memory_rows,
                                 memory_totals_figure, network_mismatch)
-    from ..plots.tactics import tactics_figure
+    from ..plots.tactics import (chosen_only_message, chosen_tactics, chosen_tactics_figure, tactics_figure,
+                                 timed_tactics)
+    from ..fusions.predict import TARGET_SOURCES
     from .fragments import STYLE, message_box, model_summary, partitions_header, table, unsupported_table
 
     reports = _named_reports(engine_reports)
@@ -241,7 +243,7 @@ def report_html(model, support_report=None, engine_reports: Sequence | dict | No
             body += fig(graph_figure(GraphView(tree), fusion_overlay(tree, fusions), height=560, static=True))
             rows = [{"kind": g.kind, "rule": g.rule, "nodes": " + ".join(g.nodes)} for g in fusions
                     if len(g.nodes) > 1]
-            body += table(rows, source="predicted from TensorRT's documented fusion patterns")
+            body += table(rows, source=f"predicted from {fusions_source or TARGET_SOURCES['tensorrt']}")
         for label, report in reports:
             if any(layer.onnx_nodes for layer in report.layers):
                 body += f"<h3>Real fusions: {_e(label)}</h3>"
@@ -264,7 +266,11 @@ def report_html(model, support_report=None, engine_reports: Sequence | dict | No
                      + f" <span class='src'>(source: {_e(e2e.source)})</span></p>")
         body += fig(latency_bar(report, title=f"Per-layer latency: {label}"))
         body += "<div class='row'>" + fig(latency_treemap(report)) + fig(precision_pie(report)) + "</div>"
-        body += fig(tactics_figure(report))
+        if not timed_tactics(report) and chosen_tactics(report):  # the A100 fixtures: the choice, not the timing
+            body += message_box(chosen_only_message(report), "info")
+            body += fig(chosen_tactics_figure(report, title=f"Tactic TensorRT chose per layer: {label}"))
+        else:  # the timed tactics, or why there are none (ONNX Runtime, TensorRT-RTX ahead of time)
+            body += fig(tactics_figure(report))
         body += "<h3>Memory</h3>" + table(memory_rows(report), ["kind", "bytes", "source"], scroll=False)
         body += fig(memory_totals_figure(report))
         body += fig(activation_footprint_figure(report))
@@ -319,21 +325,22 @@ nav {{position: sticky; top: 0; background: white; padding: 6px 0; border-bottom
 
 def write_report(path: str | os.PathLike, model, support_report=None,
                  engine_reports: Sequence | dict | Iterable | None = None, *, fusions=None,
-                 title: str | None = None, include_plotlyjs: str | bool = "inline",
+                 fusions_source: str | None = None, title: str | None = None, include_plotlyjs: str | bool = "inline",
                  compare: Sequence[tuple[str, str]] | None = None, notes: Sequence[str] = ()) -> str:
     """Write one standalone HTML report; returns the path written.
 
     ``engine_reports``: EngineReports, ``(name, report)`` pairs or a ``{name: report}`` dict: the builds of
     ``model`` (the report describes one model).
-    ``fusions``: predicted fusion groups (``explorer.fusions.predict.predict_fusions(model)``), optional.
+    ``fusions``: predicted fusion groups (``explorer.fusions.predict.predict_fusions(model)``), optional;
+    ``fusions_source``: what predicted them (default: TensorRT's documented patterns, ``TARGET_SOURCES``).
     ``compare``: pairs of build names to compare (default: the first build with each other one).
     ``notes``: warnings to show at the top (e.g. what the report leaves out).
     ``include_plotlyjs``: ``"inline"`` (default, opens offline) or ``"cdn"`` (smaller file, needs network).
     """
     from ..errors import ExplorerError
 
-    text = report_html(model, support_report, engine_reports, fusions=fusions, title=title,
-                       include_plotlyjs=include_plotlyjs, compare=compare, notes=notes)
+    text = report_html(model, support_report, engine_reports, fusions=fusions, fusions_source=fusions_source,
+                       title=title, include_plotlyjs=include_plotlyjs, compare=compare, notes=notes)
     path = os.fspath(path)
     try:
         folder = os.path.dirname(os.path.abspath(path))

@@ -7,7 +7,9 @@ every string that comes from a model or an artifact. plotly is imported when a b
 Graph: :func:`graph_figure`, :func:`partitions_figure`, :func:`fusions_figure`, :func:`engine_fusions_figure`
 (collapsed by name scope via :class:`ScopeTree` / :class:`GraphView`).
 Layers: :func:`latency_bar`, :func:`latency_treemap`, :func:`precision_pie`.
-Tactics: :func:`tactics_figure`, :func:`tactics_table`.
+Tactics: :func:`tactics_figure`, :func:`tactics_table`; where only the choice is recorded (trtexec layer
+information without a verbose log): :func:`chosen_tactics`, :func:`chosen_tactics_figure`,
+:func:`chosen_tactics_table`.
 Memory: :func:`memory_totals_figure`, :func:`memory_layers_figure`, :func:`activation_footprint_figure`.
 Compare: :func:`compare_latency_figure`, :func:`compare_totals_figure`, :func:`compare_frame`.
 """
@@ -22,7 +24,8 @@ _EXPORTS = {
     "engine_fusions_figure": "graph", "partition_overlay": "graph", "fusion_overlay": "graph",
     "engine_overlay": "graph", "plain_overlay": "graph",
     "latency_bar": "layers", "latency_treemap": "layers", "precision_pie": "layers",
-    "tactics_figure": "tactics", "tactics_table": "tactics",
+    "tactics_figure": "tactics", "tactics_table": "tactics", "chosen_tactics": "tactics",
+    "chosen_tactics_figure": "tactics", "chosen_tactics_table": "tactics", "ChosenTactic": "tactics",
     "memory_totals_figure": "memory", "memory_layers_figure": "memory", "activation_footprint_figure": "memory",
     "compare_latency_figure": "compare", "compare_totals_figure": "compare", "compare_frame": "compare",
     "compare_totals": "compare",

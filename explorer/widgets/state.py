@@ -160,8 +160,8 @@ class ExplorerState:
         self.support = None  # the instant prediction (support matrix)
         self.parser_support = None  # the real parser's verdicts, when they have arrived (background job)
         self.parser_job = None  # the AnalysisJob judging with a real parser (or the last one)
-        self._fusions = None
-        self._fusions_error: str | None = None
+        self._fusions: dict[str, list] = {}  # fusion target -> predicted groups (computed on first use)
+        self._fusions_error: dict[str, str] = {}  # fusion target -> why it could not be predicted
         self.builds: dict[str, Build] = {}
         self.current: str | None = None
         self.job = None  # the BuildJob under way (or the last one)
@@ -227,8 +227,8 @@ class ExplorerState:
             self.model_label = label
             self.model_path = model_path
             self.support = None
-            self._fusions = None
-            self._fusions_error = None
+            self._fusions = {}
+            self._fusions_error = {}
             self.selection = Selection()
             # builds of the previous model stay (Compare can still use them, with a warning), but the current
             # build is one of this model: its newest, or none
@@ -336,26 +336,48 @@ class ExplorerState:
         self.emit("analysis")
 
     @property
-    def fusions(self):
-        """Predicted fusion groups (computed on first use); None when they cannot be predicted."""
-        if self._fusions is None and self.model is not None and self._fusions_error is None:
+    def fusion_target(self) -> str:
+        """Which rules predict the fusions: TensorRT-RTX's (fitted to real RTX builds) when the current build
+        is a TensorRT-RTX one, TensorRT's documented patterns otherwise."""
+        from ..engine.report import BuildReport
+
+        report = self.current_build.report if self.current_build is not None else None
+        backend = report.backend if isinstance(report, BuildReport) else ""  # imports are plain EngineReports
+        return "tensorrt-rtx" if backend.startswith("TensorRT-RTX") else "tensorrt"
+
+    @property
+    def fusions_source(self) -> str:
+        """Where the prediction's rules come from, in words (for labels)."""
+        from ..fusions.predict import TARGET_SOURCES
+
+        return TARGET_SOURCES[self.fusion_target]
+
+    def fusions_for(self, target: str):
+        """Predicted fusion groups for one target (computed on first use); None when they cannot be predicted."""
+        if target not in self._fusions and self.model is not None and target not in self._fusions_error:
             try:
                 from ..fusions.predict import predict_fusions
 
-                self._fusions = list(predict_fusions(self.model))
+                self._fusions[target] = list(predict_fusions(self.model, target=target))
             except Exception as exc:  # noqa: BLE001
-                self._fusions_error = f"fusion prediction unavailable: {describe_error(exc)}"
-        return self._fusions
+                self._fusions_error[target] = f"fusion prediction unavailable: {describe_error(exc)}"
+        return self._fusions.get(target)
+
+    @property
+    def fusions(self):
+        """Predicted fusion groups for the current build's target (:attr:`fusion_target`); None when they
+        cannot be predicted."""
+        return self.fusions_for(self.fusion_target)
 
     @property
     def fusions_predicted(self) -> bool:
         """Whether the fusion groups are computed already (the details panel does not start a prediction)."""
-        return self._fusions is not None
+        return self.fusion_target in self._fusions
 
     @property
     def fusions_error(self) -> str | None:
         _ = self.fusions
-        return self._fusions_error
+        return self._fusions_error.get(self.fusion_target)
 
     # ------------------------------------------------------------------ builds and imports
     @property

@@ -36,6 +36,9 @@ class FrameworkNode:
     reasons: list[str] = field(default_factory=list)
     partition: int | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "op": self.op, "reasons": list(self.reasons), "partition": self.partition}
+
 
 @dataclass
 class PartitionEngine:
@@ -48,6 +51,12 @@ class PartitionEngine:
     model_path: str
     report: BuildReport | None = None
     error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe; ``report`` as :meth:`BuildReport.to_dict` (the object ``inspect --json`` prints)."""
+        return {"partition": self.partition.to_dict(), "inputs": list(self.inputs), "outputs": list(self.outputs),
+                "model_path": self.model_path, "error": self.error,
+                "report": self.report.to_dict() if self.report is not None else None}
 
 
 @dataclass
@@ -64,6 +73,12 @@ class PartitionedBuild:
     @property
     def nodes_in_engines(self) -> int:
         return sum(len(e.partition.nodes) for e in self.engines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "backend": self.backend, "verdict_source": self.verdict_source,
+                "min_block_size": self.min_block_size, "partitions": [p.to_dict() for p in self.partitions],
+                "engines": [e.to_dict() for e in self.engines], "framework": [f.to_dict() for f in self.framework],
+                "nodes_in_engines": self.nodes_in_engines, "notes": list(self.notes)}
 
 
 def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: int = 5, *,
@@ -160,9 +175,11 @@ def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: 
         except Exception as exc:  # onnx's extractor on a partition it cannot cut
             engine.error = f"{type(exc).__name__}: {exc}"
         engines.append(engine)
+    # the verdicts' parser names itself ("TensorRT-RTX 1.7.1 parser"): say ONNX parser once
+    verdict_source = verdicts.parser.removesuffix(" parser") + " ONNX parser"
     notes = [f"{len(engines)} TensorRT partition(s) built as engines by {backend}; {len(framework)} node(s) left "
-             f"to the framework (verdicts: {verdicts.parser} ONNX parser; min_block_size={min_block_size})"]
-    return PartitionedBuild(model_path=path, backend=backend, verdict_source=f"{verdicts.parser} ONNX parser",
+             f"to the framework (verdicts: {verdict_source}; min_block_size={min_block_size})"]
+    return PartitionedBuild(model_path=path, backend=backend, verdict_source=verdict_source,
                             min_block_size=int(min_block_size), partitions=partitions, engines=engines,
                             framework=framework, notes=notes)
 

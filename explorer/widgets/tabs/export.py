@@ -72,6 +72,7 @@ def write_session_report(state: ExplorerState, path: str | None = None,
     content = report_content(state, chosen)
     return write_report(path or default_report_path(state), state.model, state.support,
                         engine_reports=[(b.name, b.report) for b in content.builds], fusions=state.fusions,
+                        fusions_source=state.fusions_source,
                         title=f"TensorRT Engine Explorer: {state.model_label}", compare=content.compare,
                         notes=content.notes)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...engine.report import BuildReport
 from ...html.fragments import STYLE, e, message_box, table
 from ..state import describe_error
 from .base import Tab, html_widget
@@ -38,8 +39,10 @@ class FusionsTab(Tab):
             parts.append(message_box(state.fusions_error or "fusion prediction unavailable", "warning"))
         else:
             parts.append(f"<b>{len(multi)}</b> predicted fusions (groups of several nodes) "
-                         "<span class='trex-source'>(source: predicted from TensorRT's documented fusion "
-                         "patterns)</span>")
+                         f"<span class='trex-source'>(source: predicted from {e(state.fusions_source)})</span>")
+            if state.fusion_target == "tensorrt-rtx":
+                parts.append("<div class='trex-source'>the current build is TensorRT-RTX's: the prediction uses "
+                             "the TensorRT-RTX target (rules fitted to real TensorRT-RTX builds)</div>")
         if build is None:
             parts.append("<div class='trex-source'>No build yet: run one in the Build tab or import trtexec "
                          "files to see the real fusions next to the prediction.</div>")
@@ -51,10 +54,11 @@ class FusionsTab(Tab):
                 try:
                     from ...fusions import compare_with_engine
 
-                    score = compare_with_engine(groups, build.report, state.model)
-                    parts.append(f"<div>prediction vs engine: {e(score.headline())} "
+                    score = compare_with_engine(groups, build.report, state.model, predicted_by=state.fusions_source,
+                                                engine=f"{build.name}: {build.source}")
+                    parts.append(f"<div>{e(score.headline(), 1200)} "
                                  f"<span class='trex-source'>({e(score.rule)})</span></div>")
-                    if getattr(build.report, "backend", "") == "onnxruntime":  # BuildReport only
+                    if isinstance(build.report, BuildReport) and build.report.backend == "onnxruntime":
                         parts.append("<div class='trex-source'>this build is ONNX Runtime's: its fusions are ONNX "
                                      "Runtime's, the prediction is TensorRT's</div>")
                 except Exception as exc:  # noqa: BLE001
@@ -64,7 +68,8 @@ class FusionsTab(Tab):
         self.panels = []
         left = self.app.graph_panel("fusions-predicted", on_select=select)
         if groups is not None:
-            left.title = "Predicted fusions"
+            left.title = ("Predicted fusions (TensorRT-RTX target)" if state.fusion_target == "tensorrt-rtx"
+                          else "Predicted fusions")
             left.show(fusion_overlay(left.tree, groups), selected=state.selected_nodes())
             self.left.children = [left.widget]
             self.panels.append(left)
@@ -83,6 +88,7 @@ class FusionsTab(Tab):
 
     def _tables(self, groups, build) -> str:
         parts = []
+        source = f"predicted from {self.state.fusions_source}"
         if groups:
             layer_of: dict[str, set] = {}  # ONNX node -> the fused layers that run it
             if build is not None:
@@ -102,7 +108,7 @@ class FusionsTab(Tab):
                         "not in one layer"
                 rows.append(row)
             parts.append("<h4>Predicted fusion groups</h4>")
-            parts.append(table(rows, source="predicted from TensorRT's documented fusion patterns"))
+            parts.append(table(rows, source=source))
         if build is not None:
             rows = [{"layer": f.layer, "type": f.type, "precision": f.precision, "ONNX nodes": ", ".join(f.onnx_nodes)}
                     for f in build.report.fused_layers()]

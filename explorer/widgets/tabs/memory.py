@@ -14,23 +14,31 @@ class MemoryTab(EngineTab):
 
         self.fig_box = W.VBox()
         self.totals = html_widget()
+        self.widgets: tuple = ()  # the three plot widgets, made on the first draw and kept for the next builds
+        self.plots: tuple = ()  # the per-layer ones (the totals bar has no layers)
 
     def render(self) -> None:
         from ...plots.memory import (activation_footprint_figure, memory_layers_figure, memory_rows,
                                      memory_totals_figure, network_mismatch)
 
-        if self.no_build():
+        if self.no_build():  # (it closed the plot widgets)
+            self.widgets = self.plots = ()
             return
         build = self.state.current_build
         workspace = build.options.get("workspace")
         mismatch = network_mismatch(self.state.model, build.report)
         self.totals.value = (STYLE + f"<b>{e(build.name)}</b>" + (message_box(mismatch, "warning") if mismatch else "")
                              + table(memory_rows(build.report, workspace), scroll=False))
-        figs = [figure_widget(memory_totals_figure(build.report, workspace_bytes=workspace)),
-                figure_widget(activation_footprint_figure(build.report), on_click=self._clicked),
-                figure_widget(memory_layers_figure(build.report), on_click=self._clicked)]
-        self.replace_figures(self.fig_box, figs)
-        self.plots = figs[1:]  # the per-layer views (the totals bar has no layers)
+        figures = (memory_totals_figure(build.report, workspace_bytes=workspace),
+                   activation_footprint_figure(build.report), memory_layers_figure(build.report))
+        if not self.widgets:  # first draw: three plot widgets
+            self.widgets = (figure_widget(figures[0]), figure_widget(figures[1], on_click=self._clicked),
+                            figure_widget(figures[2], on_click=self._clicked))
+            self.plots = self.widgets[1:]
+            self.replace_figures(self.fig_box, list(self.widgets))
+        else:  # a redraw in the widgets already on the page (Plotly.react): no new views
+            for widget, fig in zip(self.widgets, figures):
+                widget.set_figure(fig)
         self.widget.children = [self.totals, self.fig_box]
         self.on_selection()
 
@@ -38,5 +46,5 @@ class MemoryTab(EngineTab):
         self.app.select(layer=layer, origin="memory")
 
     def on_selection(self) -> None:
-        for fig in getattr(self, "plots", ()):
+        for fig in self.plots:
             highlight_layer(fig, self.state.selection.layer)
