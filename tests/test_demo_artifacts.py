@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from explorer.plots.format import fmt_number
+
 from conftest import FIXTURES, REPO
 
 pytestmark = pytest.mark.filterwarnings("ignore::explorer.ExplorerWarning")
@@ -96,7 +98,8 @@ def test_the_a100_exports_show_the_chosen_tactic_per_layer_with_its_measured_tim
                 for name, x, text in zip(trace["customdata"], trace["x"], trace["text"])}
         assert bars[layer] == (profile[layer]["medianMs"], kernel)  # 0.52224 ms
         assert any(trace["name"].startswith("ampere_scudnn (1 layer") for trace in fig["data"])
-        assert kernel in tab.table.value and str(profile[layer]["medianMs"]) in tab.table.value
+        # the table rounds for people (three significant digits), the plot keeps the file's value
+        assert kernel in tab.table.value and fmt_number(profile[layer]["medianMs"]) in tab.table.value
 
         # every row: the kernel and id of the layer information, the median of the profile
         report = app.state.current_build.report
