@@ -9,6 +9,12 @@ The real parser is TensorRT-RTX's (the onnx-tensorrt parser, from PyPI; it runs 
 - ``bench/fidelity_cases.py``: small models for edge cases read from the onnx-tensorrt parser source, each
   with the file:line it comes from.
 
+Last, the explorer's real-parser source itself (``explorer.analyze(model, source="tensorrt-rtx")``, through its
+isolated child) is held against direct calls of the parser's own API on the sample models: every node the
+parser names in an error must be unsupported with that message, a model ``supports_model_v2`` takes whole
+must be supported throughout, and every top-level verdict must equal :mod:`explorer.trt.verdicts` called
+directly.
+
 Usage: ``PYTHONPATH=. .venv/bin/python bench/fidelity.py [--versions 10.1,10.15] [--show N]``
 """
 
@@ -126,6 +132,78 @@ def report(title: str, tallies: dict[str, "Tally"], show: int) -> None:
                 print(f"    - {example}")
 
 
+_DIRECT = r"""
+import json, sys
+import tensorrt_rtx_libs  # noqa: F401  (loads the shared libraries)
+import tensorrt_rtx_bindings as trt
+out = []
+logger = trt.Logger(trt.Logger.ERROR)
+builder = trt.Builder(logger)
+for path in sys.argv[1:]:
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    data = open(path, "rb").read()
+    whole = bool(parser.supports_model_v2(data, path))
+    errors = [(parser.get_error(i).node(), parser.get_error(i).desc()) for i in range(parser.num_errors)]
+    out.append({"whole": whole, "errors": errors})
+    del parser, network
+print(json.dumps(out))
+"""
+
+
+def source_vs_direct(paths: list[Path], direct_verdicts) -> None:
+    """The explorer's real-parser source against the parser's own API called directly (see the docstring)."""
+    import json
+    import subprocess
+
+    import explorer
+
+    raw = subprocess.run([sys.executable, "-c", _DIRECT, *map(str, paths)], capture_output=True, text=True,
+                         check=True, timeout=600)
+    direct = json.loads(raw.stdout.strip().splitlines()[-1])
+    checks = agree = 0
+    misses = []
+    for path, answer, verdicts in zip(paths, direct, direct_verdicts):
+        model = load_model(str(path))
+        report = explorer.analyze(model, source="tensorrt-rtx")
+        by_index = {n.file_index: n for n in model.graph.nodes}
+        mine = {v.node: v for v in report.verdicts}
+        for index, desc in answer["errors"]:
+            node = by_index.get(index)
+            if node is None:
+                continue
+            checks += 1
+            v = mine[node.id]
+            reasons = " ".join(v.reasons)
+            # the parser's own words: its quoted message, else its first line (the explorer joins a multi-line
+            # description with "; " and leaves CUDA's noise out)
+            words = desc.split('"')[1::2] or [desc.splitlines()[0] if desc else ""]
+            ok = (not v.supported) and all(part in reasons for part in words)
+            agree += ok
+            if not ok:
+                misses.append(f"{path.stem}: {node.id} (parser error {desc[:80]!r}; explorer {reasons[:80]!r})")
+        if answer["whole"]:
+            for v in report.verdicts:
+                checks += 1
+                agree += v.supported
+                if not v.supported:
+                    misses.append(f"{path.stem}: {v.node} unsupported in a model the parser takes whole")
+        direct_status = {n.index: n.status for n in verdicts.nodes if not n.path}
+        for node in model.graph.nodes:
+            status = direct_status.get(node.file_index)
+            if status not in (SUPPORTED, UNSUPPORTED):
+                continue
+            checks += 1
+            same = mine[node.id].supported == (status == SUPPORTED)
+            agree += same
+            if not same:
+                misses.append(f"{path.stem}: {node.id} differs from explorer.trt.verdicts called directly")
+    print("\n== the real-parser source (explorer.analyze source='tensorrt-rtx') vs direct parser calls")
+    print(f"  {agree}/{checks} checks agree ({100.0 * agree / max(1, checks):.1f}%) on {len(paths)} sample models")
+    for line in misses[:10]:
+        print(f"    - {line}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--versions", default="10.1,10.15")
@@ -173,6 +251,8 @@ def main(argv=None) -> int:
             kept = len(named) - sum(skipped.values())
             print(f"  {kept} of {len(named)} models compared" +
                   ("; left out: " + ", ".join(f"{n} ({why})" for why, n in skipped.items()) if skipped else ""))
+            if title == "sample models":
+                source_vs_direct([p for _, p in named], chunk)
     return 0
 
 
