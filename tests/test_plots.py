@@ -7,7 +7,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -61,12 +60,9 @@ def test_scope_of():
 
 
 def test_decoder_10k_collapses_by_scope(decoder10k):
-    t = time.perf_counter()
     tree = ScopeTree(decoder10k)
-    view = GraphView(tree).compute()
-    took = time.perf_counter() - t
+    view = GraphView(tree).compute()  # how fast: bench/browser.py and bench/graphs.py, not asserted here
     assert tree.n > 10_000
-    assert took < 3.0, f"tree + layout of 10k nodes took {took:.2f} s"
     # a few hundred boxes stand for ten thousand nodes; every node is drawn by exactly one item
     assert 10 <= len(view.items) <= 400
     assert (view.rep >= 0).all() and view.rep.max() < len(view.items)

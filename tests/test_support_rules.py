@@ -6,7 +6,6 @@ public path (``explorer.load_model``), so the rules see exactly what the analysi
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -777,7 +776,8 @@ def test_asymmetric_sample_is_rejected_for_the_documented_reason():
 
 # ------------------------------------------------------------------------------------------- speed
 
-def test_judging_a_10k_node_chain_is_fast():
+def test_judging_a_10k_node_chain_judges_every_node():
+    """Every node of a long chain gets a verdict (how fast per node is bench/analyze.py's figure, not a test's)."""
     ops = ["Relu", "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Identity", "Softsign"]
     nodes, prev = [], "x"
     for i in range(10_000):
@@ -785,9 +785,5 @@ def test_judging_a_10k_node_chain_is_fast():
         prev = f"t{i}"
     model = build(nodes, [vi("x", T.FLOAT, [1, 64])], [vi(prev, T.FLOAT, None)])
     matrix = load_matrix("10.15")
-    judge_graph(model, matrix)
-    start = time.perf_counter()
     verdicts = judge_graph(model, matrix)
-    per_node = (time.perf_counter() - start) / len(verdicts)
-    assert all(j.supported for j in verdicts.values())
-    assert per_node < 30e-6, f"{per_node * 1e6:.1f} us per node"  # typically 1-3 us; loose for shared CI
+    assert len(verdicts) == 10_000 and all(j.supported for j in verdicts.values())
