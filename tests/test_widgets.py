@@ -552,3 +552,48 @@ def test_table_cells_wrap_between_words_and_break_only_long_names():
     assert "<td class='trex-long'>model.layer1.0.conv1.weight + QuantizeLinear_7 + Conv_9</td>" in html
     assert f"<td>{words}</td>" in html and "<td>Conv_9 + Relu_10</td>" in html
     assert len("model.layer1.0.conv1.weight") >= LONG_TOKEN > len("QuantizeLinear_7")
+
+
+# A model TensorRT-RTX cannot take whole: the Build tab builds one engine per supported partition
+def test_partitioned_build_adds_one_build_per_engine_and_lists_the_framework_nodes():
+    import html
+
+    from explorer.backends.build import build_partitions
+    from explorer.widgets import Explorer
+
+    model = str(SAMPLES / "unsupported_ops.onnx")
+    app = Explorer(model)
+    try:
+        app.analyze(min_block_size=1)  # the Partitions tab's option is the one the partitioned build uses
+        app.show("Build")
+        tab = app.tabs["Build"]
+        tab.backend.value = "onnxruntime"
+        assert tab.per_partition.disabled  # only TensorRT backends build engines per partition
+        tab.backend.value = "tensorrt-rtx"
+        assert not tab.per_partition.disabled
+        tab.per_partition.value = True
+        phases = []
+        app.state.on("job", lambda s: phases.append(s.job_status.phase))
+        tab.build_button.click()
+        assert app.state.building and not tab.cancel_button.disabled
+        status = app.wait(900)
+        assert status.state == "done", status.message
+        expected = build_partitions(model, backend="tensorrt-rtx", min_block_size=1)
+        n = len(expected.engines)
+        assert n > 1
+        names = [b.name for b in app.state.builds_of()]
+        assert len(names) == n and all(f"partition {k}/{n}" in names[k - 1] for k in range(1, n + 1))
+        assert all(name.startswith("unsupported_ops · ") for name in names)
+        assert app.state.current == names[-1]  # the last engine of this model is the current build
+        assert any(p.startswith(f"engine {n} of {n}") for p in phases), set(phases)
+        summary = tab.partitions_summary.value
+        assert "TensorRT-RTX 1.7.1 AOT (SM86)" in summary
+        for node in expected.framework:  # every node left to the framework, with the parser's reason, as text
+            assert html.escape(node.node) in summary
+            assert node.reasons and html.escape(node.reasons[0][:300]) in summary
+        for build in app.state.builds_of():  # each engine is a build the engine tabs show
+            assert build.report.backend == "TensorRT-RTX 1.7.1 AOT (SM86)" and build.report.layers
+        app.show("Layers")
+        app.show("Memory")
+    finally:
+        app.close()

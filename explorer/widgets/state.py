@@ -139,6 +139,17 @@ class JobStatus:
 
 
 @dataclass
+class PartitionedSession:
+    """The last partitioned build (one engine per supported partition): the library's result, and the name
+    each engine's build got in ``builds`` (partition index -> name) so the summary can point at it."""
+
+    result: Any  # explorer.backends.jobs.partitions.PartitionedBuild
+    names: dict[int, str] = field(default_factory=dict)
+    model: str | None = None
+    cancelled: bool = False
+
+
+@dataclass
 class Selection:
     node: str | None = None  # ONNX node id
     layer: str | None = None  # engine layer name (in the current build)
@@ -167,6 +178,8 @@ class ExplorerState:
         self.job = None  # the BuildJob under way (or the last one)
         self.job_status = JobStatus()
         self._job_ended: threading.Event | None = None  # set once the last job's result is recorded
+        self.partitioned: PartitionedSession | None = None  # the last partitioned build (Build tab's summary)
+        self._partition_cancel: threading.Event | None = None  # set by Cancel while a partitioned build runs
         self.selection = Selection()
         self.messages: dict[str, tuple[str, str]] = {}  # area -> (level, text)
         self._listeners: dict[str, list[Callable]] = defaultdict(list)
@@ -523,6 +536,102 @@ class ExplorerState:
         job.add_done_callback(lambda ended: self._finished(ended, label, backend, options, model))
         return True
 
+    def start_partitioned_build(self, *, backend: str = "tensorrt-rtx", **options) -> bool:
+        """Build each partition the ONNX parser supports (after the Partitions tab's ``min_block_size``) as its
+        own engine (:func:`explorer.backends.jobs.partitions.build_partitions`) on a background thread: every
+        engine becomes a build named "partition k/n", the last one current; ``partitioned`` keeps the summary
+        with the nodes left to the framework. ``options``: precision, opt_level, workspace, compute_capability
+        (each partition is built with the shapes of its own inputs, once)."""
+        if self.model is None:
+            self.message("build", "load a model first")
+            return False
+        if self.building:
+            self.message("build", "a build is already running: cancel it or wait")
+            return False
+        if backend not in ("tensorrt", "tensorrt-rtx"):
+            self.message("build", f"one engine per partition needs TensorRT or TensorRT-RTX, not {backend}")
+            return False
+        if not self.model_path:
+            self.message("build", "one engine per partition needs the model as a file (load it from a path)")
+            return False
+        kept = {k: v for k, v in options.items()
+                if k in ("precision", "opt_level", "workspace", "compute_capability") and v not in (None, "")}
+        min_block = int(self.options.get("min_block_size") or 1)
+        model, path = self.model_label, self.model_path
+        label = f"{model_stem(model)} · partitions ({backend}, min_block_size={min_block})"
+        cancel = threading.Event()
+        self._partition_cancel = cancel
+        self.job = None
+        self.job_status = JobStatus(state="running", phase="judging the model with the ONNX parser",
+                                    message=f"{label}: starting", started=time.time())
+        self._job_ended = threading.Event()
+        ended = self._job_ended
+        self.message("build", None)
+        self.emit("job")
+        engine = [0, 0]  # k of n, the engine being built
+
+        def on_engine(k: int, n: int) -> None:
+            engine[:] = [k, n]
+            self.job_status.phase, self.job_status.step, self.job_status.total = f"engine {k} of {n}", 0, 0
+            self.emit("job")
+
+        def on_progress(phase: str, step: int, total: int) -> None:
+            st = self.job_status
+            if st.state != "running" or cancel.is_set():
+                return
+            st.phase = f"engine {engine[0]} of {engine[1]}: {phase}"
+            st.step, st.total = step, total
+            self.emit("job")
+
+        def run() -> None:
+            from ..backends.jobs.partitions import build_partitions
+
+            try:
+                result = build_partitions(path, backend=backend, min_block_size=min_block, on_engine=on_engine,
+                                          on_progress=on_progress, cancel=cancel, **kept)
+                self._partitions_done(result, label, backend, kept, model, cancel.is_set())
+            except Exception as exc:  # noqa: BLE001 - a message in the widget, never a dead kernel
+                self.job_status = JobStatus(state="failed", message=f"{label} failed: {describe_error(exc)}",
+                                            started=self.job_status.started, finished=time.time())
+                self.message("build", self.job_status.message)
+                self.emit("job")
+            finally:
+                ended.set()
+
+        threading.Thread(target=run, name="explorer-partitions", daemon=True).start()
+        return True
+
+    def _partitions_done(self, result, label: str, backend: str, options: dict, model: str | None,
+                         cancelled: bool) -> None:
+        """Every engine built becomes a build (the last one current); the summary is kept in ``partitioned``."""
+        session = PartitionedSession(result=result, model=model, cancelled=cancelled)
+        engines = result.engines
+        n = len(engines)
+        precision = options.get("precision") or "fp32"
+        stem = model_stem(model)
+        built = [(k, eng) for k, eng in enumerate(engines, 1) if eng.report is not None]
+        for k, eng in built:
+            build = self.add_report(eng.report, name=f"{stem} · partition {k}/{n}: {backend} {precision}",
+                                    kind="build", backend=eng.report.backend or backend,
+                                    options={**options, "model": model, "partition": eng.partition.index,
+                                             "min_block_size": result.min_block_size},
+                                    source=_report_source(eng.report), make_current=k == built[-1][0])
+            session.names[eng.partition.index] = build.name
+        self.partitioned = session
+        failed = [eng for eng in engines if eng.report is None]
+        st = self.job_status
+        took = time.time() - (st.started or time.time())
+        words = (f"{label}: {len(built)} of {n} engine(s) built in {took:.1f} s, "
+                 f"{len(result.framework)} node(s) left to the framework")
+        if failed:
+            words += f"; {len(failed)} engine(s) failed (see the summary)"
+        self.job_status = JobStatus(state="cancelled" if cancelled else "done", phase="done",
+                                    step=max(n, 1), total=max(n, 1),
+                                    message=(f"{label}: cancelled after {len(built)} engine(s)" if cancelled
+                                             else words), started=st.started, finished=time.time())
+        self.emit("builds")
+        self.emit("job")
+
     def _build_name(self, backend: str, options: dict) -> str:
         """``resnet18 · build 2: onnxruntime fp16``: the model, then the number among this model's builds (a
         failed or cancelled build adds none, so it takes no number), then backend and precision."""
@@ -586,6 +695,13 @@ class ExplorerState:
 
     def cancel_build(self) -> bool:
         job = self.job
+        if self.building and self._partition_cancel is not None and job is None:
+            # a partitioned build: the event stops the running engine's job and the loop before the next
+            self._partition_cancel.set()
+            self.job_status.phase = "cancelling"
+            self.job_status.message = "cancelling..."
+            self.emit("job")
+            return True
         if job is None or not self.building:
             self.message("build", "no build is running", level="info")
             return False
@@ -650,7 +766,9 @@ class ExplorerState:
 
     # ------------------------------------------------------------------ cleanup
     def close(self) -> None:
-        if self.building:
+        if self._partition_cancel is not None:
+            self._partition_cancel.set()
+        if self.building and self.job is not None:
             try:
                 self.job.cancel()
             except Exception:  # noqa: BLE001

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ...engine.report import BuildReport
 from ...errors import BuildError, ExplorerError
@@ -82,12 +82,15 @@ class PartitionedBuild:
 
 
 def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: int = 5, *,
-                     workdir: str | None = None, **build_options: Any) -> PartitionedBuild:
+                     workdir: str | None = None, on_engine: Callable[[int, int], None] | None = None,
+                     **build_options: Any) -> PartitionedBuild:
     """Partition ``model`` by its ONNX parser's verdicts and build every TensorRT partition as an engine.
 
     ``backend``: "tensorrt-rtx" (or "tensorrt" where TensorRT can build); ``min_block_size``: smaller
     TensorRT partitions go back to the framework (Torch-TensorRT's default is 5); ``build_options``: as
-    :func:`~explorer.backends.jobs.build` (precision, shapes, compute_capability...). Raises
+    :func:`~explorer.backends.jobs.build` (precision, shapes, compute_capability...; a ``cancel`` event stops
+    the running engine's build and the loop before the next one). ``on_engine(k, n)`` is called before the
+    k-th of n engines is built (an app's "engine k of n"). Raises
     :class:`BuildError` when the model cannot be read or judged at all; a partition that fails to build is
     reported in its :class:`PartitionEngine`.
     """
@@ -145,9 +148,15 @@ def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: 
     outputs_of_graph = set(loaded.graph.output_names)
     initializers = set(loaded.graph.initializers)
     engines = []
+    cancel = build_options.get("cancel")
+    wanted = sum(1 for part in partitions if part.supported)
     for part, members in zip(partitions, groups):
         if not part.supported:
             continue
+        if cancel is not None and cancel.is_set():
+            break  # cancelled: the engines built so far are kept, the rest are not started
+        if on_engine is not None:
+            on_engine(len(engines) + 1, wanted)
         inside = set(members)
         produced = {t for i in members for t in nodes[i].outputs if t}
         ins = []
@@ -177,7 +186,8 @@ def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: 
         engines.append(engine)
     # the verdicts' parser names itself ("TensorRT-RTX 1.7.1 parser"): say ONNX parser once
     verdict_source = verdicts.parser.removesuffix(" parser") + " ONNX parser"
-    notes = [f"{len(engines)} TensorRT partition(s) built as engines by {backend}; {len(framework)} node(s) left "
+    notes = [] if len(engines) == wanted else [f"cancelled: {len(engines)} of {wanted} engine(s) started"]
+    notes += [f"{len(engines)} TensorRT partition(s) built as engines by {backend}; {len(framework)} node(s) left "
              f"to the framework (verdicts: {verdict_source}; min_block_size={min_block_size})"]
     return PartitionedBuild(model_path=path, backend=backend, verdict_source=verdict_source,
                             min_block_size=int(min_block_size), partitions=partitions, engines=engines,

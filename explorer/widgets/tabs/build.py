@@ -43,6 +43,11 @@ class BuildTab(Tab):
                                              description="Compute cap.", layout=W.Layout(width="220px"),
                                              tooltip="TensorRT-RTX: the GPU to build for (auto: the RTX GPU "
                                                      "here, else SM86)")
+        self.per_partition = W.Checkbox(value=False, description="one engine per supported partition",
+                                        indent=False, layout=W.Layout(width="300px"),
+                                        tooltip="TensorRT / TensorRT-RTX: build each partition the ONNX parser "
+                                                "supports (after the Partitions tab's min_block_size) as its own "
+                                                "engine, as ONNX Runtime's TensorRT provider and Torch-TensorRT do")
         self.backend.observe(self._backend_changed, "value")
         self.trt_note = html_widget(
             "" if trt_ok else f"<span style='color:#888'>TensorRT: unavailable — {e(trt_why)}</span>")
@@ -75,6 +80,7 @@ class BuildTab(Tab):
         self.log_box = W.Accordion(children=[self.log], titles=("Build log",))
         self.log_box.selected_index = None
         self.result_box = W.VBox()
+        self.partitions_summary = html_widget()
         # imports
         self.graph_path = W.Text(placeholder="*.graph.json (--exportLayerInfo)", description="Layer info",
                                  layout=W.Layout(width="480px"), style={"description_width": "90px"})
@@ -102,8 +108,10 @@ class BuildTab(Tab):
         build_form = W.VBox([
             W.HTML("<h4>Build an engine</h4>"), W.HBox([self.backend, self.compute_capability, self.trt_note]),
             W.HBox([self.precision, self.opt_level, self.workspace]), self.shapes_box, self.timing_cache,
-            W.HBox([self.runs, self.duration, self.warmup]), W.HBox([self.build_button, self.cancel_button]),
-            W.HBox([self.progress, self.phase]), self.message, self.log_box, self.result_box])
+            W.HBox([self.runs, self.duration, self.warmup]), self.per_partition,
+            W.HBox([self.build_button, self.cancel_button]),
+            W.HBox([self.progress, self.phase]), self.message, self.log_box, self.partitions_summary,
+            self.result_box])
         import_form = W.VBox([
             W.HTML("<h4>Import what trtexec exported (paths or upload)</h4>"),
             self.graph_path, self.profile_path, self.times_path, self.log_path,
@@ -135,6 +143,7 @@ class BuildTab(Tab):
         self.workspace.disabled = not trt_only
         self.timing_cache.disabled = not trt_only or rtx  # TensorRT-RTX keeps no timing cache
         self.compute_capability.disabled = not rtx
+        self.per_partition.disabled = backend not in ("tensorrt", "tensorrt-rtx")
 
     def _current_changed(self, change) -> None:
         # only the user's pick: reassigning the options resets the index to 0, which must not reach the state
@@ -190,6 +199,9 @@ class BuildTab(Tab):
             self.message.value = STYLE + message_box(f"shape profile: {exc}")
             return
         backend = opts.pop("backend")
+        if self.per_partition.value and not self.per_partition.disabled:
+            self.state.start_partitioned_build(backend=backend, **opts)
+            return
         if backend != RTX_AND_ORT:
             self.app.build(backend=backend, **opts)
             return
@@ -325,6 +337,8 @@ class BuildTab(Tab):
             self._syncing = False
         err = self.state.error("import")
         self.import_message.value = STYLE + message_box(err) if err else ""
+        session = self.state.partitioned
+        self.partitions_summary.value = partitions_summary(session) if session is not None else ""
         build = self.state.current_build
         if build is not None:
             from ...plots.layers import latency_bar
@@ -366,6 +380,52 @@ def build_summary(build) -> str:
     notes = "".join(f"<li>{e(note, 2000)}</li>" for note in build.notes)
     return (STYLE + "<div class='trex-build-summary'>" + kv(pairs)
             + (f"<div><b>Build notes</b><ul class='trex-notes'>{notes}</ul></div>" if notes else "") + "</div>")
+
+
+def partitions_summary(session) -> str:
+    """A partitioned build in one view: per engine its nodes, layers, fused groups, memory and source (each
+    engine is also a build of its own in the list), then the nodes left to the framework with the parser's
+    reasons (or the partitioner's min_block_size). Every name is escaped text."""
+    from ...html.fragments import kv, table
+    from ...plots.format import fmt_bytes
+
+    result = session.result
+    total = result.nodes_in_engines + len(result.framework)
+    head = kv([("model", result.model_path), ("engines", f"{len(result.engines)} engine(s) holding "
+                                                       f"{result.nodes_in_engines} of {total} nodes, built by "
+                                                       f"{result.backend}"
+                                                       + (" (cancelled before the rest)" if session.cancelled else "")),
+               ("verdicts", f"{result.verdict_source} (min_block_size={result.min_block_size})")])
+    rows = []
+    for k, engine in enumerate(result.engines, 1):
+        report, part = engine.report, engine.partition
+        row = {"engine": f"partition {k}/{len(result.engines)}", "build": session.names.get(part.index, ""),
+               "nodes": len(part.nodes), "ONNX nodes": ", ".join(part.nodes)}
+        if report is None:
+            row.update({"layers": "", "fused groups": "", "memory": "", "source": "",
+                        "error": engine.error or "no report"})
+        else:
+            totals = report.memory.engine_totals
+            memory = ", ".join(f"{word} {fmt_bytes(totals[key])}" for word, key in
+                               (("weights", "weights_bytes"), ("activations", "activation_bytes"),
+                                ("engine", "engine_size_bytes")) if totals.get(key) is not None)
+            where = report.memory.provenance.get("activation_bytes") or report.backend
+            row.update({"layers": len(report.layers), "fused groups": len(report.fusions),
+                        "memory": f"{memory} (source: {where})" if memory else "not reported",
+                        "source": report.backend or "", "error": ""})
+        rows.append(row)
+    columns = ["engine", "build", "nodes", "layers", "fused groups", "memory", "source", "ONNX nodes"]
+    if any(r["error"] for r in rows):
+        columns.append("error")
+    left = [{"node": f.node, "op": f.op, "reasons": "; ".join(f.reasons) or "no reason given"}
+            for f in result.framework]
+    notes = "".join(f"<li>{e(note, 2000)}</li>" for note in result.notes)
+    return (STYLE + "<div class='trex-partitions'><h4>One engine per supported partition</h4>" + head
+            + table(rows, columns, source=f"each engine: its builder ({result.backend}) and its build log")
+            + f"<h4>Left to the framework ({len(left)} node(s))</h4>"
+            + table(left, ["node", "op", "reasons"], empty="nothing: every node is in an engine",
+                    source=f"reasons: {result.verdict_source}, or the partitioner's min_block_size")
+            + (f"<ul class='trex-notes'>{notes}</ul>" if notes else "") + "</div>")
 
 
 _DIMS = re.compile(r"^\s*\d+(\s*[x,×*]\s*\d+)*\s*$")
