@@ -597,3 +597,34 @@ def test_partitioned_build_adds_one_build_per_engine_and_lists_the_framework_nod
         app.show("Memory")
     finally:
         app.close()
+
+
+def test_partitioned_build_cancel_and_errors_stay_in_the_widget():
+    from explorer.widgets import Explorer
+
+    app = Explorer(str(SAMPLES / "unsupported_ops.onnx"))
+    try:
+        app.analyze(min_block_size=1)
+        app.show("Build")
+        tab = app.tabs["Build"]
+        tab.backend.value = "tensorrt-rtx"
+        tab.per_partition.value = True
+        asked = []
+
+        def cancel_at_first_engine(state):  # on the build's thread, as the first engine starts
+            if not asked and state.job_status.phase.startswith("engine 1 of"):
+                asked.append(state.job_status.phase)
+                app.cancel()
+
+        app.state.on("job", cancel_at_first_engine)
+        tab.build_button.click()
+        status = app.wait(600)
+        assert asked and status.state == "cancelled", status.message
+        assert "cancelled" in tab.message.value and "data-state='cancelled'" in tab.phase.value
+        assert app.state.builds_of() == []  # the cancelled engine is not half-added
+        assert not tab.build_button.disabled and tab.cancel_button.disabled
+        # a backend that builds no TensorRT engines: a message, no thread
+        assert app.state.start_partitioned_build(backend="onnxruntime") is False
+        assert "TensorRT or TensorRT-RTX" in app.state.error("build")
+    finally:
+        app.close()
