@@ -8,6 +8,7 @@ pipe; the caller's process rebuilds it with :meth:`OrtBuildResult.from_dict` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -138,6 +139,12 @@ class OrtBuildResult:
         return _from_json(cls, data)
 
 
+@functools.lru_cache(maxsize=None)
+def _fields_of(tp: type) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A dataclass's resolved field types and names, once per class (a report rebuilds thousands of nodes)."""
+    return typing.get_type_hints(tp), tuple(f.name for f in dataclasses.fields(tp))
+
+
 def _from_json(tp: Any, data: Any) -> Any:
     """``data`` (from ``dataclasses.asdict`` and JSON) as the type ``tp``: dataclasses, their lists, dicts
     and optionals rebuilt, anything else as it is."""
@@ -154,9 +161,8 @@ def _from_json(tp: Any, data: Any) -> Any:
         _, item = typing.get_args(tp)
         return {k: _from_json(item, v) for k, v in data.items()}
     if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        return tp(**{f.name: _from_json(hints[f.name], data[f.name]) for f in dataclasses.fields(tp)
-                     if f.name in data})
+        hints, fields = _fields_of(tp)
+        return tp(**{name: _from_json(hints[name], data[name]) for name in fields if name in data})
     return data
 
 
