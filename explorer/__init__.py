@@ -11,7 +11,6 @@ The library API in one place::
 from __future__ import annotations
 
 from .errors import ArtifactError, BuildError, ExplorerError, ExplorerWarning, ModelError
-from .model import Model, load_model
 
 __version__ = "0.1.0"
 
@@ -21,6 +20,8 @@ __all__ = ["ArtifactError", "BuildError", "EngineReport", "Explorer", "ExplorerE
 
 # Heavier layers are imported on first use so `import explorer` stays cheap (no pandas, plotly, onnxruntime).
 _LAZY = {
+    "Model": ("explorer.model", "Model"),
+    "load_model": ("explorer.model", "load_model"),
     "analyze": ("explorer.support", "analyze"),
     "SupportReport": ("explorer.support", "SupportReport"),
     "start_analysis": ("explorer.support", "start_analysis"),

@@ -142,7 +142,7 @@ class _ParserJudge:
         from ..trt import judge_isolated
 
         data = model.proto.SerializeToString() if model.proto is not None else b""
-        result = judge_isolated(data, self.library, path=model.path or "", worker=self.worker)
+        result = judge_isolated(data, self.library, path=model.path or "", worker=self.worker, proto=model.proto)
         self.label = result.parser or self.label
         self.version = self.label.split(" ")[-2] if self.label.endswith(" parser") else self.label
         return verdicts_from_parser(model, result)
