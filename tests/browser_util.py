@@ -3,11 +3,13 @@
 :class:`JupyterLab` starts a private server (random token, free port, temporary settings and workspace
 dirs, news and update checks off, ``window.jupyterapp`` exposed so commands can be run without menus).
 :func:`launch_chromium` starts Debian's ``/usr/bin/chromium`` through Playwright (``playwright install``
-cannot download browsers here). :class:`NotebookPage` wraps the few JupyterLab gestures we need.
+cannot download browsers here). :func:`lab_and_page` is both, for a test module's fixture. :class:`NotebookPage`
+wraps the few JupyterLab gestures we need; :func:`open_tab` the app's own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -135,6 +137,45 @@ class JupyterLab:
 
 def launch_chromium(playwright, **kwargs):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **kwargs)
+
+
+@contextlib.contextmanager
+def lab_and_page(root: Path, *, env: dict | None = None, width: int = 1500, height: int = 1000,
+                 timeout_ms: float = 60_000):
+    """JupyterLab serving ``root`` and one headless Chromium page, both stopped on exit: yields (lab, page).
+
+    The page keeps what it saw, for failure messages and assertions: ``page.explorer_dialogs`` (dialog
+    messages; each dialog is dismissed), ``page.explorer_errors`` (uncaught page errors) and
+    ``page.explorer_console`` (console errors)."""
+    from playwright.sync_api import sync_playwright
+
+    lab = JupyterLab(root, env=lab_env() if env is None else env).start()
+    try:
+        pw = sync_playwright().start()
+        try:
+            browser = launch_chromium(pw)
+            try:
+                page = browser.new_page(viewport={"width": width, "height": height})
+                page.set_default_timeout(timeout_ms)
+                page.explorer_dialogs, page.explorer_errors, page.explorer_console = [], [], []
+                page.on("dialog", lambda d: (page.explorer_dialogs.append(d.message), d.dismiss()))
+                page.on("pageerror", lambda exc: page.explorer_errors.append(str(exc)))
+                page.on("console", lambda m: page.explorer_console.append(m.text[:300]) if m.type == "error" else None)
+                yield lab, page
+            finally:
+                browser.close()
+        finally:
+            pw.stop()
+    finally:
+        lab.stop()
+
+
+def open_tab(page, name: str) -> None:
+    """Click the app's tab ``name`` and wait until it is the current one."""
+    page.locator(".trex-app .lm-TabBar-tab", has_text=name).first.click()
+    page.wait_for_function(
+        """(name) => [...document.querySelectorAll('.trex-app .lm-TabBar-tab.lm-mod-current')]
+                        .some(t => t.textContent.trim() === name)""", arg=name)
 
 
 class NotebookPage:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_util import REPO, JupyterLab, NotebookPage, chromium_available, lab_env, launch_chromium, prepare_root
+from browser_util import REPO, NotebookPage, chromium_available, prepare_root, lab_and_page, open_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -26,39 +26,18 @@ def session(tmp_path_factory):
     ok, why = chromium_available()
     if not ok:
         pytest.skip(why)
-    from playwright.sync_api import sync_playwright
 
     root = prepare_root(tmp_path_factory.mktemp("lab"))
     if ARTIFACTS.exists():
         for old in ARTIFACTS.glob("browser_*.png"):
             old.unlink()
-    lab = JupyterLab(root, env=lab_env()).start()
-    pw = sync_playwright().start()
-    browser = launch_chromium(pw)
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.set_default_timeout(60_000)
-    try:
-        yield {"root": root, "lab": lab, "page": page, "dialogs": dialogs}
-    finally:
-        try:
-            browser.close()
-            pw.stop()
-        finally:
-            lab.stop()
+    with lab_and_page(root) as (lab, page):
+        yield {"root": root, "lab": lab, "page": page, "dialogs": page.explorer_dialogs}
 
 
 def _app(page):
     return page.locator(".trex-app")
 
-
-def _tab(page, name: str):
-    tab = _app(page).locator(".lm-TabBar-tab", has_text=name).first
-    tab.click()
-    page.wait_for_function(
-        """(name) => [...document.querySelectorAll('.trex-app .lm-TabBar-tab.lm-mod-current')]
-                        .some(t => t.textContent.trim() === name)""", arg=name)
 
 
 #: the drawn graph whose node trace holds the hostile name (plotly fills _fullData once it has drawn)
@@ -100,7 +79,7 @@ def test_app_in_jupyterlab(session):
 
     # ---------------------------------------------------------------- every tab
     for name in TABS:
-        _tab(page, name)
+        open_tab(page, name)
         if name in ("Partitions", "Fusions"):
             app.locator(".trex-plot[data-trex-ready='1']:visible").first.wait_for(timeout=60_000)
         if name == "Partitions":
@@ -112,7 +91,7 @@ def test_app_in_jupyterlab(session):
         _shot(nb, f"tab_{name.lower()}")
 
     # ---------------------------------------------------------------- an ONNX Runtime build
-    _tab(page, "Build")
+    open_tab(page, "Build")
     app.locator(".widget-dropdown:has(label:text-is('Backend')) select").select_option(label="ONNX Runtime (CPU)")
     runs = app.locator(".widget-inline-hbox:has(label:text-is('Runs')) input")
     runs.fill("5")
@@ -125,12 +104,12 @@ def test_app_in_jupyterlab(session):
     app.locator(".trex-plot[data-kind='latency_bar'][data-trex-ready='1']:visible").wait_for(timeout=60_000)
     assert "build 1: onnxruntime fp32" in app.locator(".trex-phase").inner_text()
     _shot(nb, "build_done")
-    _tab(page, "Layers")
+    open_tab(page, "Layers")
     app.locator(".trex-plot[data-kind='latency_treemap'][data-trex-ready='1']:visible").wait_for()
     _shot(nb, "layers_after_build")
 
     # ---------------------------------------------------------------- a second build, cancelled
-    _tab(page, "Build")
+    open_tab(page, "Build")
     runs.fill("100000")
     runs.press("Enter")
     _button(app, "Build").click()
@@ -143,7 +122,7 @@ def test_app_in_jupyterlab(session):
     _shot(nb, "build_cancelled")
 
     # ---------------------------------------------------------------- hostile names render as text
-    _tab(page, "Model")
+    open_tab(page, "Model")
     path = app.locator(".widget-text:has(label:text-is('Path')) input")
     path.fill(str(root / "sample_models" / "hostile_names.onnx"))
     _button(app, "Load").click()
@@ -154,7 +133,7 @@ def test_app_in_jupyterlab(session):
     assert app.locator("script").count() == 0  # ...and nothing was injected
     assert app.locator("img").count() == 0
     _shot(nb, "hostile_names_model")
-    _tab(page, "Partitions")
+    open_tab(page, "Partitions")
     app.locator(".trex-plot[data-trex-ready='1']:visible").first.wait_for()
     # click the node whose name is a <script> tag: its details show the name as text
     x, y = page.wait_for_function(GRAPH, arg="&lt;script&gt;").json_value()
@@ -169,7 +148,7 @@ def test_app_in_jupyterlab(session):
     _shot(nb, "hostile_names_partitions")
 
     # ---------------------------------------------------------------- a corrupt file: an error in the app
-    _tab(page, "Model")
+    open_tab(page, "Model")
     corrupt = root / "corrupt.onnx"
     corrupt.write_bytes(os.urandom(4096))
     path.fill(str(corrupt))

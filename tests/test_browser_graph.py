@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_util import JupyterLab, NotebookPage, chromium_available, lab_env, launch_chromium, prepare_root, \
-    wait_plots_drawn
+from browser_util import NotebookPage, chromium_available, prepare_root, wait_plots_drawn, lab_and_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -47,24 +46,10 @@ def page(tmp_path_factory):
     ok, why = chromium_available()
     if not ok:
         pytest.skip(why)
-    from playwright.sync_api import sync_playwright
 
     root = prepare_root(tmp_path_factory.mktemp("lab"))
-    lab = JupyterLab(root, env=lab_env()).start()
-    pw = sync_playwright().start()
-    browser = launch_chromium(pw)
-    page = browser.new_page(viewport={"width": 1500, "height": 900})
-    page.set_default_timeout(60_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield NotebookPage(page, lab, "notebooks/explorer.ipynb").open(), errors
-    finally:
-        try:
-            browser.close()
-            pw.stop()
-        finally:
-            lab.stop()
+    with lab_and_page(root, height=900) as (lab, page):
+        yield NotebookPage(page, lab, "notebooks/explorer.ipynb").open(), page.explorer_errors
 
 
 def test_partitions_graph_shows_everything_first_and_leaves_the_wheel_to_the_page(page):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import explorer
-from browser_util import REPO, JupyterLab, NotebookPage, chromium_available, lab_env, launch_chromium, prepare_root
+from browser_util import REPO, NotebookPage, chromium_available, prepare_root, lab_and_page
 from explorer.support import disagreements
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -41,23 +41,11 @@ def session(tmp_path_factory):
     ok, why = chromium_available()
     if not ok:
         pytest.skip(why)
-    from playwright.sync_api import sync_playwright
 
     root = prepare_root(tmp_path_factory.mktemp("lab"), notebooks=False)
     notebook = _notebook(root)
-    lab = JupyterLab(root, env=lab_env()).start()
-    pw = sync_playwright().start()
-    browser = launch_chromium(pw)
-    page = browser.new_page(viewport={"width": 1500, "height": 1100})
-    page.set_default_timeout(WAIT)
-    try:
+    with lab_and_page(root, height=1100, timeout_ms=WAIT) as (lab, page):
         yield {"root": root, "lab": lab, "page": page, "notebook": notebook}
-    finally:
-        try:
-            browser.close()
-            pw.stop()
-        finally:
-            lab.stop()
 
 
 def _visible_text(page, selector: str) -> str:

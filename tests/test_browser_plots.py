@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from browser_util import (REPO, JupyterLab, NotebookPage, chromium_available, lab_env, launch_chromium, prepare_root,
-                          wait_plots_drawn)
+from browser_util import (REPO, NotebookPage, chromium_available, prepare_root, wait_plots_drawn,
+                         lab_and_page, open_tab)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -24,34 +24,11 @@ def page(tmp_path_factory):
     ok, why = chromium_available()
     if not ok:
         pytest.skip(why)
-    from playwright.sync_api import sync_playwright
 
     root = prepare_root(tmp_path_factory.mktemp("lab"))
-    lab = JupyterLab(root, env=lab_env()).start()
-    pw = sync_playwright().start()
-    browser = launch_chromium(pw)
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    page.set_default_timeout(60_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    console: list[str] = []
-    page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
-    page.explorer_console = console
-    try:
-        yield NotebookPage(page, lab, "notebooks/explorer.ipynb").open(), errors
-    finally:
-        try:
-            browser.close()
-            pw.stop()
-        finally:
-            lab.stop()
+    with lab_and_page(root) as (lab, page):
+        yield NotebookPage(page, lab, "notebooks/explorer.ipynb").open(), page.explorer_errors
 
-
-def _tab(page, name: str) -> None:
-    page.locator(".trex-app .lm-TabBar-tab", has_text=name).first.click()
-    page.wait_for_function(
-        """(name) => [...document.querySelectorAll('.trex-app .lm-TabBar-tab.lm-mod-current')]
-                        .some(t => t.textContent.trim() === name)""", arg=name)
 
 
 def _wait_build_done(page, n: int) -> None:
@@ -83,7 +60,7 @@ def test_every_plot_draws_after_builds(page):
     where = nb.add_and_run("import explorer; print(explorer.__file__)")
     assert str(REPO / "explorer") in where, where
 
-    _tab(p, "Build")
+    open_tab(p, "Build")
     app.locator(".widget-dropdown:has(label:text-is('Backend')) select").select_option(label="ONNX Runtime (CPU)")
     runs = app.locator(".widget-inline-hbox:has(label:text-is('Runs')) input")
     runs.fill("3")
@@ -94,18 +71,18 @@ def test_every_plot_draws_after_builds(page):
     build.click()
     _wait_build_done(p, 1)
     for tab in ENGINE_TABS + ["Build"]:
-        _tab(p, tab)
+        open_tab(p, tab)
         _check_drawn(p, tab)
 
     # builds 2 and 3: switch away while the build runs; the Build tab replaces its plot while hidden
     for n in (2, 3):
-        _tab(p, "Build")
+        open_tab(p, "Build")
         build.click()
         p.wait_for_function("(b) => b.disabled", arg=build.element_handle())  # the build started
-        _tab(p, ENGINE_TABS[n % len(ENGINE_TABS)])
+        open_tab(p, ENGINE_TABS[n % len(ENGINE_TABS)])
         _wait_build_done(p, n)
         for tab in ENGINE_TABS + ["Compare", "Build"]:
-            _tab(p, tab)
+            open_tab(p, tab)
             _check_drawn(p, tab)
         titles = p.evaluate("""() => [...document.querySelectorAll('.trex-app .trex-plot .modebar-btn')]
                                     .map(b => b.getAttribute('data-title') || '')""")
@@ -114,9 +91,9 @@ def test_every_plot_draws_after_builds(page):
 
     # the graph views (drawn for the first time now) and a narrower window: every plot fits its new width
     for tab in ("Partitions", "Fusions"):
-        _tab(p, tab)
+        open_tab(p, tab)
         _check_drawn(p, tab)
-    _tab(p, "Layers")
+    open_tab(p, "Layers")
     _check_drawn(p, "Layers")
     p.set_viewport_size({"width": 1000, "height": 900})
     p.wait_for_function("""() => [...document.querySelectorAll('.trex-app .trex-plot')]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_util import REPO, JupyterLab, NotebookPage, chromium_available, lab_env, launch_chromium, prepare_root
+from browser_util import REPO, NotebookPage, chromium_available, prepare_root, lab_and_page, open_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -29,7 +29,6 @@ def session(tmp_path_factory):
 
     if not available(require_gpu=False, library=TENSORRT_RTX)[0]:
         pytest.skip("TensorRT-RTX is not installed")
-    from playwright.sync_api import sync_playwright
 
     import onnx
 
@@ -38,32 +37,13 @@ def session(tmp_path_factory):
     (root / "sample_models" / "densenet121.onnx").write_bytes(densenet.read_bytes())
     for old in ARTIFACTS.glob("browser_rtx_*.png") if ARTIFACTS.exists() else ():
         old.unlink()
-    lab = JupyterLab(root, env=lab_env()).start()
-    pw = sync_playwright().start()
-    browser = launch_chromium(pw)
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.set_default_timeout(60_000)
-    try:
-        yield {"root": root, "lab": lab, "page": page, "dialogs": dialogs}
-    finally:
-        try:
-            browser.close()
-            pw.stop()
-        finally:
-            lab.stop()
+    with lab_and_page(root) as (lab, page):
+        yield {"root": root, "lab": lab, "page": page, "dialogs": page.explorer_dialogs}
 
 
 def _app(page):
     return page.locator(".trex-app")
 
-
-def _tab(page, name: str):
-    _app(page).locator(".lm-TabBar-tab", has_text=name).first.click()
-    page.wait_for_function(
-        """(name) => [...document.querySelectorAll('.trex-app .lm-TabBar-tab.lm-mod-current')]
-                        .some(t => t.textContent.trim() === name)""", arg=name)
 
 
 def _button(app, label: str):
@@ -83,7 +63,7 @@ def test_tensorrt_rtx_builds_in_jupyterlab(session):
     app.wait_for(state="visible", timeout=90_000)
 
     # ---------------------------------------------------------------- a TensorRT-RTX build, ahead of time
-    _tab(page, "Build")
+    open_tab(page, "Build")
     backend = app.locator(".widget-dropdown:has(label:text-is('Backend')) select")
     backend.select_option(label=RTX_OPTION)
     cc = app.locator(".widget-dropdown:has(label:text-is('Compute cap.')) select")
@@ -94,32 +74,32 @@ def test_tensorrt_rtx_builds_in_jupyterlab(session):
     assert "tensorrt-rtx" in app.locator(".trex-phase").inner_text()
     _shot(nb, "build_done")
 
-    _tab(page, "Fusions")
+    open_tab(page, "Fusions")
     page.wait_for_function("() => document.querySelector('.trex-app').innerText.includes('Fused layers in the engine')",
                            timeout=60_000)
     text = app.inner_text()
     assert "Conv_5_myl0_4" in text and "TensorRT-RTX 1.7.1 AOT (SM86)" in text
     assert "fused as predicted" in text
     _shot(nb, "fusions")
-    _tab(page, "Memory")
+    open_tab(page, "Memory")
     page.wait_for_function("() => document.querySelector('.trex-app').innerText.includes('TensorRT-RTX 1.7.1 AOT')",
                            timeout=60_000)
     _shot(nb, "memory")
-    _tab(page, "Layers")
+    open_tab(page, "Layers")
     page.wait_for_function("() => document.querySelector('.trex-app').innerText.includes('myl0')", timeout=60_000)
     _shot(nb, "layers")
-    _tab(page, "Tactics")
+    open_tab(page, "Tactics")
     app.locator(".trex-msg-info:visible", has_text="times no tactics").first.wait_for()
 
     # ---------------------------------------------------------------- a longer build, cancelled
-    _tab(page, "Model")
+    open_tab(page, "Model")
     path = app.locator(".widget-text:has(label:text-is('Path')) input")
     path.fill(str(root / "sample_models" / "densenet121.onnx"))
     _button(app, "Load").click()
     page.wait_for_function(
         "() => document.querySelector('.trex-app .trex-model').textContent.includes('densenet121.onnx')",
         timeout=120_000)
-    _tab(page, "Build")
+    open_tab(page, "Build")
     backend.select_option(label=RTX_OPTION)
     _button(app, "Build").click()
     app.locator(".trex-phase[data-state='running']").wait_for(timeout=60_000)

@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from browser_util import JupyterLab, NotebookPage, chromium_available, lab_env, launch_chromium, prepare_root
-from browser_util import wait_plots_drawn
+from browser_util import (NotebookPage, chromium_available, prepare_root, wait_plots_drawn, lab_and_page,
+                         open_tab)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -46,24 +46,12 @@ def lab_page(tmp_path_factory):
     ok, why = chromium_available()
     if not ok:
         pytest.skip(why)
-    from playwright.sync_api import sync_playwright
 
     root = prepare_root(tmp_path_factory.mktemp("lab"), notebooks=False)
     (root / "work").mkdir()
     (root / "work" / "session.ipynb").write_text(json.dumps(NOTEBOOK))
-    lab = JupyterLab(root, env=lab_env()).start()
-    pw = sync_playwright().start()
-    browser = launch_chromium(pw)
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    page.set_default_timeout(90_000)
-    try:
+    with lab_and_page(root, timeout_ms=90_000) as (lab, page):
         yield root, lab, page
-    finally:
-        try:
-            browser.close()
-            pw.stop()
-        finally:
-            lab.stop()
 
 
 def _shot(nb: NotebookPage, name: str) -> None:
@@ -71,12 +59,6 @@ def _shot(nb: NotebookPage, name: str) -> None:
     nb.page.evaluate("() => document.querySelector('.trex-app').scrollIntoView()")
     nb.screenshot(f"session_{name}")
 
-
-def _tab(page, name: str) -> None:
-    page.locator(".trex-app .lm-TabBar-tab", has_text=name).first.click()
-    page.wait_for_function(
-        """(name) => [...document.querySelectorAll('.trex-app .lm-TabBar-tab.lm-mod-current')]
-                        .some(t => t.textContent.trim() === name)""", arg=name)
 
 
 def _select(page, label: str):
@@ -100,7 +82,7 @@ def _library(nb: NotebookPage, expr: str):
 
 
 def _build(page, precision: str, expect: str) -> None:
-    _tab(page, "Build")
+    open_tab(page, "Build")
     _select(page, "Precision").select_option(precision)
     page.locator(".trex-app button:text-is('Build')").first.click()
     page.wait_for_function(
@@ -114,7 +96,7 @@ def _every_engine_tab(page, nb: NotebookPage, build: str, model: str) -> None:
     """Open each engine tab: the header names model and build, plots are drawn, the Layers table's first
     latency is the library's figure for this build."""
     for name in ENGINE_TABS:
-        _tab(page, name)
+        open_tab(page, name)
         header = _header(page)
         assert build in header and model in header, header
         # the tab has drawn this build (not the last one it showed): its visible text names it
@@ -158,7 +140,7 @@ def test_a_session_with_two_models_and_several_builds(lab_page):
     page.locator(".trex-app").wait_for(state="visible", timeout=120_000)
     _wait_header(page, "resnet18.onnx")
 
-    _tab(page, "Build")
+    open_tab(page, "Build")
     _select(page, "Backend").select_option(label="ONNX Runtime (CPU)")
     runs = page.locator(".trex-app .widget-inline-hbox:has(label:text-is('Runs')) input").first
     runs.fill("3")
@@ -177,7 +159,7 @@ def test_a_session_with_two_models_and_several_builds(lab_page):
     _every_engine_tab(page, nb, names[1], "resnet18.onnx")
 
     # the user picks build 1: header and every tab show it; the next build becomes current
-    _tab(page, "Build")
+    open_tab(page, "Build")
     _select(page, "Current").select_option(names[0])
     _wait_header(page, names[0])
     _every_engine_tab(page, nb, names[0], "resnet18.onnx")
@@ -186,7 +168,7 @@ def test_a_session_with_two_models_and_several_builds(lab_page):
     assert _library(nb, "app.state.current") == names[2]
 
     # a second model: no build of it is current until one finishes; its build is named with it
-    _tab(page, "Model")
+    open_tab(page, "Model")
     path = page.locator(".trex-app .widget-text:has(label:text-is('Path')) input").first
     path.fill(str(root / "sample_models" / "transformer_encoder.onnx"))
     page.locator(".trex-app button:text-is('Load')").first.click()
@@ -196,17 +178,17 @@ def test_a_session_with_two_models_and_several_builds(lab_page):
     _build(page, "fp32", other)
     _every_engine_tab(page, nb, other, "transformer_encoder.onnx")
     # Compare offers builds of this model only: one build, so nothing to pair (and it says so)
-    _tab(page, "Compare")
+    open_tab(page, "Compare")
     page.locator(".trex-app .trex-msg-info:visible", has_text="same model").first.wait_for()
     options = _select(page, "B").evaluate("(s) => [...s.options].map(o => o.value)")
     assert all(o.startswith("transformer_encoder") for o in options), options
 
     # back to resnet18: its newest build is current, Compare pairs two of its builds and judges the noise
-    _tab(page, "Model")
+    open_tab(page, "Model")
     path.fill(str(root / "sample_models" / "resnet18.onnx"))
     page.locator(".trex-app button:text-is('Load')").first.click()
     _wait_header(page, names[2])
-    _tab(page, "Compare")
+    open_tab(page, "Compare")
     page.locator(".trex-app .trex-noise").first.wait_for(state="attached")
     text = page.locator(".trex-app .trex-msg-warning:visible, .trex-app .trex-msg-info:visible",
                         has_text="run-to-run noise").first.inner_text()
@@ -214,11 +196,11 @@ def test_a_session_with_two_models_and_several_builds(lab_page):
     plots = wait_plots_drawn(page, timeout=90_000)
     assert [p["kind"] for p in plots] == ["compare_totals", "compare_latency"]
     _shot(nb, "compare")
-    _tab(page, "Layers")
+    open_tab(page, "Layers")
     page.wait_for_function(VISIBLE_TEXT_HAS, arg=names[2], timeout=90_000)
     wait_plots_drawn(page, timeout=90_000)
     _shot(nb, "layers")
-    _tab(page, "Build")
+    open_tab(page, "Build")
     wait_plots_drawn(page, timeout=90_000)
     _shot(nb, "build")
     nb.add_and_run("app.close()", expect_output=False)

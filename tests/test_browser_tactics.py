@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from browser_util import (REPO, JupyterLab, NotebookPage, chromium_available, lab_env, launch_chromium, prepare_root,
-                          wait_plots_drawn)
+from browser_util import (REPO, NotebookPage, chromium_available, lab_env, prepare_root, wait_plots_drawn,
+                         lab_and_page, open_tab)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -27,37 +27,17 @@ def page(tmp_path_factory):
         pytest.skip(why)
     if not (FIXTURES / "a100_resnet_fp32.graph.json").is_file() or not (FIXTURES / f"{SAMPLE}.log").is_file():
         pytest.skip(f"the A100 fp32 fixture or {SAMPLE}.log is not in {FIXTURES}")
-    from playwright.sync_api import sync_playwright
 
     root = prepare_root(tmp_path_factory.mktemp("lab"))
     env = lab_env()
     env["EXPLORER_FIXTURES"] = str(FIXTURES)
-    lab = JupyterLab(root, env=env).start()
-    pw = sync_playwright().start()
-    browser = launch_chromium(pw)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(60_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield NotebookPage(page, lab, "notebooks/explorer.ipynb").open(), errors
-    finally:
-        try:
-            browser.close()
-            pw.stop()
-        finally:
-            lab.stop()
+    with lab_and_page(root, env=env, width=1400) as (lab, page):
+        yield NotebookPage(page, lab, "notebooks/explorer.ipynb").open(), page.explorer_errors
 
-
-def _tab(page, name: str) -> None:
-    page.locator(".trex-app .lm-TabBar-tab", has_text=name).first.click()
-    page.wait_for_function(
-        """(name) => [...document.querySelectorAll('.trex-app .lm-TabBar-tab.lm-mod-current')]
-                        .some(t => t.textContent.trim() === name)""", arg=name)
 
 
 def _import_fixture(page, label: str) -> None:
-    _tab(page, "Build")
+    open_tab(page, "Build")
     app = page.locator(".trex-app")
     app.locator(".widget-dropdown:has(label:text-is('Fixture')) select").select_option(label=label)
     app.locator("button:text-is('Import fixture')").click()
@@ -81,7 +61,7 @@ def test_tactics_tab_from_the_a100_exports_and_the_format_sample(page):
 
     # real exports: the chosen tactic per layer, a real kernel name on the drawn plot
     _import_fixture(p, "a100_resnet_fp32")
-    _tab(p, "Tactics")
+    open_tab(p, "Tactics")
     p.wait_for_function("""() => [...document.querySelectorAll('.trex-app .trex-plot')]
                               .some(el => el.offsetParent !== null && el.dataset.kind === 'chosen_tactics')""",
                         timeout=90_000)
@@ -97,7 +77,7 @@ def test_tactics_tab_from_the_a100_exports_and_the_format_sample(page):
 
     # the format sample: the timed-tactics plot, labelled illustrative
     _import_fixture(p, f"{SAMPLE} (format sample: illustrative values, not measured)")  # its list entry says so
-    _tab(p, "Tactics")
+    open_tab(p, "Tactics")
     p.wait_for_function("""() => [...document.querySelectorAll('.trex-app .trex-plot')]
                               .some(el => el.offsetParent !== null && el.dataset.kind === 'tactics')""",
                         timeout=90_000)
