@@ -8,9 +8,9 @@ framework -- what ONNX Runtime's TensorRT provider and Torch-TensorRT do.
     for node in result.framework:        # nodes left to the framework, with the parser's reasons
         print(node.node, node.op, node.reasons)
 
-Verdicts come from the library's own ONNX parser (TensorRT-RTX's, run in a child process by
-:func:`explorer.trt.verdicts.judge_in_subprocess`: every node, polygraphy-style re-checks); partitions from
-:mod:`explorer.support.partition` (acyclic cuts, then ``min_block_size``); each partition is cut out with
+Verdicts and partitions are the Partitions view's own: :func:`explorer.support.analyze` with the library's
+real ONNX parser as the source (TensorRT-RTX's or TensorRT's, in a child process: every node, polygraphy-style
+re-checks; acyclic cuts, then ``min_block_size``); each partition is cut out with
 ``onnx.utils.Extractor`` (after shape inference, so its inputs keep their shapes) and built by
 :func:`~explorer.backends.jobs.build` in the build worker, one after the other.
 """
@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from ...engine.report import BuildReport
 from ...errors import BuildError, ExplorerError
-from ...support.partition import Partition, partition_with_fallback
+from ...support.partition import Partition
 
 
 @dataclass
@@ -97,7 +97,7 @@ def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: 
     import onnx
 
     from ...model import Model, load_model
-    from ...trt.verdicts import judge_in_subprocess
+    from ...support import analyze
     from .job import build
 
     if backend not in ("tensorrt", "tensorrt-rtx"):
@@ -106,42 +106,19 @@ def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: 
     if not path or not os.path.isfile(path):
         raise BuildError("partitioned builds need a model file", file=str(path))
     loaded = load_model(path)
-    bindings = "rtx" if backend == "tensorrt-rtx" else "tensorrt"
-    verdicts = judge_in_subprocess([path], bindings=bindings)[0]
-    if verdicts.failure:
-        raise BuildError(f"the ONNX parser could not judge the model: {verdicts.failure}", file=path)
-    by_index = {v.index: v for v in verdicts.main}
+    try:  # the same verdicts and partitions the Partitions view shows for this parser
+        report = analyze(loaded, source=backend, min_block_size=int(min_block_size))
+    except ExplorerError as exc:
+        raise BuildError(f"the ONNX parser could not judge the model: {exc}", file=path) from None
     nodes = loaded.graph.nodes
     position = {name: i for i, node in enumerate(nodes) for name in node.outputs if name}
     place = {node.id: i for i, node in enumerate(nodes)}
-    preds = [[position[t] for t in node.inputs if t in position] for node in nodes]
-    labels, reasons = [], []
-    for node in nodes:
-        verdict = by_index.get(node.file_index)
-        labels.append(bool(verdict is not None and verdict.supported))
-        if verdict is None:
-            reasons.append(["the parser gave no verdict for this node"])
-        elif verdict.supported is None:
-            reasons.append([f"no verdict from the parser ({verdict.status.lower()}: {verdict.how})"])
-        else:
-            reasons.append([verdict.message] if verdict.message else [])
-    groups, final, demoted = partition_with_fallback(preds, labels, [n.op_type for n in nodes],
-                                                     min_block_size=int(min_block_size))
-    partitions = []
-    for index, members in enumerate(groups):
-        ops: dict[str, int] = {}
-        for i in members:
-            ops[nodes[i].op_type] = ops.get(nodes[i].op_type, 0) + 1
-        why = {demoted[i] for i in members if i in demoted}
-        partitions.append(Partition(index=index, supported=final[members[0]], nodes=[nodes[i].id for i in members],
-                                    demoted="; ".join(sorted(why)) or None, ops=ops))
-    framework = []
-    for part, members in zip(partitions, groups):
-        if part.supported:
-            continue
-        for i in members:
-            said = list(reasons[i]) or ([demoted[i]] if i in demoted else [])
-            framework.append(FrameworkNode(node=nodes[i].id, op=nodes[i].op_type, reasons=said, partition=part.index))
+    partitions = report.partitions
+    groups = [[place[n] for n in part.nodes] for part in partitions]
+    verdict_of = {v.node: v for v in report.verdicts}
+    framework = [FrameworkNode(node=n, op=verdict_of[n].op, partition=part.index,
+                               reasons=list(verdict_of[n].reasons) or ([part.demoted] if part.demoted else []))
+                 for part in partitions if not part.supported for n in part.nodes]
 
     folder = workdir or tempfile.mkdtemp(prefix="explorer-partitions-")
     inferred = _inferred_copy(path, folder)
@@ -185,7 +162,7 @@ def build_partitions(model: Any, backend: str = "tensorrt-rtx", min_block_size: 
             engine.error = f"{type(exc).__name__}: {exc}"
         engines.append(engine)
     # the verdicts' parser names itself ("TensorRT-RTX 1.7.1 parser"): say ONNX parser once
-    verdict_source = verdicts.parser.removesuffix(" parser") + " ONNX parser"
+    verdict_source = report.source.removesuffix(" parser") + " ONNX parser"
     notes = [] if len(engines) == wanted else [f"cancelled: {len(engines)} of {wanted} engine(s) started"]
     notes += [f"{len(engines)} TensorRT partition(s) built as engines by {backend}; {len(framework)} node(s) left "
              f"to the framework (verdicts: {verdict_source}; min_block_size={min_block_size})"]
