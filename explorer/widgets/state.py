@@ -297,8 +297,7 @@ class ExplorerState:
 
         try:  # the prediction at once; a real parser's verdicts follow in the background
             report = explorer.analyze(self.model, source="matrix", trt_version=self.options.get("trt_version"),
-                                      min_block_size=int(self.options.get("min_block_size") or 1),
-                                      fold_constants=bool(self.options.get("fold_constants")))
+                                      **self._partition_options())
         except Exception as exc:  # noqa: BLE001
             self.message("analysis", f"analysis failed: {describe_error(exc)}")
             return False
@@ -307,6 +306,11 @@ class ExplorerState:
         self.start_parser()
         self.emit("analysis")
         return True
+
+    def _partition_options(self) -> dict[str, Any]:
+        """How the prediction, the real parser and partitioned builds cut the graph: the same options for all."""
+        return {"min_block_size": int(self.options.get("min_block_size") or 1),
+                "fold_constants": bool(self.options.get("fold_constants"))}
 
     def start_parser(self) -> bool:
         """Judge the model with a real parser (option ``parser``: "auto", "tensorrt", "tensorrt-rtx" or
@@ -320,9 +324,7 @@ class ExplorerState:
         if self.model is None or source == "off" or (source == "auto" and best_library() is None):
             return False
         try:
-            job = start_analysis(self.model, source=source,
-                                 min_block_size=int(self.options.get("min_block_size") or 1),
-                                 fold_constants=bool(self.options.get("fold_constants")))
+            job = start_analysis(self.model, source=source, **self._partition_options())
         except Exception as exc:  # noqa: BLE001
             self.message("parser", f"parser verdicts unavailable: {describe_error(exc)}")
             return False
@@ -556,7 +558,7 @@ class ExplorerState:
             return False
         kept = {k: v for k, v in options.items()
                 if k in ("precision", "opt_level", "workspace", "compute_capability") and v not in (None, "")}
-        min_block = int(self.options.get("min_block_size") or 1)
+        min_block = self._partition_options()["min_block_size"]
         model, path = self.model_label, self.model_path
         label = f"{model_stem(model)} · partitions ({backend}, min_block_size={min_block})"
         cancel = threading.Event()
