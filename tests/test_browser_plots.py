@@ -78,7 +78,12 @@ def test_every_plot_draws_after_builds(page):
     for n in (2, 3):
         open_tab(p, "Build")
         build.click()
-        p.wait_for_function("(b) => b.disabled", arg=build.element_handle())  # the build started
+        # the build started: its phase line is up (a warm worker may finish 3 runs before a poll sees the
+        # button disabled, so the button's state alone can be missed)
+        p.wait_for_function(
+            """([b, want]) => b.disabled || [...document.querySelectorAll('.trex-app .trex-phase')]
+                                              .some(ph => ph.textContent.includes(want))""",
+            arg=[build.element_handle(), f"build {n}: onnxruntime"], timeout=120_000, polling=100)
         open_tab(p, ENGINE_TABS[n % len(ENGINE_TABS)])
         _wait_build_done(p, n)
         for tab in ENGINE_TABS + ["Compare", "Build"]:
