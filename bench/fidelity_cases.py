@@ -103,6 +103,80 @@ def _identity_weights_into_conv():
               [_vi("y", F, None)], [w])
 
 
+def _einsum(equation):
+    return _m([h.make_node("Einsum", ["a", "b"], ["y"], name="einsum", equation=equation)],
+              [_vi("a", F, (2, 3)), _vi("b", F, (3, 4))], [_vi("y", F, None)], opset=12)
+
+
+def _batchnorm(training):
+    c = 3
+    inits = [_init(n, np.ones(c, np.float32)) for n in ("scale", "bias", "mean", "var")]
+    outs = ["y", "running_mean", "running_var"] if training else ["y"]
+    return _m([h.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], outs, name="batchnorm",
+                           training_mode=training)],
+              [_vi("x", F, (1, c, 4, 4))], [_vi(o, F, None) for o in outs], inits, opset=15)
+
+
+def _squeeze_no_axes(shape):
+    return _m([h.make_node("Squeeze", ["x"], ["y"], name="squeeze")], [_vi("x", F, shape)], [_vi("y", F, None)],
+              opset=13)
+
+
+def _loop_scan(trip_count: bool):
+    body = h.make_graph(
+        [h.make_node("Identity", ["cond_in"], ["cond_out"], name="body/cond"),
+         h.make_node("Add", ["x", "x"], ["scan"], name="body/add")],
+        "body", [_vi("i", I64, ()), _vi("cond_in", B, ())], [_vi("cond_out", B, ()), _vi("scan", F, (3,))])
+    inits = [_init("cond", np.array(True))] + ([_init("M", np.array(4, np.int64))] if trip_count else [])
+    return _m([h.make_node("Loop", ["M" if trip_count else "", "cond"], ["y"], name="loop", body=body)],
+              [_vi("x", F, (3,))], [_vi("y", F, None)], inits, opset=13)
+
+
+def _resize_sizes(**attrs):
+    return _resize([("", None), ("", None), ("sizes", None)], [_init("sizes", np.array([1, 1, 8, 6], np.int64))],
+                   opset=19, **attrs)
+
+
+def _dq_int4(last_dim):
+    w = nh.from_array(np.zeros((4, last_dim), np.int8), "w")
+    w.data_type = T.INT4
+    w.ClearField("raw_data")
+    w.int32_data.extend([0] * ((4 * last_dim + 1) // 2))
+    return _m([h.make_node("DequantizeLinear", ["w", "s"], ["y"], name="dequantize", axis=0)], [],
+              [_vi("y", F, None)], [w, _init("s", np.ones(4, np.float32))], opset=21)
+
+
+def _nonzero():
+    return _m([h.make_node("NonZero", ["x"], ["y"], name="nonzero")], [_vi("x", F, (2, 3))], [_vi("y", I64, None)])
+
+
+def _foreign(op, domain, attrs=None, function=False):
+    """A node of another domain named like a builtin op (optionally a model-local function of that name)."""
+    g = h.make_graph([h.make_node(op, ["x"], ["y"], name=op.lower(), domain=domain, **(attrs or {}))], "case",
+                     [_vi("x", F, (2, 3))], [_vi("y", F, (2, 3))])
+    fns = [h.make_function(domain, op, ["X"], ["Y"], [h.make_node("Tanh", ["X"], ["Y"])],
+                           [h.make_opsetid("", 17)])] if function else []
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid(domain, 1)], functions=fns)
+    m.ir_version = 8
+    return m
+
+
+def _function_einsum(equation):
+    """A local function whose body Einsum takes its equation from the caller (``ref_attr_name``)."""
+    eq = onnx.AttributeProto()
+    eq.name, eq.ref_attr_name, eq.type = "equation", "eq", onnx.AttributeProto.STRING
+    body = h.make_node("Einsum", ["A", "B"], ["Y"], name="body_einsum")
+    body.attribute.append(eq)
+    fn = h.make_function("local.fn", "MatMulByEinsum", ["A", "B"], ["Y"], [body], [h.make_opsetid("", 12)],
+                         attributes=["eq"])
+    g = h.make_graph([h.make_node("MatMulByEinsum", ["a", "b"], ["y"], name="call", domain="local.fn",
+                                  eq=equation)], "case", [_vi("a", F, (2, 3)), _vi("b", F, (3, 4))],
+                     [_vi("y", F, None)])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 12), h.make_opsetid("local.fn", 1)], functions=[fn])
+    m.ir_version = 8
+    return m
+
+
 def build_cases() -> list[Case]:
     """The cases; ``source`` is the file:line the real parser (TensorRT-RTX 1.7.1's onnx-tensorrt) reports
     for the restriction, or the importer that implements what the case checks."""
@@ -143,4 +217,35 @@ def build_cases() -> list[Case]:
     add("bitshift", "onnxOpCheckers.cpp:1085 checkBitShift",
         _m([h.make_node("BitShift", ["a", "b"], ["y"], name="bitshift", direction="LEFT")],
            [_vi("a", T.UINT32, (3,)), _vi("b", T.UINT32, (3,))], [_vi("y", T.UINT32, None)]))
+    add("einsum_uppercase", "onnxOpCheckers.cpp checkEinsum (letters a-z only)", _einsum("IJ,JK->IK"))
+    add("einsum_lowercase", "onnxOpCheckers.cpp checkEinsum", _einsum("ij,jk->ik"))
+    add("batchnorm_training", "onnxOpCheckers.cpp checkBatchNormalization (training_mode == 1)", _batchnorm(1))
+    add("batchnorm_inference", "onnxOpCheckers.cpp checkBatchNormalization", _batchnorm(0))
+    add("squeeze_no_axes_dynamic", "onnxOpImporters.cpp importSqueeze (no axes: shape must be static)",
+        _squeeze_no_axes(("N", 1, 3)))
+    add("squeeze_no_axes_static", "onnxOpImporters.cpp importSqueeze", _squeeze_no_axes((2, 1, 3)))
+    add("loop_scan_no_trip_count", "onnxOpImporters.cpp importLoop (scan output without a trip limit)",
+        _loop_scan(False))
+    add("loop_scan_trip_count", "onnxOpImporters.cpp importLoop", _loop_scan(True))
+    add("resize_keep_aspect_not_larger", "onnxOpCheckers.cpp checkResize (keep_aspect_ratio_policy)",
+        _resize_sizes(keep_aspect_ratio_policy="not_larger"))
+    add("resize_tf_crop_and_resize", "onnxOpCheckers.cpp checkResize (coordinate_transformation_mode)",
+        _resize([("", None), ("scales", None)], [_init("scales", np.array([1, 1, 2, 2], np.float32))],
+                coordinate_transformation_mode="tf_crop_and_resize"))
+    add("dequantize_int4_odd", "onnxOpImporters.cpp QuantDequantLinearHelper (INT4: even last dimension)",
+        _dq_int4(3))
+    add("dequantize_int4_even", "onnxOpImporters.cpp QuantDequantLinearHelper", _dq_int4(4))
+    add("nonzero", "onnxOpImporters.cpp importNonZero", _nonzero())
+    add("foreign_domain_relu", "ModelImporter.cpp parseNode (builtin importer by op_type, any domain)",
+        _foreign("Relu", "com.microsoft"))
+    add("function_named_scaledtanh_no_attrs", "onnxOpImporters.cpp importScaledTanh (reads alpha, beta)",
+        _foreign("ScaledTanh", "local.fn", function=True))
+    add("function_named_scaledtanh_attrs", "onnxOpImporters.cpp importScaledTanh",
+        _foreign("ScaledTanh", "local.fn", {"alpha": 1.0, "beta": 1.0}, function=True))
+    add("function_own_name", "ModelImporter.cpp parseNode (then local function)",
+        _foreign("MyTanh", "local.fn", function=True))
+    add("function_body_einsum_uppercase", "onnxOpCheckers.cpp checkLocalFunctionImporter (body nodes checked)",
+        _function_einsum("IJ,JK->IK"))
+    add("function_body_einsum_lowercase", "onnxOpCheckers.cpp checkLocalFunctionImporter",
+        _function_einsum("ij,jk->ik"))
     return cases

@@ -1053,7 +1053,9 @@ Total: {total:.1f} MiB.
   onnxruntime refuses duplicate node names, so the tests run it with the second `duplicate` renamed.
 - **control_flow.onnx** (input 1x8x32x32): an `If` (then: Relu, Mul; else: Neg, Sigmoid; both read outer-scope `x`), a `Loop`
   whose body contains `Unique` (unsupported by TensorRT) and a node calling the model-local function
-  `local.fn::ScaledTanh` (`FunctionProto`).
+  `local.fn::ScaledTanh` (`FunctionProto`). TensorRT's parser never uses that function: it picks an importer by
+  op type whatever the domain, so it takes its builtin `ScaledTanh` importer, which needs `alpha` and `beta`, and
+  rejects the node (the explorer's prediction and the real parser agree).
 
 onnxruntime runs every model except `unsupported_ops.onnx` (no kernel for `com.example::MyPlugin`; the
 script and the tests run a copy with the plugin replaced by Identity instead).

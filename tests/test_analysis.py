@@ -238,12 +238,33 @@ def test_control_flow_bodies_get_the_parsers_verdicts_and_disagreements_name_bot
     assert not loop.supported and loop.reason == "checkUnique: false [UNSUPPORTED_NODE]"
     unsupported_children = [c.node for c in loop.children if not c.supported]
     assert unsupported_children == ["repeat/loop/body/unique"]
+    # local.fn::ScaledTanh is named like a builtin op: the parser imports it with its builtin ScaledTanh
+    # importer (dispatch by op_type whatever the domain), which needs alpha/beta -- and the prediction says so
+    scaled = real.verdict("head/scaled_tanh")
+    assert not scaled.supported and "INVALID_NODE" in scaled.reason
+    predicted = explorer.analyze(model, source="matrix")
+    assert not predicted.verdict("head/scaled_tanh").supported
+    assert "builtin ScaledTanh importer" in predicted.verdict("head/scaled_tanh").reason
+    assert disagreements(predicted, real) == []
+
+
+@needs_rtx
+def test_a_difference_by_design_is_a_disagreement_with_both_reasons(tmp_path):
+    """NonZero: the prediction is TensorRT's (its parser imports NonZero through a plugin) and says that
+    TensorRT-RTX lacks the plugin; the real TensorRT-RTX parser rejects it. Both reasons are kept."""
+    from explorer.support import disagreements
+    from known_models import RTX_DIFFERENCE_NODE, write_rtx_difference_model
+
+    model = quiet_load(write_rtx_difference_model(tmp_path / "rtx_difference.onnx"))
+    real = explorer.analyze(model, source="tensorrt-rtx")
     predicted = explorer.analyze(model, source="matrix")
     found = disagreements(predicted, real)
-    assert [d.node for d in found] == ["head/scaled_tanh"]
+    assert [d.node for d in found] == [RTX_DIFFERENCE_NODE]
     d = found[0]
     assert d.first_source == predicted.source and d.second_source == real.source
-    assert d.first_supported and not d.second_supported and "INVALID_NODE" in d.second_reason
+    assert d.first_supported and "TensorRT-RTX has no such plugin" in d.first_reason
+    assert not d.second_supported and d.second_reason == real.verdict(RTX_DIFFERENCE_NODE).reason
+    assert "NonZero plugin" in d.second_reason
 
 
 def test_tensorrt_shaped_answers_take_the_same_verdict_path_stand_in():

@@ -1,7 +1,8 @@
 """The Partitions tab with NVIDIA's real ONNX parser, in a real JupyterLab driven in headless Chromium.
 
-``control_flow.onnx`` holds a known disagreement: the support matrix predicts ``head/scaled_tanh``
-(ScaledTanh) supported, TensorRT-RTX's parser rejects it (INVALID_NODE). The test switches the tab to the
+The model (written by ``known_models.write_rtx_difference_model``) holds a known disagreement: the prediction
+(TensorRT's) says its NonZero supported, TensorRT-RTX's parser rejects it (TensorRT-RTX has no NonZero plugin).
+The test switches the tab to the
 TensorRT-RTX parser, waits for its verdicts (they arrive from a background job; no timing is asserted),
 and checks that the page shows the parser's label, the counts the library computes for the same model
 (``explorer.analyze(model, source="tensorrt-rtx")``), every disagreement with both reasons and the
@@ -17,12 +18,13 @@ import pytest
 
 import explorer
 from browser_util import REPO, NotebookPage, chromium_available, prepare_root, lab_and_page
+from known_models import RTX_DIFFERENCE_NODE, write_rtx_difference_model
 from explorer.support import disagreements
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 ARTIFACTS = REPO / "tests" / "artifacts"
-MODEL = "control_flow.onnx"
+MODEL = "rtx_difference.onnx"
 WAIT = 240_000  # ms: generous (2 cores shared); nothing here is a timed assertion
 
 
@@ -43,6 +45,7 @@ def session(tmp_path_factory):
         pytest.skip(why)
 
     root = prepare_root(tmp_path_factory.mktemp("lab"), notebooks=False)
+    write_rtx_difference_model(root / "sample_models" / MODEL)
     notebook = _notebook(root)
     with lab_and_page(root, height=1100, timeout_ms=WAIT) as (lab, page):
         yield {"root": root, "lab": lab, "page": page, "notebook": notebook}
@@ -76,12 +79,12 @@ GRAPH_MARKS = """() => {
 
 def test_partitions_tab_with_the_real_tensorrt_rtx_parser(session):
     page, lab = session["page"], session["lab"]
-    model = explorer.load_model(REPO / "sample_models" / MODEL)
+    model = explorer.load_model(session["root"] / "sample_models" / MODEL)
     real = explorer.analyze(model, source="tensorrt-rtx")
     predicted = explorer.analyze(model, source="matrix")
     differ = disagreements(predicted, real)
     assert real.source == "TensorRT-RTX 1.7.1 parser"
-    assert [d.node for d in differ] == ["head/scaled_tanh"]  # the known disagreement this test is about
+    assert [d.node for d in differ] == [RTX_DIFFERENCE_NODE]  # the known disagreement this test is about
 
     nb = NotebookPage(page, lab, session["notebook"]).open()
     nb.run_all()
@@ -105,14 +108,15 @@ def test_partitions_tab_with_the_real_tensorrt_rtx_parser(session):
         row = _visible_text(page, f".trex-app table.disagreements tr[data-node='{d.node}']")
         assert d.node in row
         for ok, reason in ((d.first_supported, d.first_reason), (d.second_supported, d.second_reason)):
-            assert ("supported" if ok else f"unsupported: {reason}") in row, row
-    assert "INVALID_NODE" in table
+            assert (reason if ok else f"unsupported: {reason}") in row, row
+    assert "NonZero plugin" in table and "TensorRT-RTX has no such plugin" in table
     # the graph draws the parser's verdicts and outlines the disagreement
     app.locator(".trex-plot[data-trex-ready='1']:visible").first.wait_for(timeout=WAIT)
     page.wait_for_function(f"() => {{ const m = ({GRAPH_MARKS})(); return m && m.marked.length === {len(differ)}; }}",
                            timeout=WAIT)
     marks = page.evaluate(GRAPH_MARKS)
-    assert any("head/scaled_tanh" in h and "INVALID_NODE" in h for h in marks["marked"]), marks
+    hovers = [h.replace("<br>", " ") for h in marks["marked"]]  # hover lines wrap at spaces
+    assert any(RTX_DIFFERENCE_NODE in h and "NonZero plugin" in h for h in hovers), marks
     assert any("disagree" in name for name in marks["legend"]), marks["legend"]
     nb.screenshot("browser_partitions_parser", ARTIFACTS)
 

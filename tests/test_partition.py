@@ -136,4 +136,5 @@ def test_a_supported_if_takes_its_bodies_into_tensorrt():
     report = explorer.analyze(SAMPLES / "control_flow.onnx")
     if_node = report.verdict("branch/if")
     assert if_node.in_tensorrt and len(if_node.children) == 5
-    assert report.coverage_text() == "4/5 top-level (80.0%); with If/Loop/Scan bodies 9/17 (52.9%)"
+    # the Loop (a Unique in its body) and head/scaled_tanh (builtin ScaledTanh importer, no alpha/beta) stay out
+    assert report.coverage_text() == "3/5 top-level (60.0%); with If/Loop/Scan bodies 8/17 (47.1%)"

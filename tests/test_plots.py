@@ -301,29 +301,33 @@ def test_plots_and_widgets_are_imported_lazily():
     assert json.loads(r.stdout) == []
 
 
-def test_partition_overlay_marks_where_prediction_and_real_parser_disagree():
-    """The real TensorRT-RTX parser rejects ``head/scaled_tanh`` (INVALID_NODE) where the support matrix
-    predicts it supported: the graph draws that node (and only it) with the outlined marker, its hover gives
-    both verdicts with both reasons and sources, and the legend says what the marker means."""
+def test_partition_overlay_marks_where_prediction_and_real_parser_disagree(tmp_path):
+    """The real TensorRT-RTX parser rejects the NonZero node (TensorRT-RTX has no NonZero plugin) where the
+    prediction (TensorRT's) says supported: the graph draws that node (and only it) with the outlined marker,
+    its hover gives both verdicts with both reasons and sources, and the legend says what the marker means."""
     from explorer.plots import graph_figure, partition_overlay
     from explorer.support import disagreements
+    from known_models import RTX_DIFFERENCE_NODE, write_rtx_difference_model
 
-    model = _load("control_flow.onnx")
+    model = explorer.load_model(write_rtx_difference_model(tmp_path / "rtx_difference.onnx"))
     predicted = explorer.analyze(model, source="matrix")
     real = explorer.analyze(model, source="tensorrt-rtx")
     differ = disagreements(real, predicted)
-    assert [d.node for d in differ] == ["head/scaled_tanh"]
+    assert [d.node for d in differ] == [RTX_DIFFERENCE_NODE]
     view = GraphView(ScopeTree(model), budget=10_000)
     fig = graph_figure(view, partition_overlay(view.tree, real, predicted))
     nodes = fig.data[1]
     marked = [view.items[k] for k, symbol in enumerate(nodes.marker.symbol) if symbol == "diamond-open"]
-    assert [view.tree.node_ids[it.ref] for it in marked] == ["head/scaled_tanh"]
+    assert [view.tree.node_ids[it.ref] for it in marked] == [RTX_DIFFERENCE_NODE]
     # hover lines wrap at 72 characters (<br>): compare the text with the wraps taken out
-    hover = nodes.hovertext[view.item_for_node("head/scaled_tanh")].replace("<br>", " ")
+    import html
+
+    # (the hover is HTML: the parser's "&&" arrives escaped)
+    hover = html.unescape(nodes.hovertext[view.item_for_node(RTX_DIFFERENCE_NODE)].replace("<br>", " "))
     assert "disagree" in hover
     assert f"{real.source}: unsupported: {differ[0].first_reason}" in hover
-    assert f"{predicted.source}: supported" in hover
-    assert "INVALID_NODE" in hover
+    assert f"{predicted.source}: {differ[0].second_reason}" in hover
+    assert "NonZero plugin" in hover
     legend = [t.name for t in fig.data if t.showlegend]
     assert f"outlined: {real.source} and {predicted.source} disagree (1 node)" in legend
     # one report alone: no marker, no legend entry for it

@@ -204,6 +204,7 @@ class FunctionInfo:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     op_types: tuple[tuple[str, str], ...]  # (domain, op_type) of each node in the body
+    proto: onnx.FunctionProto | None = field(default=None, repr=False, compare=False)  # the body, to instantiate
 
 
 @dataclass

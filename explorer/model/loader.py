@@ -126,7 +126,7 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
         domain, name = _text(f.domain), _text(f.name)
         functions[(domain, name)] = FunctionInfo(
             domain=domain, name=name, inputs=tuple(map(_text, f.input)), outputs=tuple(map(_text, f.output)),
-            op_types=tuple((_text(n.domain), _text(n.op_type)) for n in f.node))
+            op_types=tuple((_text(n.domain), _text(n.op_type)) for n in f.node), proto=f)
     producer = " ".join(_text(p) for p in (proto.producer_name, proto.producer_version) if p)
     model = Model(graph=graph, opsets=opsets, ir_version=proto.ir_version, producer=producer,
                   path=path, functions=functions, doc_string=_text(proto.doc_string),

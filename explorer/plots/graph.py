@@ -139,7 +139,7 @@ def partition_overlay(tree: ScopeTree, report: SupportReport, other: SupportRepo
             lines.append("the two sources disagree on this node:")
             for source, ok, reason in ((d.first_source, d.first_supported, d.first_reason),
                                        (d.second_source, d.second_supported, d.second_reason)):
-                lines.append(f"  {source}: " + ("supported" if ok else f"unsupported: {reason}"))
+                lines.append(f"  {source}: " + (reason if ok else f"unsupported: {reason}"))
         return lines
 
     label = (f"outlined: {report.source} and {other.source} disagree ({len(differ)} node"

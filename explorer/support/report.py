@@ -72,9 +72,18 @@ def disagreements(first: "SupportReport", second: "SupportReport") -> list[Disag
     for v in first.verdicts:
         w = other.get(v.node)
         if w is not None and w.supported != v.supported:
-            out.append(Disagreement(v.node, v.name, v.op, first.source, v.supported, v.reason or "supported",
-                                    second.source, w.supported, w.reason or "supported"))
+            out.append(Disagreement(v.node, v.name, v.op, first.source, v.supported, _why(v), second.source,
+                                    w.supported, _why(w)))
     return out
+
+
+def _why(v: NodeVerdict) -> str:
+    """An unsupported verdict's reasons; for a supported one, "supported" plus any caveat that names
+    TensorRT-RTX (a known difference of the two libraries, e.g. NonZero)."""
+    if not v.supported:
+        return v.reason or "unsupported"
+    known = [c for c in v.caveats if "TensorRT-RTX" in c]
+    return "supported" + (f" ({known[0]})" if known else "")
 
 
 @dataclass

@@ -784,6 +784,40 @@ def _r_stft(c: _Ctx) -> None:
         c.reject("the signal is complex (last dimension 2)", sentence)
 
 
+_EINSUM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz->., ")
+
+
+def _r_einsum(c: _Ctx) -> None:
+    equation = c.attr("equation", "")
+    bad = sorted({ch for ch in str(equation) if ch not in _EINSUM_CHARS})
+    if bad:
+        c.reject(f"equation '{equation}' uses {', '.join(bad)}: the onnx-tensorrt parser takes lowercase letters "
+                 "a-z only (onnxOpCheckers.cpp checkEinsum: \"Invalid character(s) in Einsum equation\")")
+
+
+def _r_batchnorm(c: _Ctx) -> None:
+    if c.attr("training_mode", 0):
+        c.reject("training_mode=1: the onnx-tensorrt parser imports inference BatchNormalization only "
+                 "(onnxOpCheckers.cpp checkBatchNormalization: \"This version of TensorRT does not support "
+                 "training_mode == 1 in BatchNormalization.\")")
+
+
+def _r_loop(c: _Ctx) -> None:
+    carried = max(0, len(c.node.inputs) - 2)
+    scans = [o for o in c.node.outputs[carried:] if o]
+    if scans and not c.input(0):
+        c.reject(f"scan output(s) {', '.join(repr(o) for o in scans)} and no trip count `M`: their length is "
+                 "not known when the network is built (seen with the real parser, importLoop: \"TensorRT cannot "
+                 "infer the shape of scan output ... since no trip limit was set\")",
+                 c.rule.sentence("Scan output"))
+
+
+def _r_nonzero(c: _Ctx) -> None:
+    c.caveat("NonZero: TensorRT imports it through its NonZero plugin (onnx-tensorrt importNonZero); "
+             "TensorRT-RTX has no such plugin, so its parser rejects NonZero (measured with TensorRT-RTX 1.7.1). "
+             "This prediction is TensorRT's.")
+
+
 def _if_taken_branch(node: Node, graph: Graph, parents: tuple[Graph, ...]) -> str | None:
     """The branch of an If whose condition is weights (an initializer or a Constant): the parser imports
     only that one (onnx-tensorrt importIf). None when the condition is not a readable constant."""
@@ -821,6 +855,9 @@ def _r_if(c: _Ctx) -> None:
         c.caveat(f"If: branch output ranks unknown. {sentence}")
 
 
+_UINT8_AS_INT8 = ("the onnx-tensorrt parser takes it but uses INT8 instead (QuantDequantLinearHelper: \"TensorRT "
+                  "doesn't support QuantizeLinear/DequantizeLinear with UINT8 zero_point. TensorRT will use INT8 "
+                  "instead.\"), so quantized values above 127 change meaning")
 _UINT8_QDQ_HINT = ("TensorRT has no UINT8 quantization and needs INT8 with zero point 0 (asymmetric uint8 Q/DQ is "
                    "what ONNX Runtime's quantizer writes by default): re-quantize with symmetric INT8 activations "
                    "and weights (activation_type=QInt8, weight_type=QInt8, ActivationSymmetric=True)")
@@ -922,7 +959,7 @@ def _check_scale(c: _Ctx) -> None:
         c.reject("scale has values <= 0 (the onnx-tensorrt parser requires positive scales)")
 
 
-def _check_zero_point(c: _Ctx, index: int, label: str) -> None:
+def _check_zero_point(c: _Ctx, index: int, label: str, uint8: bool = False) -> None:
     name = c.input(index)
     if not name:
         return
@@ -938,7 +975,11 @@ def _check_zero_point(c: _Ctx, index: int, label: str) -> None:
 
     arr = np.asarray(value)
     if arr.size and bool(np.any(arr.astype(np.float64) != 0)):
-        c.reject(f"{label} is {_fmt_values(arr)}, not 0 (asymmetric quantization)", sentence)
+        if uint8:
+            c.reject(f"{label} is {_fmt_values(arr)}, not 0: asymmetric UINT8 quantization. {_UINT8_QDQ_HINT}",
+                     sentence)
+        else:
+            c.reject(f"{label} is {_fmt_values(arr)}, not 0 (asymmetric quantization)", sentence)
 
 
 def _quantize_targets(c: _Ctx) -> frozenset[str]:
@@ -974,7 +1015,9 @@ def _r_quantize(c: _Ctx) -> None:
     targets = _quantize_targets(c)
     if qtype == "UINT8":
         why = " (no zero point is given, so ONNX quantizes to UINT8)" if not zp else ""
-        c.reject(f"quantizes to UINT8{why}. {_UINT8_QDQ_HINT}")
+        c.warn(f"QuantizeLinear quantizes to UINT8{why}: {_UINT8_AS_INT8}. {_UINT8_QDQ_HINT}")
+        _check_zero_point(c, 2, "y_zero_point", uint8=True)
+        _check_scale(c)
         return
     if qtype is not None and qtype not in targets:
         c.reject(f"quantizes to {qtype}; TensorRT quantizes to {_fmt_types(targets)} only")
@@ -990,7 +1033,9 @@ def _r_dequantize(c: _Ctx) -> None:
     x = c.input(0)
     dtype = c.dtype(x)
     if dtype == "UINT8":
-        c.reject(f"input '{x}' is UINT8. {_UINT8_QDQ_HINT}")
+        c.warn(f"DequantizeLinear input '{x}' is UINT8: {_UINT8_AS_INT8}. {_UINT8_QDQ_HINT}")
+        _check_zero_point(c, 2, "x_zero_point", uint8=True)
+        _check_scale(c)
         return
     if dtype == "INT32":
         c.reject(f"input '{x}' is INT32 (a quantized bias, as ONNX Runtime's quantizer writes by default); "
@@ -1034,6 +1079,10 @@ _ATTR_RULES: dict[str, tuple[tuple[Callable[[_Ctx], None], ...], tuple[str, ...]
     "RotaryEmbedding": ((_r_rotary,), ("position_ids",)),
     "STFT": ((_r_stft,), ("real-valued",)),
     "If": ((_r_if,), ("same rank",)),
+    "Einsum": ((_r_einsum,), ()),
+    "BatchNormalization": ((_r_batchnorm,), ()),
+    "Loop": ((_r_loop,), ("Scan output",)),
+    "NonZero": ((_r_nonzero,), ()),
     "QuantizeLinear": ((_r_quantize,), ("zero_point",)),
     "DequantizeLinear": ((_r_dequantize,), ("zero_point",)),
 }
@@ -1157,11 +1206,13 @@ _NO_CHILDREN: Mapping[str, Judgement] = MappingProxyType({})
 
 
 def _judge(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, matrix: SupportMatrix,
-           rules: dict[str, _OpRule]) -> Judgement:
+           rules: dict[str, _OpRule], as_builtin: bool = False) -> Judgement:
     op = node.op_type
-    rule = rules.get(op) if node.domain in DEFAULT_DOMAINS else None
+    rule = rules.get(op)
     if rule is None:
-        return _judge_other(node, model, matrix, rules)
+        return _judge_other(node, graph, parents, model, matrix, rules)
+    if not as_builtin and node.domain not in DEFAULT_DOMAINS:
+        return _judge_elsewhere(node, graph, parents, model, matrix, rules, rule)
     if not rule.supported:
         return Judgement(False, [rule.reason], [])
 
@@ -1230,6 +1281,38 @@ def _judge(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, m
     return Judgement(not c.reasons, c.reasons, c.caveats, c.warnings, children)
 
 
+#: attributes a builtin importer reads without a default, beyond the ONNX schema's required ones (ScaledTanh has
+#: no schema left in onnx): onnx-tensorrt importScaledTanh reads ``alpha`` and ``beta``
+_IMPORTER_READS = {"ScaledTanh": ("alpha", "beta")}
+
+
+def _judge_elsewhere(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, matrix: SupportMatrix,
+                     rules: dict[str, _OpRule], rule: _OpRule) -> Judgement:
+    """A node of another domain whose op_type has a builtin importer: the parser dispatches by op_type whatever
+    the domain (onnx-tensorrt ModelImporter parseNode; a local function or plugin of that name is never
+    reached), so it is judged as the builtin op, and its attributes are those the importer reads."""
+    qualified = f"{node.domain}::{node.op_type}"
+    note = (f"{qualified}: TensorRT's parser imports it with its builtin {node.op_type} importer, whatever the "
+            "domain (a model-local function or plugin of that name is not used)")
+    required = list(_IMPORTER_READS.get(node.op_type, ()))
+    try:
+        import onnx.defs
+
+        schema = onnx.defs.get_schema(node.op_type, max(model.opset or 1, 1))
+        required += [a for a, spec in schema.attributes.items() if spec.required and a not in required]
+    except Exception:  # no schema for this op: only the importer's own list
+        pass
+    names = {a.name for a in node.proto.attribute} if node.proto is not None else set()
+    missing = [a for a in required if a not in names]
+    base = _judge(node, graph, parents, model, matrix, rules, as_builtin=True)
+    reasons = list(base.reasons)
+    if missing:
+        reasons.append(f"{qualified}: the builtin {node.op_type} importer reads attribute(s) "
+                       f"{', '.join(missing)}, which this node lacks (seen with the real parser: "
+                       "\"parseNode: Invalid Node\")")
+    return Judgement(not reasons, reasons, [note] + list(base.caveats), list(base.warnings), base.children)
+
+
 def _type_finding(c: _Ctx, name: str, dt: str, is_input: bool) -> None:
     if dt == "UNDEFINED":
         return
@@ -1254,6 +1337,10 @@ def _type_finding(c: _Ctx, name: str, dt: str, is_input: bool) -> None:
     if dt == "DOUBLE" and "FLOAT" in rule.allowed:
         c.warn(f"{op} {direction} '{name}' is DOUBLE: TensorRT casts DOUBLE down to FLOAT, clamping values to "
                "+-FLT_MAX.")
+        return
+    if dt in rule.extra_types:  # the importer takes it (parser-type-extensions.json): before the generic rules
+        c.caveat(f"{op}: {direction} '{name}' is {dt}: the support matrix lists {rule.type_list}, but "
+                 f"{rule.extra_why}.")
         return
     if dt in c.matrix.io_only_types:
         graph = c.graph
@@ -1282,10 +1369,6 @@ def _type_finding(c: _Ctx, name: str, dt: str, is_input: bool) -> None:
             return
         c.reject(f"{direction} '{name}' is {dt}; quantized types (INT8, INT4, FP8, FP4) are supported only "
                  f"through QuantizeLinear/DequantizeLinear ({op} takes {rule.type_list})")
-        return
-    if dt in rule.extra_types:
-        c.caveat(f"{op}: {direction} '{name}' is {dt}: the support matrix lists {rule.type_list}, but "
-                 f"{rule.extra_why}.")
         return
     c.reject(f"{direction} '{name}' is {dt}; supported types are {rule.type_list}")
 
@@ -1319,7 +1402,8 @@ def _feeds_qdq_only(c: _Ctx) -> bool:
     return True
 
 
-def _judge_other(node: Node, model: Model, matrix: SupportMatrix, rules: dict[str, _OpRule]) -> Judgement:
+def _judge_other(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, matrix: SupportMatrix,
+                 rules: dict[str, _OpRule]) -> Judgement:
     """Operators the matrix does not list: model-local functions, TensorRT plugins, custom domains."""
     op, domain = node.op_type, node.domain
     default = domain in DEFAULT_DOMAINS
@@ -1327,7 +1411,7 @@ def _judge_other(node: Node, model: Model, matrix: SupportMatrix, rules: dict[st
     if key not in model.functions and default:
         key = ("", op) if ("", op) in model.functions else ("ai.onnx", op)
     if key in model.functions:
-        return _judge_function(key, model, matrix, rules)
+        return _judge_function(key, model, matrix, rules, node, graph, parents)
     qualified = op if default else f"{domain}::{op}"
     if op.endswith("_TRT"):
         return Judgement(True, [], [f"{qualified} is a TensorRT plugin (libnvinfer_plugin): it must be "
@@ -1343,8 +1427,12 @@ def _judge_other(node: Node, model: Model, matrix: SupportMatrix, rules: dict[st
     return Judgement(False, [reason], [])
 
 
-def _judge_function(key: tuple[str, str], model: Model, matrix: SupportMatrix,
-                    rules: dict[str, _OpRule]) -> Judgement:
+def _judge_function(key: tuple[str, str], model: Model, matrix: SupportMatrix, rules: dict[str, _OpRule],
+                    node: Node | None = None, graph: Graph | None = None,
+                    parents: tuple[Graph, ...] = ()) -> Judgement:
+    """A call of a model-local function: the parser inlines it, so every body node is judged as a node of its
+    own (with this call's attributes and input types, :func:`explorer.model.functions.instantiate`); operators
+    nested functions use are checked by name too."""
     domain, name = key
     label = f"{domain}::{name}" if domain else name
     reasons: list[str] = []
@@ -1360,24 +1448,71 @@ def _judge_function(key: tuple[str, str], model: Model, matrix: SupportMatrix,
                 continue
             seen_ops.add((op_domain, op))
             inner = (op_domain, op)
-            if inner in model.functions:
+            if inner in model.functions and not (op in rules and op_domain not in DEFAULT_DOMAINS):
                 if inner not in seen_funcs:
                     seen_funcs.add(inner)
                     stack.append(inner)
                 continue
-            if op_domain in DEFAULT_DOMAINS:
-                rule = rules.get(op)
-                if rule is None:
-                    reasons.append(f"model-local function {label} uses {op}, which is not in the "
-                                   f"{_trt_label(matrix)} operator support matrix")
-                elif not rule.supported:
+            if op in rules:
+                rule = rules[op]
+                if not rule.supported:
                     reasons.append(f"model-local function {label} uses {op}: {rule.reason}")
+            elif op_domain in DEFAULT_DOMAINS:
+                reasons.append(f"model-local function {label} uses {op}, which is not in the "
+                               f"{_trt_label(matrix)} operator support matrix")
             elif not op.endswith("_TRT"):
                 reasons.append(f"model-local function {label} uses custom operator {op_domain}::{op}, which "
                                "needs a TensorRT plugin")
-    caveat = (f"{label} is a model-local function: TensorRT's parser inlines it; its {count} body node(s) are "
-              "checked by operator only, not by type or attribute.")
+    by_node = _function_body_reasons(key, model, matrix, rules, node, graph, parents, label)
+    if by_node is None:
+        caveat = (f"{label} is a model-local function: TensorRT's parser inlines it; its {count} body node(s) are "
+                  "checked by operator only, not by type or attribute.")
+    else:
+        reasons += [r for r in by_node if r not in reasons]
+        caveat = (f"{label} is a model-local function: TensorRT's parser inlines it; its body nodes are judged "
+                  "one by one with this call's attributes and input types (types inside the body are not "
+                  "inferred).")
     return Judgement(not reasons, reasons, [caveat])
+
+
+_FUNCTION_DEPTH = [0]  # nesting of instantiated bodies being judged (a function calling itself stops here)
+
+
+def _function_body_reasons(key, model, matrix, rules, node, graph, parents, label) -> list[str] | None:
+    """Reasons from judging the instantiated body node by node; None when it cannot be instantiated. Cached on
+    the model per (function, input types, attributes): a big model calls one function many times."""
+    if node is None or graph is None or _FUNCTION_DEPTH[0] > 4:
+        return None
+    from ..model.functions import instantiate
+
+    dtype_of = lambda n: _dtype(n, graph, parents)  # noqa: E731
+    shape_of = lambda n: _shape(n, graph, parents)  # noqa: E731
+    attrs = tuple(a.SerializeToString() for a in node.proto.attribute) if node.proto is not None else ()
+    sig = (id(matrix), key, tuple((dtype_of(i), tuple(shape_of(i) or ()) if shape_of(i) is not None else None)
+                                  if i else None for i in node.inputs), attrs)
+    cache = model.__dict__.setdefault("_function_verdicts", {})
+    if sig in cache:
+        return cache[sig]
+    _FUNCTION_DEPTH[0] += 1
+    try:
+        body = instantiate(model, node, graph, dtype_of, shape_of)
+        if body is None:
+            result = None
+        else:
+            result = []
+            verdicts = judge_graph(body, matrix)
+            for body_node in body.graph.nodes:
+                v = verdicts[body_node.id]
+                if not v.supported:
+                    first = v.reasons[0] if v.reasons else "unsupported"
+                    result.append(f"model-local function {label}: body node '{body_node.name or body_node.id}' "
+                                  f"({body_node.op_type}): {first}")
+    except Exception:  # a body that cannot be built: fall back to the operator check
+        result = None
+    finally:
+        _FUNCTION_DEPTH[0] -= 1
+    cache[sig] = result
+    return result
 
 
 # ------------------------------------------------------------------------------------------ model level

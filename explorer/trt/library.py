@@ -32,6 +32,9 @@ class Library:
     not_installed: str = ""  # the sentence when it is not installed
     install_hint: str = ""  # how to get the shared libraries when only the bindings are there
     needs_gpu: bool = True  # its Builder (and so its ONNX parser) needs a CUDA device
+    #: operators this library's parser treats differently from TensorRT's by design, with why; the version
+    #: predictions follow TensorRT, so a disagreement on these ops is expected, not a prediction error
+    differs_by_design: tuple[tuple[str, str], ...] = ()
 
     def parser_source(self, version: str) -> str:
         """The label of this library's parser verdicts: ``"TensorRT-RTX 1.7.1 parser"`` (major.minor.patch)."""
@@ -51,7 +54,9 @@ TENSORRT_RTX = Library(
     not_installed=("TensorRT-RTX is not installed (pip install tensorrt-rtx-cu13-bindings tensorrt-rtx-cu13-libs, "
                    "or the explorer's 'rtx' extra)"),
     install_hint="install tensorrt-rtx-cu13-libs (or tensorrt-rtx-cu12-libs) from PyPI",
-    needs_gpu=False)  # its Builder and ONNX parser work on a machine without a GPU
+    needs_gpu=False,  # its Builder and ONNX parser work on a machine without a GPU
+    differs_by_design=(("NonZero", "TensorRT-RTX has no NonZero plugin, which TensorRT's parser imports NonZero "
+                                   "through (onnx-tensorrt importNonZero)"),))
 
 #: every library the explorer knows, by key
 LIBRARIES: dict[str, Library] = {TENSORRT.key: TENSORRT, TENSORRT_RTX.key: TENSORRT_RTX}

@@ -19,8 +19,8 @@ def disagreement_table(prediction, parser) -> str:
         return f"<p class='disagreements'>The prediction and the {_e(parser.source)} agree on every node.</p>"
     body = "".join(
         f"<tr data-node='{_e(d.node)}'><td>{_e(d.node)}</td><td>{_e(d.op)}</td>"
-        f"<td>{'supported' if d.first_supported else 'unsupported: ' + _e(d.first_reason)}</td>"
-        f"<td>{'supported' if d.second_supported else 'unsupported: ' + _e(d.second_reason)}</td></tr>"
+        f"<td>{_e(d.first_reason) if d.first_supported else 'unsupported: ' + _e(d.first_reason)}</td>"
+        f"<td>{_e(d.second_reason) if d.second_supported else 'unsupported: ' + _e(d.second_reason)}</td></tr>"
         for d in rows)
     return (f"<h4>Prediction and parser disagree on {len(rows)} node{'s' if len(rows) != 1 else ''}</h4>"
             f"<table class='disagreements'><tr><th>node</th><th>op</th><th>{_e(prediction.source)}</th>"
