@@ -257,3 +257,25 @@ def test_edge_cases_from_the_parser_source_agree_with_the_real_parser(tmp_path):
                 differ.append(case.name)
     assert compared >= len(cases)
     assert sorted(differ) == ["nonzero", "relu_int8"], differ
+
+
+def test_running_out_of_memory_while_loading_tensorrt_rtx_is_not_reported_as_not_installed():
+    """A child with too little address space cannot map libtensorrt_rtx.so (234 MB); the loader wheel swallows
+    that error and the bindings then say "No such file". The explorer must say what happened: installed, but
+    out of memory -- never "missing" or "not installed". Real library, real limit (RLIMIT_AS) in a real child;
+    several limits, since how much the interpreter itself maps varies."""
+    import subprocess
+    import sys
+
+    script = ("import resource, sys; lim = int(sys.argv[1]) * 2**20; resource.setrlimit(resource.RLIMIT_AS, "
+              "(lim, lim))\nfrom explorer.trt.library import available, TENSORRT_RTX\n"
+              "print(available(require_gpu=False, library=TENSORRT_RTX)[1])")
+    said = []
+    for mb in (120, 160, 200):
+        run = subprocess.run([sys.executable, "-c", script, str(mb)], capture_output=True, text=True, timeout=120,
+                             cwd=ROOT)
+        if run.returncode == 0:
+            said.append(run.stdout.strip())
+    assert said, "no child got as far as loading the library"
+    assert any("ran out of memory" in s and "installed" in s for s in said), said
+    assert not any("is missing" in s or "not installed" in s for s in said), said

@@ -163,11 +163,50 @@ def create_builder(trt, logger, messages: list[str], error: type[ExplorerError] 
 def describe_import_failure(exc: BaseException, library: Library = TENSORRT) -> str:
     """An import error in words: which shared library is missing and how to get it."""
     text = str(exc)
-    missing = re.search(r"(lib[\w.+-]+\.so(?:\.\d+)*)", text)
-    if missing:
-        return (f"the {library.module} Python bindings import but {missing.group(1)} is missing "
-                f"({text.splitlines()[0]}); {library.install_hint}")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    lib = re.search(r"(lib[\w.+-]+\.so(?:\.\d+)*)", text)
+    what = lib.group(1) if lib else f"the {library.title} libraries"
+    if isinstance(exc, MemoryError) or re.search(r"cannot allocate memory|failed to map segment|out of memory",
+                                                 text, re.I):
+        # the library is there: loading it needs more memory than this process may use (a child's limit)
+        return (f"{library.title} is installed, but loading {what} ran out of memory ({first}); give the process "
+                "more memory (the parser child's limit in bytes: EXPLORER_SHAPE_INFERENCE_MEMORY) or close other programs")
+    if lib and re.search(r"no such file|cannot open shared object", text, re.I):
+        packaged = _packaged_copy(library, what)
+        if packaged is not None:
+            # the file is there: its loader wheel swallowed why loading it failed (e.g. out of memory); ask again
+            real = _load_error(packaged)
+            if real is not None:
+                return describe_import_failure(OSError(real), library)
+        return (f"the {library.module} Python bindings import but {what} is missing ({first}); "
+                f"{library.install_hint}")
+    if lib:
+        return f"the {library.module} Python bindings import but {what} could not be loaded ({first})"
     return f"import {library.module} failed: {type(exc).__name__}: {text}"
+
+
+def _packaged_copy(library: Library, filename: str) -> str | None:
+    """The path of ``filename`` inside the library's loader packages (``tensorrt_rtx_libs``), if it is there."""
+    import importlib.util
+
+    for name in library.preload:
+        spec = importlib.util.find_spec(name)
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            path = os.path.join(folder, filename)
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def _load_error(path: str) -> str | None:
+    """Why ``dlopen`` refuses a shared library that exists, or None when it loads."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(path)
+    except OSError as exc:
+        return str(exc)
+    return None
 
 
 def _import(library: Library) -> Any:
