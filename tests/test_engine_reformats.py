@@ -254,3 +254,20 @@ def test_rtx_build_moves_the_network_input_to_nhwc(rtx_builds):
     assert move.kind == "Myelin move" and move.producer == "network input input.1"
     assert (move.from_format, move.to_format) == tuple(f"{d} {f}" for d, f in formats)
     assert move.cause == "network input" and move.consumers == ("Conv_0_myl0_1",)
+
+
+def test_the_layers_tab_html_escapes_region_and_node_names():
+    """Names are model data: a region named with markup is shown as text in the Layers tab's sections."""
+    from explorer.engine import EngineReport, Layer, attach_mapping
+    from explorer.widgets.tabs.layers import myelin_html, reformats_html
+
+    name = "{ForeignNode[<img src=x onerror=alert(1)>...<b>y</b>]}"
+    report = EngineReport(layers=[Layer(name=name, type="Myelin"),
+                                  Layer(name=f"Reformatting CopyNode for Input Tensor 0 to {name}", type="Reformat")])
+    attach_mapping(report)  # no model: the ends as written
+    html_text = myelin_html(report) + reformats_html(report)
+    assert "<img" not in html_text and "<b>y" not in html_text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html_text and "&lt;b&gt;y&lt;/b&gt;" in html_text
+    (region,) = report.myelin_regions()
+    assert region.onnx_nodes == ("<img src=x onerror=alert(1)>", "<b>y</b>")
+    assert region.via == "layer names only (no ONNX model)"
