@@ -271,3 +271,17 @@ def test_the_layers_tab_html_escapes_region_and_node_names():
     (region,) = report.myelin_regions()
     assert region.onnx_nodes == ("<img src=x onerror=alert(1)>", "<b>y</b>")
     assert region.via == "layer names only (no ONNX model)"
+
+
+def test_inspect_prints_the_myelin_region_of_the_real_rtx_log():
+    """The shipped TensorRT-RTX 1.7 build log of resnet18 (real): the region, its node count from the log's own
+    ``ForeignNode ... metadata:`` line, its 25 sub-layers and the Move kernel as a reformat."""
+    log = LOGS / "rtx_resnet18_aot_sm86.log"
+    (name, names), = _log_regions(str(log)).items()
+    proc = subprocess.run([sys.executable, "-m", "explorer", "inspect", "--log", str(log), "--model",
+                           str(SAMPLES / "resnet18.onnx")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    layers = sum(1 for line in log.read_text().split("\n") if line.startswith("Name: "))
+    assert f"{name}: {len(names)} ONNX nodes (metadata), {layers} engine layer(s), no per-layer times" in proc.stdout
+    assert "Reformats       1 reformat/copy layer(s): no per-layer times" in proc.stdout
+    assert "__myl_Move_myl0_0  network input input.1  Conv_0_myl0_1" in proc.stdout

@@ -131,12 +131,13 @@ def _myelin_lines(report) -> list[str]:
     for r in regions:
         timing = (f"{r.latency_ms:.4f} ms {r.statistic}" + (f", {r.share:.1f}%" if r.share is not None else "")
                   if r.latency_ms is not None else "no per-layer times")
-        lines.append(f"  {cell(r.name, 90)}: {len(r.onnx_nodes)} ONNX nodes ({r.via}), {len(r.layers)} engine "
-                     f"layer(s), {timing} ({_clean(r.source)})")
+        found = (f"{len(r.onnx_nodes)} ONNX nodes ({r.via})" if not r.via.startswith("layer names only")
+                 else "no ONNX model to resolve its nodes (give --model)")
+        lines.append(f"  {cell(r.name, 90)}: {found}, {len(r.layers)} engine layer(s), {timing} ({_clean(r.source)})")
         shown = ", ".join(cell(n, 60) for n in r.onnx_nodes[:12])
         more = f" ... (+{len(r.onnx_nodes) - 12})" if len(r.onnx_nodes) > 12 else ""
         if shown:
-            lines.append(f"    nodes: {shown}{more}")
+            lines.append(f"    {'nodes' if r.via != 'layer names only (no ONNX model)' else 'ends'}: {shown}{more}")
     return lines + [""]
 
 

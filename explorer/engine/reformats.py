@@ -95,8 +95,9 @@ class ReformatSummary:
             return "no reformat or copy layers"
         text = f"{self.count} reformat/copy layer(s)"
         if self.total_ms is not None:
-            text += (f": {self.total_ms:.4f} ms ({self.share:.2f}% of {self.latency_ms_total:.4f} ms, sum of "
-                     f"per-layer {self.statistic}s of {self.timed} timed; {self.source})")
+            share = f"{self.share:.2f}% of {self.latency_ms_total:.4f} ms, " if self.share is not None else ""
+            text += (f": {self.total_ms:.4f} ms ({share}sum of per-layer {self.statistic}s of {self.timed} timed; "
+                     f"{self.source})")
         else:
             text += ": no per-layer times (give the engine's profile, e.g. trtexec --exportProfile)"
         return text
