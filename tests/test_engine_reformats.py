@@ -285,3 +285,17 @@ def test_inspect_prints_the_myelin_region_of_the_real_rtx_log():
     assert f"{name}: {len(names)} ONNX nodes (metadata), {layers} engine layer(s), no per-layer times" in proc.stdout
     assert "Reformats       1 reformat/copy layer(s): no per-layer times" in proc.stdout
     assert "__myl_Move_myl0_0  network input input.1  Conv_0_myl0_1" in proc.stdout
+
+
+def test_onnx_runtime_nchwc_reorders_are_its_reformats():
+    """A real ONNX Runtime build (level 3: the NCHWc transformer): its ReorderInput/ReorderOutput nodes are the
+    layout changes, timed by ONNX Runtime's profiler."""
+    report = explorer.build(SAMPLES / "resnet18.onnx", backend="onnxruntime", opt_level=3, runs=3, warmup=1)
+    reorders = [l for l in report.layers if (l.type or "").rpartition("::")[2] in ("ReorderInput", "ReorderOutput")]
+    assert reorders, [l.type for l in report.layers]
+    found = report.reformats()
+    assert [r.layer for r in found] == [l.name for l in reorders]
+    assert all(r.kind == "ONNX Runtime reorder" and r.cause == "layout" and "NCHWc" in r.change for r in found)
+    summary = report.reformat_summary()
+    assert summary.total_ms == pytest.approx(sum(l.latency_ms for l in reorders))
+    assert summary.source == reorders[0].latency.source and "ONNX Runtime" in summary.source

@@ -9,7 +9,9 @@ list adds the reformats TensorRT marks ``NoOp`` and the copies other layer types
 * any layer of type ``Reformat``: ``Origin: REFORMAT``, ``Origin: QDQ`` (a model's QuantizeLinear run as a
   type-changing reformat), ``<tensor> copy`` (TensorRT 10);
 * ``__myl_Move*`` kernels of a Myelin region (TensorRT-RTX, TensorRT 10): Myelin's own layout changes;
-* a ``Shuffle`` whose input and output have the same dimensions and different formats (a copy).
+* a ``Shuffle`` whose input and output have the same dimensions and different formats (a copy);
+* ONNX Runtime's ``ReorderInput`` / ``ReorderOutput`` (its NCHWc transformer's layout changes between plain NCHW
+  and the blocked-channel NCHWc layout its NCHWc kernels use), in ONNX Runtime builds.
 
 The producer and consumer come from tensor names (the layer writing the reformat's input, the layers reading
 its output; network inputs and outputs by name), the change from the two tensors' formats (TensorRT's own
@@ -29,6 +31,9 @@ from .mapping import reformat_target
 
 if TYPE_CHECKING:  # pragma: no cover
     from .report import EngineReport, Layer, TensorDesc
+
+#: ONNX Runtime's layout changes (com.microsoft.nchwc domain): (from, to) layout
+_ORT_REORDER = {"ReorderInput": ("NCHW", "NCHWc (blocked channels)"), "ReorderOutput": ("NCHWc (blocked channels)", "NCHW")}
 
 _REFORMAT_NAME = re.compile(r"^Reformatting CopyNode for (?P<side>Input|Output) Tensor \d+ to ")
 
@@ -128,6 +133,8 @@ def reformat_kind(layer: "Layer") -> str | None:
         return "copy" if layer.name.endswith(" copy") else "reformat"
     if layer.name.startswith("__myl_Move"):
         return "Myelin move"
+    if kind.rpartition("::")[2] in _ORT_REORDER:
+        return "ONNX Runtime reorder"
     if kind == "Shuffle" and layer.inputs and layer.outputs:
         a, b = layer.inputs[0], layer.outputs[0]
         if a.shape is not None and a.shape == b.shape and a.format and b.format and a.format != b.format:
@@ -169,12 +176,15 @@ def find_reformats(report: "EngineReport") -> list[Reformat]:
             consumers = (target,)
         if not consumers and dst is not None and not io_out and not consumed.get(dst.name):
             consumers = (f"network output {dst.name}",)
+        from_format, to_format = (src.format if src else None), (dst.format if dst else None)
+        if kind == "ONNX Runtime reorder":
+            from_format, to_format = _ORT_REORDER[(layer.type or "").rpartition("::")[2]]
         cause, reason = _cause(layer, kind, src, dst, producer, consumers, by_name)
         share = (100.0 * layer.latency_ms / total) if layer.latency is not None and total else None
         out.append(Reformat(
             layer=layer.name, kind=kind, producer=producer, consumers=consumers,
             input_tensor=src.name if src else None, output_tensor=dst.name if dst else None,
-            from_format=src.format if src else None, to_format=dst.format if dst else None,
+            from_format=from_format, to_format=to_format,
             from_dtype=src.dtype if src else None, to_dtype=dst.dtype if dst else None,
             cause=cause, reason=reason, latency_ms=layer.latency_ms, share=share,
             statistic=layer.latency_statistic, source=layer.latency.source if layer.latency else None))
@@ -215,6 +225,11 @@ def _cause(layer, kind: str, src: "TensorDesc | None", dst: "TensorDesc | None",
     if kind == "quantize (Q/DQ)":
         return "Q/DQ", (f"Q/DQ placement: the model's {layer.name} runs as a type-changing reformat "
                         f"({a_type or '?'} -> {b_type or '?'}), where the model puts its QuantizeLinear")
+    if kind == "ONNX Runtime reorder":
+        op = (layer.type or "").rpartition("::")[2]
+        a, b = _ORT_REORDER[op]
+        return "layout", (f"layout change at the edge of ONNX Runtime's NCHWc kernels: {op} turns {writer}'s {a} output into "
+                          f"{b} for {reader}")
     if kind == "reformat (NoOp)":
         return "NoOp", f"no kernel runs: the engine marks it NoOp ({a_fmt} -> {b_fmt} needs no copy here)"
     if producer and producer.startswith("network input "):
