@@ -22,7 +22,6 @@ tactic needs, Q/DQ placement, or no kernel at all (NoOp). Time is the profile's 
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -35,7 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 #: ONNX Runtime's layout changes (com.microsoft.nchwc domain): (from, to) layout
 _ORT_REORDER = {"ReorderInput": ("NCHW", "NCHWc (blocked channels)"), "ReorderOutput": ("NCHWc (blocked channels)", "NCHW")}
 
-_REFORMAT_NAME = re.compile(r"^Reformatting CopyNode for (?P<side>Input|Output) Tensor \d+ to ")
 
 #: causes, in the order the summary lists them
 CAUSES = ("network input", "network output", "precision", "layout", "Q/DQ", "copy", "NoOp")
@@ -125,7 +123,7 @@ def layout_of(fmt: str | None) -> str | None:
 def reformat_kind(layer: "Layer") -> str | None:
     """Whether ``layer`` is a reformat or copy, and which (None: it is not; see the module doc)."""
     kind = (layer.type or "").strip()
-    if _REFORMAT_NAME.match(layer.name):
+    if reformat_target(layer.name) is not None:
         return "reformat (NoOp)" if kind == "NoOp" else "reformat"
     if kind == "Reformat" or layer.parameter_type == "Reformat":
         if layer.origin == "QDQ":
@@ -162,17 +160,18 @@ def find_reformats(report: "EngineReport") -> list[Reformat]:
             continue
         src = layer.inputs[0] if layer.inputs else None
         dst = layer.outputs[0] if layer.outputs else None
-        named = _REFORMAT_NAME.match(layer.name)
-        target = reformat_target(layer.name)
+        target = reformat_target(layer.name)  # "Reformatting CopyNode for Input|Output Tensor N to <target>"
+        named = target is not None
+        side = "Output" if layer.name.startswith("Reformatting CopyNode for Output ") else "Input"
         producer = produced.get(src.name) if src is not None else None
         if producer is None and src is not None and (src.name in io_in or (not io_in and not named)):
             producer = f"network input {src.name}"
-        if producer is None and named and named["side"] == "Output":
+        if producer is None and named and side == "Output":
             producer = target
         consumers = tuple(c for c in consumed.get(dst.name, []) if c != layer.name) if dst is not None else ()
         if dst is not None and dst.name in io_out:
             consumers += (f"network output {dst.name}",)
-        if not consumers and named and named["side"] == "Input":
+        if not consumers and named and side == "Input":
             consumers = (target,)
         if not consumers and dst is not None and not io_out and not consumed.get(dst.name):
             consumers = (f"network output {dst.name}",)

@@ -113,7 +113,11 @@ class Layer:
 
     @property
     def is_reformat(self) -> bool:
-        """A layer TensorRT inserted to change a tensor's format (not one of the model's operations)."""
+        """A layer TensorRT inserted to change a tensor's format (not one of the model's operations).
+
+        Narrower than :func:`explorer.engine.reformats.reformat_kind`, which also counts format changes that
+        run a model node (a QuantizeLinear as a reformat) or a backend's own kernels (Myelin moves, ONNX
+        Runtime reorders)."""
         return self.origin == "REFORMAT" or bool(_REFORMAT_NAME.match(self.name))
 
     @property
