@@ -118,14 +118,52 @@ def test_model_from_another_network_is_noted(fixtures_dir):
 
 
 # -- Myelin ranges, metadata, unnamed nodes, hostile names ----------------------------------------------------
-def test_foreign_node_range_follows_topological_order():
+def _on_paths(path, first, last):
+    """Node names on a directed path first -> last, from the ONNX protobuf itself (plain loops, not the explorer)."""
+    import onnx
+
+    nodes = list(onnx.load(str(path)).graph.node)
+    succ = {n.name: {m.name for m in nodes if set(m.input) & set(n.output)} for n in nodes}
+    pred = {n.name: {m for m, after in succ.items() if n.name in after} for n in nodes}
+
+    def reach(start, edges):
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in edges[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    keep = reach(first, succ) & reach(last, pred)
+    return [n.name for n in nodes if n.name in keep and n.op_type != "Constant"]
+
+
+def test_foreign_node_range_is_the_nodes_on_paths_between_its_ends():
+    """``{ForeignNode[A...B]}`` covers the nodes on directed paths A -> B, not the node-list slice between them:
+    k_proj/v_proj MatMuls sit between q_proj/MatMul and norm1 in the list but on no path from q_proj."""
     model = _model("transformer_encoder.onnx")
     names = [n.name for n in model.nodes]
     first, last = "/encoder/layers.0/self_attn/q_proj/MatMul", "/encoder/layers.0/norm1/Add_1"
     mapping = map_layers([f"{{ForeignNode[{first}...{last}]}}"], model)
-    expected = [n.id for n in model.nodes[names.index(first): names.index(last) + 1]]
-    assert mapping.layers[0].nodes == expected and len(expected) > 20
-    assert mapping.layers[0].unknown == []
+    expected = _on_paths(SAMPLES / "transformer_encoder.onnx", first, last)
+    assert mapping.layers[0].nodes == expected and len(expected) > 15
+    assert mapping.layers[0].range_nodes == expected and mapping.layers[0].unknown == []
+    sliced = names[names.index(first): names.index(last) + 1]
+    assert "/encoder/layers.0/self_attn/k_proj/MatMul" in sliced
+    assert "/encoder/layers.0/self_attn/k_proj/MatMul" not in mapping.layers[0].nodes
+
+
+def test_foreign_node_whose_first_layer_is_a_weight_stops_at_other_layers():
+    """TensorRT may name a region after a Constant layer (a weight: ``{ForeignNode[fc.bias...Gemm_48_1]}``, the
+    real name from TensorRT-RTX 1.7's build of resnet18; ``Gemm_48_1`` is the ONNX parser's second layer for node
+    Gemm_48). A weight bounds nothing: the range walks back from the last node and stops at nodes other engine
+    layers run."""
+    model = _model("resnet18.onnx")
+    whole = map_layers(["{ForeignNode[fc.bias...Gemm_48_1]}"], model)
+    assert whole.layers[0].nodes == [n.id for n in model.nodes if n.op_type != "Constant"]
+    tail = map_layers(["Conv_43 + Add_44 + Relu_45", "{ForeignNode[fc.bias...Gemm_48_1]}"], model)
+    assert tail.layers[1].nodes == ["GlobalAveragePool_46", "Flatten_47", "Gemm_48"]
 
 
 def test_metadata_is_the_authority():

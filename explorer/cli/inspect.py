@@ -56,6 +56,8 @@ def render(report) -> str:
     elif report.tactics:
         lines.extend(_tactic_table(report))
         lines.append("")
+    lines.extend(_reformat_lines(report))
+    lines.extend(_myelin_lines(report))
     total = report.latency_ms_total
     if total is not None:
         rows = sum(1 for layer in report.layers if layer.latency is not None)
@@ -102,6 +104,41 @@ def _layer_table(report) -> list[str]:
                      f"{share:.1f}" if share is not None else "-",
                      cell(layer.tactic or "-", TACTIC_WIDTH)])
     return align_columns(header, rows, right={0, 4, 5})
+
+
+def _reformat_lines(report) -> list[str]:
+    """The reformat/copy layers: between which layers, the change, the cause, the time (and the total)."""
+    items = report.reformats()
+    if not items:
+        return []
+    summary = report.reformat_summary()
+    causes = ", ".join(f"{cause} {n}" + (f" ({ms:.4f} ms)" if ms is not None else "")
+                       for cause, n, ms in summary.by_cause)
+    header = ["Reformat layer", "Producer", "Consumer", "Change", "Cause", "ms", "%"]
+    rows = [[cell(r.layer, 40), cell(r.producer or "-", 28), cell(r.consumer or "-", 28), cell(r.change, 44),
+             r.cause, f"{r.latency_ms:.4f}" if r.latency_ms is not None else "-",
+             f"{r.share:.1f}" if r.share is not None else "-"] for r in items]
+    return ([f"Reformats       {_clean(summary.line())}", f"{'':<16}by cause: {causes}", ""]
+            + align_columns(header, rows, right={5, 6}) + [""])
+
+
+def _myelin_lines(report) -> list[str]:
+    """Each Myelin region: the ONNX nodes it runs (and how they were found), its layers and latency."""
+    regions = report.myelin_regions()
+    if not regions:
+        return []
+    lines = [f"Myelin regions  {len(regions)}"]
+    for r in regions:
+        timing = (f"{r.latency_ms:.4f} ms {r.statistic}" + (f", {r.share:.1f}%" if r.share is not None else "")
+                  if r.latency_ms is not None else "no per-layer times")
+        found = (f"{len(r.onnx_nodes)} ONNX nodes ({r.via})" if not r.via.startswith("layer names only")
+                 else "no ONNX model to resolve its nodes (give --model)")
+        lines.append(f"  {cell(r.name, 90)}: {found}, {len(r.layers)} engine layer(s), {timing} ({_clean(r.source)})")
+        shown = ", ".join(cell(n, 60) for n in r.onnx_nodes[:12])
+        more = f" ... (+{len(r.onnx_nodes) - 12})" if len(r.onnx_nodes) > 12 else ""
+        if shown:
+            lines.append(f"    {'nodes' if r.via != 'layer names only (no ONNX model)' else 'ends'}: {shown}{more}")
+    return lines + [""]
 
 
 def _tactic_table(report) -> list[str]:

@@ -48,8 +48,11 @@ def load_report(graph: Any = None, profile: Any = None, times: Any = None, log: 
 
 def attach_mapping(report: EngineReport, model: Any = None) -> EngineMapping:
     """Fill every layer's ``onnx_nodes`` (ONNX node ids when a model is given, parsed names otherwise)."""
+    from .myelin import region_names
+
     loaded = _as_model(model)
-    mapping = map_layers(report.layers, loaded)
+    regions = [(name, report.region_metadata.get(name)) for name in region_names(report)]
+    mapping = map_layers(report.layers, loaded, regions=regions)
     for layer, mapped in zip(report.layers, mapping.layers):
         layer.onnx_nodes = list(mapped.nodes)
     report.mapping = mapping

@@ -4,8 +4,8 @@ TensorRT names a fused layer after what it fused:
 
 * ``a + b`` vertical fusion, ``a || b`` horizontal fusion;
 * ``PWN(PWN(x + y, z), w)`` / ``fusedPointwiseNode(...)`` fused pointwise nodes, nested;
-* ``{ForeignNode[first...last]}`` a Myelin region: every node from ``first`` to ``last`` in the model's
-  topological order;
+* ``{ForeignNode[first...last]}`` a Myelin region, named after the first and last TensorRT network layers it
+  took (in TensorRT's layer order, see :meth:`NameResolver.region_range` for the nodes that gives);
 * ``Reformatting CopyNode for Input Tensor 0 to <layer>`` a format change TensorRT inserted (no ONNX node);
 * ``conv1.weight + QuantizeLinear_7 + Conv_9`` Q/DQ folding: ``conv1.weight`` is an initializer, a weight,
   not a node;
@@ -51,6 +51,9 @@ class LayerMapping:
     unknown: list[str] = field(default_factory=list)  # parts matching nothing in the model
     via: str = "name"  # "metadata" | "name" | "reformat"
     reformat_of: str | None = None  # the layer a reformat serves
+    #: a Myelin region's nodes by topological range alone (:meth:`NameResolver.region_range`), kept beside
+    #: ``nodes`` (which its metadata decides when it has one) so the two can be compared
+    range_nodes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +65,9 @@ class EngineMapping:
     vanished: list[str]  # ONNX node ids in no layer (constant-folded, no-ops, absorbed Q/DQ)
     verified: bool  # True when names were checked against a model
     source: str = ""
+    #: Myelin regions named only outside the layer list (a build log's ``{ForeignNode[...]}`` when the engine
+    #: lists the region's ``_myl`` sub-layers instead, as TensorRT-RTX and TensorRT 10 do), mapped the same way
+    regions: list[LayerMapping] = field(default_factory=list)
 
     def nodes_of(self, layer: str) -> list[str]:
         for item in self.layers:
@@ -88,6 +94,7 @@ class EngineMapping:
             "unknown": self.unknown_names,
             "verified": self.verified,
             "source": self.source,
+            "regions": [asdict(item) for item in self.regions],
         }
 
 
@@ -117,6 +124,12 @@ class NameResolver:
         self.order: dict[str, int] = {}
         self.weights: set[str] = set()
         self.producer: dict[str, str] = {}
+        self.consumers: dict[str, list[str]] = {}
+        self.constants: set[str] = set()  # Constant nodes: weights, never part of a range
+        #: nodes that engine layers other than Myelin regions run (set by :func:`map_layers`): a region whose
+        #: first layer bounds nothing stops there
+        self.claimed: set[str] = set()
+        self._graph = None
         if model is not None:
             graph = model.graph
             for index, node in enumerate(graph.nodes):
@@ -124,9 +137,14 @@ class NameResolver:
                 self.order[node.id] = index
                 if node.name:
                     self.by_name.setdefault(node.name, []).append(node.id)
+                if node.op_type == "Constant":
+                    self.constants.add(node.id)
                 for out in node.outputs:
                     if out:
                         self.producer[out] = node.id
+                for name in node.inputs:
+                    if name:
+                        self.consumers.setdefault(name, []).append(node.id)
             self.weights = set(graph.initializers)
             self.weights.update(out for node in graph.nodes if node.op_type == "Constant" for out in node.outputs)
 
@@ -227,25 +245,99 @@ class NameResolver:
                 i += 1
 
     def _foreign_range(self, body: str, out: LayerMapping) -> list[str]:
-        """``first...last`` -> the nodes between them in topological order (inclusive)."""
+        """``first...last`` -> the region's nodes by topological range (:meth:`region_range`)."""
         if "..." not in body:
             ids = self.node_ids(body) if self.model is not None else [body]
             if ids is None:
+                ids = self._end_nodes(body)[0]
+            if not ids:
                 out.unknown.append(body)
                 return []
             return ids
         if self.model is None:
             first, _, last = body.partition("...")
             return [first, last]
-        # node names may contain "..." themselves: try every split until both ends are known nodes
+        # node names may contain "..." themselves: the first split whose last end is known wins
         for match in re.finditer(r"\.\.\.", body):
             first, last = body[:match.start()], body[match.end():]
-            a, b = self.node_ids(first), self.node_ids(last)
-            if a and b:
-                lo, hi = sorted((min(self.order[i] for i in a), max(self.order[i] for i in b)))
-                return [node.id for node in self.model.graph.nodes[lo:hi + 1]]
+            nodes = self.region_range(first, last)
+            if nodes:
+                out.range_nodes = list(nodes)
+                return nodes
         out.unknown.append(body)
         return []
+
+    def _end_nodes(self, token: str) -> tuple[list[str], bool]:
+        """The ONNX nodes behind one end of a region name, and whether the end bounds the range.
+
+        An end is a TensorRT network layer: a node's name; ``<node>_<k>``, the k-th extra layer the ONNX parser
+        made for a node (TensorRT-RTX 1.7's parser names Gemm_48's second layer ``Gemm_48_1``); a weight
+        (the parser's Constant layer, named after the initializer: it has no inputs, so TensorRT may list it
+        first and it bounds nothing); or a fused name of those (``/Constant_7_output_0 + ONNXTRT_Broadcast``).
+        """
+        token = token.strip()
+        ids = self.node_ids(token)
+        if ids:
+            return [i for i in ids if i not in self.constants], True
+        if token in self.weights:
+            return [], False
+        suffixed = re.fullmatch(r"(?P<node>.+)_\d+", token, re.S)
+        if suffixed and self.node_ids(suffixed["node"]):
+            return self._end_nodes(suffixed["node"])
+        parts = LayerMapping(layer=token)
+        self._walk(token, parts)
+        nodes = [i for i in parts.nodes if i not in self.constants]
+        return nodes, bool(nodes)
+
+    def region_range(self, first: str, last: str) -> list[str]:
+        """The ONNX nodes of ``{ForeignNode[first...last]}`` by topological range, in model order.
+
+        Not an index range of the node list (that would take unrelated branches listed in between): when
+        ``first`` is a node, the nodes on some directed path from ``first`` to ``last``, both included; when
+        ``first`` bounds nothing (a weight, a layer TensorRT made), ``last`` and every node before it reachable
+        backwards through nodes no other engine layer runs (:attr:`claimed`). Constant nodes are weights and
+        are left out. Empty when ``last`` is unknown or no path joins the ends.
+        """
+        if self.model is None:
+            return []
+        import networkx as nx
+
+        ends, _ = self._end_nodes(last)
+        if not ends:
+            return []
+        starts, bounded = self._end_nodes(first)
+        graph = self._digraph()
+        if bounded:
+            if not starts:
+                return []
+            after = set(starts)
+            for start in starts:
+                after |= nx.descendants(graph, start)
+            before = set(ends)
+            for end in ends:
+                before |= nx.ancestors(graph, end)
+            found = (after & before) - self.constants
+            return self._in_order(list(found)) if found & set(ends) and found & set(starts) else []
+        found, todo = set(ends), list(ends)
+        while todo:
+            for prev in graph.predecessors(todo.pop()):
+                if prev not in found and prev not in self.claimed and prev not in self.constants:
+                    found.add(prev)
+                    todo.append(prev)
+        return self._in_order(list(found))
+
+    def _digraph(self):
+        """The model's node graph (producer -> consumer), built once."""
+        if self._graph is None:
+            import networkx as nx
+
+            graph = nx.DiGraph()
+            graph.add_nodes_from(self.order)
+            for tensor, node in self.producer.items():
+                for consumer in self.consumers.get(tensor, ()):
+                    graph.add_edge(node, consumer)
+            self._graph = graph
+        return self._graph
 
     def _in_order(self, ids: list[str]) -> list[str]:
         if not self.order:
@@ -253,10 +345,14 @@ class NameResolver:
         return sorted(ids, key=lambda i: self.order.get(i, len(self.order)))
 
 
-def map_layers(layers: Iterable[Any], model=None, *, source: str = "") -> EngineMapping:
+def map_layers(layers: Iterable[Any], model=None, *, source: str = "",
+               regions: Iterable[tuple[str, str | None]] = ()) -> EngineMapping:
     """Map engine layers (an EngineReport, Layer objects, or names) to ONNX nodes of ``model``.
 
     Without a model the names are only parsed (``verified=False``): parts are reported as written.
+    ``regions``: (name, metadata) of ``{ForeignNode[...]}`` regions named outside the layer list (a build
+    log's), mapped into :attr:`EngineMapping.regions`. Myelin ranges are resolved after the other layers, so
+    a range stops at nodes those layers run.
     """
     from ..errors import ArtifactError
 
@@ -272,6 +368,7 @@ def map_layers(layers: Iterable[Any], model=None, *, source: str = "") -> Engine
     resolver = NameResolver(model)
     results: list[LayerMapping] = []
     node_to_layers: dict[str, list[str]] = {}
+    named: list[tuple[str, str | None]] = []
     for index, item in enumerate(layers):
         if isinstance(item, str):
             name, metadata = item, None
@@ -284,17 +381,64 @@ def map_layers(layers: Iterable[Any], model=None, *, source: str = "") -> Engine
                                 "information dict or a Layer", where=f"layers[{index}]")
         if metadata is not None and not isinstance(metadata, str):
             metadata = str(metadata)
-        mapped = resolver.map_layer(name, metadata)
-        results.append(mapped)
+        named.append((name, metadata))
+    foreign = [is_myelin_region(name) for name, _ in named]
+    for (name, metadata), region in zip(named, foreign):
+        if not region:
+            mapped = resolver.map_layer(name, metadata)
+            if not is_myelin_sublayer(name):
+                resolver.claimed.update(mapped.nodes)
+            results.append(mapped)
+        else:
+            results.append(None)  # after the other layers (their nodes bound the range)
+    for i, ((name, metadata), region) in enumerate(zip(named, foreign)):
+        if region:
+            results[i] = resolver.map_layer(name, metadata)
+    for mapped in results:
         for node in mapped.nodes:
-            node_to_layers.setdefault(node, []).append(name)
+            node_to_layers.setdefault(node, []).append(mapped.layer)
+    region_maps = [resolver.map_layer(name, metadata) for name, metadata in regions]
     vanished = []
     if model is not None:
         vanished = [node.id for node in model.graph.nodes if node.id not in node_to_layers]
     label = source or ("layer names and metadata checked against the ONNX model" if model is not None
                        else "layer names only (no ONNX model to check against)")
     return EngineMapping(layers=results, node_to_layers=node_to_layers, vanished=vanished,
-                         verified=model is not None, source=label)
+                         verified=model is not None, source=label, regions=region_maps)
+
+
+_MYELIN_SUBLAYER = re.compile(r"_myl(?P<graph>\d+)_\d+$")
+
+
+def is_myelin_region(name: str) -> bool:
+    """``{ForeignNode[...]}``: a whole Myelin region as one name (TensorRT 8.x-10.x engine layer, build logs)."""
+    return bool(_FOREIGN.match(name.strip()))
+
+
+def is_myelin_sublayer(name: str) -> bool:
+    """``Conv_5_myl0_4``, ``__myl_Move_myl0_0``: one kernel of a Myelin region (TensorRT-RTX, TensorRT 10)."""
+    return bool(_MYELIN_SUBLAYER.search(name))
+
+
+def myelin_graph(name: str) -> int | None:
+    """The Myelin graph a sub-layer belongs to (``_myl<N>_<k>`` -> N), None for other layers."""
+    m = _MYELIN_SUBLAYER.search(name)
+    return int(m["graph"]) if m else None
+
+
+def reformat_target(name: str) -> str | None:
+    """``Reformatting CopyNode for Input Tensor 0 to <layer>`` -> ``<layer>`` (the layer it serves), else None."""
+    m = _REFORMAT.match(name)
+    return m["target"] if m else None
+
+
+def foreign_ends(name: str) -> tuple[str, str] | None:
+    """(first, last) as written in ``{ForeignNode[first...last]}`` (the first ``...`` splits), else None."""
+    m = _FOREIGN.match(name.strip())
+    if not m:
+        return None
+    first, sep, last = m["body"].partition("...")
+    return (first, last) if sep else (first, first)
 
 
 # -- helpers --------------------------------------------------------------------------------------------
@@ -340,4 +484,5 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-__all__ = ["EngineMapping", "LayerMapping", "NameResolver", "map_layers", "parse_metadata", "split_fused_name"]
+__all__ = ["EngineMapping", "LayerMapping", "NameResolver", "foreign_ends", "is_myelin_region", "is_myelin_sublayer",
+           "map_layers", "myelin_graph", "parse_metadata", "reformat_target", "split_fused_name"]

@@ -113,7 +113,11 @@ class Layer:
 
     @property
     def is_reformat(self) -> bool:
-        """A layer TensorRT inserted to change a tensor's format (not one of the model's operations)."""
+        """A layer TensorRT inserted to change a tensor's format (not one of the model's operations).
+
+        Narrower than :func:`explorer.engine.reformats.reformat_kind`, which also counts format changes that
+        run a model node (a QuantizeLinear as a reformat) or a backend's own kernels (Myelin moves, ONNX
+        Runtime reorders)."""
         return self.origin == "REFORMAT" or bool(_REFORMAT_NAME.match(self.name))
 
     @property
@@ -381,6 +385,9 @@ class EngineReport:
     provenance: dict[str, str] = field(default_factory=dict)  # section -> source
     notes: list[str] = field(default_factory=list)  # what is missing and how to get it
     mapping: Any = None  # explorer.engine.mapping.EngineMapping when an ONNX model was given
+    #: ``{ForeignNode[...]}`` -> its ``[ONNX Layer: ...]`` metadata, for Myelin regions a build log describes
+    #: beside the engine's layer list (TensorRT-RTX prints it while costing the region)
+    region_metadata: dict[str, str] = field(default_factory=dict)
 
     # -- figures ---------------------------------------------------------------------------------------
     @property
@@ -456,6 +463,7 @@ class EngineReport:
             self.io_tensors = list(part.io_tensors)
         if part.mapping is not None:
             self.mapping = part.mapping
+        self.region_metadata.update(part.region_metadata)
 
     def _absorb_layers(self, incoming: list[Layer]) -> None:
         if not incoming:
@@ -528,12 +536,35 @@ class EngineReport:
                                      precision=layer.precision))
         return groups
 
+    def reformats(self):
+        """The reformat and copy layers, each between its producer and consumers, with the format or type
+        change, its cause and time (:mod:`explorer.engine.reformats`)."""
+        from .reformats import find_reformats
+
+        return find_reformats(self)
+
+    def reformat_summary(self):
+        """How many reformat/copy layers and the time in them, of the total (:class:`ReformatSummary`)."""
+        from .reformats import summarize
+
+        return summarize(self)
+
+    def myelin_regions(self):
+        """Every ``{ForeignNode[...]}`` Myelin region: its ONNX nodes, engine layers, latency and share
+        (:mod:`explorer.engine.myelin`)."""
+        from .myelin import myelin_regions
+
+        return myelin_regions(self)
+
     # -- views ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``python -m explorer inspect --json``."""
         return {
             "layers": [layer.to_dict() for layer in self.layers],
             "latency_ms_total": self.latency_ms_total,
+            "reformats": [r.to_dict() for r in self.reformats()],
+            "reformat_summary": self.reformat_summary().to_dict(),
+            "myelin_regions": [r.to_dict() for r in self.myelin_regions()],
             "tactics": [asdict(t) for t in self.tactics],
             "memory": self.memory.to_dict(),
             "end_to_end": self.end_to_end.to_dict() if self.end_to_end else None,

@@ -219,7 +219,7 @@ def report_from_tensorrt(result: TensorRTBuildResult, model_path: str | None = N
     return BuildReport(
         layers=merged.layers, tactics=merged.tactics, memory=merged.memory, end_to_end=merged.end_to_end,
         io_tensors=merged.io_tensors, sources=merged.sources, provenance=merged.provenance, notes=notes,
-        mapping=merged.mapping, backend=backend, backend_reason=reason,
+        mapping=merged.mapping, region_metadata=merged.region_metadata, backend=backend, backend_reason=reason,
         settings={**settings, "backend": result.library if result.library != "tensorrt" else "tensorrt",
                   "backend_reason": reason, "tensorrt_version": version, "strongly_typed": result.strongly_typed,
                   "conversion": result.conversion, "library": result.library,

@@ -71,6 +71,7 @@ _PEAK = re.compile(r"Peak memory usage of TRT CPU/GPU memory allocators: CPU (?P
 _ENGINE_SIZE = re.compile(r"(?:Created engine with size|Loaded engine size|Engine size): (?P<value>[\d.]+)\s*"
                           r"(?P<unit>[KMG]i?B|bytes|B)?")
 _SKIP_TACTIC = re.compile(r"[Ss]kipping tactic (?P<tactic>\S+?),? (?:due to |because )?(?P<reason>.*)$")
+_REGION_METADATA = re.compile(r"ForeignNode (?P<name>\{ForeignNode\[.*\]\}) metadata: (?P<metadata>.*)$", re.S)
 _NO_VALID = " has no valid tactics for this config, skipping"
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _INT = re.compile(r"-?[0-9]{1,19}")
@@ -193,6 +194,7 @@ class LogParser:
         self.engine_layers: dict[str, Layer] = {}
         self.memory_layers: dict[str, LayerMemory] = {}
         self.totals: dict[str, int] = {}
+        self.region_metadata: dict[str, str] = {}  # {ForeignNode[...]} -> its metadata line
         self.phases: list[tuple[str, float]] = []  # (build phase, seconds) in the order the log gives them
         self.recognized = 0
         self.lines = 0
@@ -279,6 +281,8 @@ class LogParser:
                 recognized += self._memory(line)
             elif "kipp" in line:
                 recognized += self._skip(line)
+            elif "ForeignNode " in line and "} metadata: " in line:
+                recognized += self._region_metadata(line)
             elif "Computing costs for" in line:
                 m = _COSTS.match(line, line.find("Computing costs for"))
                 if m is not None:
@@ -302,6 +306,15 @@ class LogParser:
         self.dropped += dropped
 
     # -- memory bound ---------------------------------------------------------------------------------------
+    def _region_metadata(self, line: str) -> int:
+        """``ForeignNode {ForeignNode[a...b]} metadata: [ONNX Layer: a]...``: the ONNX nodes of a Myelin region
+        (TensorRT-RTX 1.7 prints it while costing the region; its engine then lists the region's sub-layers)."""
+        m = _REGION_METADATA.match(line, line.find("ForeignNode "))
+        if m is None or not self._room(len(line)):
+            return 0
+        self.region_metadata[m["name"]] = m["metadata"].rstrip("\n")
+        return 1
+
     def _keep(self, text: str) -> str:
         """Charge a context string (layer, formats) to the budget; it is kept whatever happens."""
         self._budget -= len(text)
@@ -518,8 +531,10 @@ class LogParser:
         layers = list(self.engine_layers.values())
         if layers:
             provenance["layers"] = self.label
+        if self.region_metadata:
+            provenance["region_metadata"] = self.label
         return EngineReport(layers=layers, tactics=tactics, memory=memory, sources=[self.label],
-                            provenance=provenance, notes=notes)
+                            provenance=provenance, notes=notes, region_metadata=dict(self.region_metadata))
 
 
 # -- helpers --------------------------------------------------------------------------------------------

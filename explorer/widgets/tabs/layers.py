@@ -24,6 +24,7 @@ class LayersTab(EngineTab):
         self.bar = None
         self.controls = W.HBox([self.sort, self.color])
         self.table_title = W.HTML("<h4>Layers</h4>")
+        self.extra = html_widget()  # reformat/copy layers and Myelin regions, when the engine has some
 
     def render(self) -> None:
         import ipywidgets as W
@@ -52,10 +53,11 @@ class LayersTab(EngineTab):
             for widget, fig in zip(self.plots, figures):
                 widget.set_figure(fig)
         self.table.value = layers_table(report, build.source)
+        self.extra.value = reformats_html(report) + myelin_html(report)
         # the head names the build last: once it does, the plots and the table below are this build's
         self.head.value = (STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
                            + f"<div class='trex-source'>latency: {e(engine_source(report, 'latency'))}</div>")
-        self.widget.children = [self.head, self.controls, self.fig_box, self.table_title, self.table]
+        self.widget.children = [self.head, self.controls, self.fig_box, self.table_title, self.table, self.extra]
         self.on_selection()
 
     def _clicked(self, layer: str) -> None:
@@ -80,3 +82,40 @@ def layers_table(report, source: str) -> str:
         columns.pop("latency_p10_ms"), columns.pop("latency_p90_ms")
     frame = frame[list(columns)].rename(columns=columns)
     return table(frame, list(frame.columns), source=f"{source}; latency: {stat} per layer", max_rows=2000)
+
+
+def reformats_html(report) -> str:
+    """The reformat/copy layers (:meth:`EngineReport.reformats`): between which layers, the change, its cause,
+    the time; the totals line (:meth:`EngineReport.reformat_summary`) above. Empty when there are none."""
+    items = report.reformats()
+    if not items:
+        return ""
+    summary = report.reformat_summary()
+    stat = summary.statistic or "latency"
+    rows = [{"layer": r.layer, "kind": r.kind, "producer": r.producer, "consumer": r.consumer, "change": r.change,
+             "cause": r.cause, "why": r.reason,
+             f"{stat} ms": f"{r.latency_ms:.4f}" if r.latency_ms is not None else "",
+             "share %": f"{r.share:.2f}" if r.share is not None else ""} for r in items]
+    causes = "; ".join(f"{cause}: {n}" + (f" ({ms:.4f} ms)" if ms is not None else "")
+                       for cause, n, ms in summary.by_cause)
+    return (STYLE + "<h4>Reformat and copy layers</h4><div class='trex-reformats'>"
+            + f"<div class='trex-reformat-total'><b>{e(summary.line(), None)}</b></div>"
+            + f"<div class='trex-source'>by cause: {e(causes, None)}</div>"
+            + table(rows, list(rows[0]), max_rows=2000) + "</div>")
+
+
+def myelin_html(report) -> str:
+    """Each Myelin region (:meth:`EngineReport.myelin_regions`): its latency share, how its ONNX nodes were
+    found, and the node list itself (names are model data: escaped text). Empty when there are none."""
+    regions = report.myelin_regions()
+    if not regions:
+        return ""
+    rows = [{"region": r.name, "ONNX nodes": len(r.onnx_nodes), "found by": r.via, "engine layers": len(r.layers),
+             "latency ms": f"{r.latency_ms:.4f} ({r.statistic})" if r.latency_ms is not None else "no per-layer times",
+             "share %": f"{r.share:.2f}" if r.share is not None else "", "source": r.source} for r in regions]
+    lists = "".join(
+        f"<details class='trex-myelin-nodes' open><summary>{e(r.name)}: {len(r.onnx_nodes)} ONNX nodes "
+        f"({e(r.via)})</summary><div class='trex-log'>{e(chr(10).join(r.onnx_nodes), None)}</div></details>"
+        for r in regions)
+    return (STYLE + "<h4>Myelin regions</h4><div class='trex-myelin'>" + table(rows, list(rows[0]), scroll=False)
+            + lists + "</div>")
