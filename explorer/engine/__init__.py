@@ -47,7 +47,12 @@ def load_report(graph: Any = None, profile: Any = None, times: Any = None, log: 
     if artifact is not None:
         parts.append(read_artifact(artifact, engine=engine))
     if graph is not None:
-        parts.append(read_layer_info(graph))
+        try:
+            parts.append(read_layer_info(graph))
+        except ArtifactError:  # load_report("trace.json"), load_report("trtexec.log"): one artifact of another kind
+            if not _is_path(graph) or artifact_kind(graph) not in ("rtx-trace", "log"):
+                raise
+            parts.append(read_artifact(graph))
     if profile is not None:
         parts.append(read_profile(profile))
     if log is not None:
@@ -64,12 +69,17 @@ def load_report(graph: Any = None, profile: Any = None, times: Any = None, log: 
     return report
 
 
-def _is_folder(value: Any) -> bool:
+def _is_path(value: Any) -> bool:
     import os
 
     return isinstance(value, (str, os.PathLike)) and not (isinstance(value, str) and ("\n" in value or
-                                                                                       value.lstrip()[:1] in "{[")) \
-        and os.path.isdir(os.fspath(value))
+                                                                                       value.lstrip()[:1] in "{["))
+
+
+def _is_folder(value: Any) -> bool:
+    import os
+
+    return _is_path(value) and os.path.isdir(os.fspath(value))
 
 
 def attach_mapping(report: EngineReport, model: Any = None) -> EngineMapping:
