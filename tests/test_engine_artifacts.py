@@ -306,3 +306,38 @@ def test_cli_inspect_reads_a_folder_and_a_log(fixtures_dir):
     assert "trtexec --dumpProfile log trtexec_dumpprofile_a100_fp32.log" in text.stdout
     listed = _cli("inspect", fixtures_dir)
     assert listed.returncode == 2 and "a100_resnet_fp16, a100_resnet_fp32, a100_resnet_qat" in listed.stderr
+
+
+def test_cli_report_adds_every_engine_of_a_folder(tmp_path, fixtures_dir, samples):
+    out = tmp_path / "r.html"
+    done = _cli("report", samples / "resnet18.onnx", "--artifact", fixtures_dir, "--artifact", DUMP_LOG, "-o", out,
+                "--cdn", "--no-fusions")
+    assert done.returncode == 0, done.stderr
+    assert "4 engine(s)" in done.stdout
+    html = out.read_text()
+    for name in list_engines(fixtures_dir) + ["trtexec_dumpprofile_a100_fp32"]:
+        assert name in html
+
+
+# -- the app's state (what the Build tab's "Folder / file" field calls) ---------------------------------------------
+def test_state_imports_a_folder_a_log_and_profiles(tmp_path, fixtures_dir):
+    from explorer.widgets.state import ExplorerState
+
+    st = ExplorerState()
+    first = st.import_artifacts(artifact=fixtures_dir)
+    assert first is not None and [b for b in st.builds] == list_engines(fixtures_dir)
+    for name, build in st.builds.items():
+        assert build.report.latency_ms_total == read_trex_folder(fixtures_dir, name).latency_ms_total
+    log = st.import_artifacts(artifact=DUMP_LOG)
+    assert log.name == "trtexec_dumpprofile_a100_fp32"
+    assert log.report.latency_ms_total == read_dump_profile(DUMP_LOG).latency_ms_total
+    _two_profile_layer_info(fixtures_dir, tmp_path / "two.graph.json")
+    zero = st.import_artifacts(graph=str(tmp_path / "two.graph.json"))
+    assert zero.name == "two" and "two · profile 1" in st.builds
+    assert st.current == "two"  # profile 0 is the one shown first
+    one = st.builds["two · profile 1"].report
+    assert one.profile_index == 1 and one.memory.activation_tensors_bytes * 4 == zero.report.memory.activation_tensors_bytes
+    before = dict(st.builds)
+    assert st.import_artifacts(artifact=tmp_path / "nothing-here") is None  # a missing path: a message, builds kept
+    assert st.builds.keys() == before.keys()
+    assert "nothing-here" in st.error("import")
