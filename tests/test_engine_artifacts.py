@@ -341,3 +341,17 @@ def test_state_imports_a_folder_a_log_and_profiles(tmp_path, fixtures_dir):
     assert st.import_artifacts(artifact=tmp_path / "nothing-here") is None  # a missing path: a message, builds kept
     assert st.builds.keys() == before.keys()
     assert "nothing-here" in st.error("import")
+
+
+def test_cli_inspect_picks_an_optimization_profile(tmp_path, fixtures_dir):
+    _two_profile_layer_info(fixtures_dir, tmp_path / "two.graph.json")
+    done = _cli("inspect", tmp_path / "two.graph.json", "--opt-profile", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    want = read_layer_info(tmp_path / "two.graph.json").for_profile(1)
+    assert data["profile_index"] == 1 and [layer["name"] for layer in data["layers"]] == [l.name for l in want.layers]
+    assert data["memory"]["activation_tensors_bytes"] == want.memory.activation_tensors_bytes
+    text = _cli("inspect", tmp_path / "two.graph.json")
+    assert "2 optimization profiles; shown: 0" in text.stdout
+    bad = _cli("inspect", tmp_path / "two.graph.json", "--opt-profile", "4")
+    assert bad.returncode == 2 and "no optimization profile 4" in bad.stderr

@@ -36,8 +36,8 @@ def load_report(graph: Any = None, profile: Any = None, times: Any = None, log: 
     are (default 0; :meth:`EngineReport.for_profile`); ``model``: the ONNX model (path, bytes, ModelProto or a
     loaded :class:`explorer.Model`) to map layers back to its nodes.
     """
-    if graph is not None and artifact is None and _is_folder(graph):
-        graph, artifact = None, graph  # load_report("run/"): a TREx folder
+    if graph is not None and artifact is None and (_is_folder(graph) or (_is_path(graph) and not _is_json(graph))):
+        graph, artifact = None, graph  # load_report("run/"), load_report("trtexec.log"): not layer information
     if graph is None and profile is None and times is None and log is None and artifact is None:
         raise ArtifactError("nothing to read: give at least one of a layer-information JSON, a profile, "
                             "a times JSON, a log, a TREx folder or a TensorRT-RTX EP trace")
@@ -74,6 +74,12 @@ def _is_path(value: Any) -> bool:
 
     return isinstance(value, (str, os.PathLike)) and not (isinstance(value, str) and ("\n" in value or
                                                                                        value.lstrip()[:1] in "{["))
+
+
+def _is_json(value: Any) -> bool:
+    from .readers.artifact import looks_like_json
+
+    return looks_like_json(value)
 
 
 def _is_folder(value: Any) -> bool:

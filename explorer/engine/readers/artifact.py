@@ -24,7 +24,7 @@ def artifact_kind(source) -> str:
 
     if isinstance(source, (str, os.PathLike)) and not _is_text(source) and os.path.isdir(os.fspath(source)):
         return "folder"
-    if _is_json(source):
+    if looks_like_json(source):
         obj, path = load_json(source)
         found = sniff(obj)
         if is_rtx_trace(obj) or (isinstance(obj, dict) and is_rtx_trace(obj.get("traceEvents"))):
@@ -92,7 +92,8 @@ def _is_text(source) -> bool:
     return isinstance(source, str) and ("\n" in source or source.lstrip()[:1] in ("{", "["))
 
 
-def _is_json(source) -> bool:
+def looks_like_json(source) -> bool:
+    """Whether the source is JSON by its name or first bytes (cheap: the file is not parsed)."""
     if isinstance(source, (dict, list)):
         return True
     if isinstance(source, (bytes, bytearray)):
@@ -115,4 +116,4 @@ def _is_json(source) -> bool:
     return False
 
 
-__all__ = ["KINDS", "artifact_kind", "read_artifact", "read_log"]
+__all__ = ["KINDS", "artifact_kind", "looks_like_json", "read_artifact", "read_log"]

@@ -97,7 +97,7 @@ def read_dump_profile(source, *, origin_label: str | None = None) -> EngineRepor
     pattern, has_median = _LAYOUTS[layout][1], _LAYOUTS[layout][2]
     layers: list[Layer] = []
     total = None
-    for number, line in rows:
+    for row_index, (number, line) in enumerate(rows):
         m = pattern.match(line)
         if m is None:
             raise ArtifactError(f"not a row of trtexec's profile table ({layout} layout): {line.strip()[:80]!r}",
@@ -109,7 +109,7 @@ def read_dump_profile(source, *, origin_label: str | None = None) -> EngineRepor
         stats = LatencyStats(time_ms=time_ms, average_ms=average_ms, median_ms=median_ms, percentage=share,
                              count=count, source=label)
         name = m["name"].strip()
-        if name == "Total":
+        if name == "Total" and row_index == len(rows) - 1:  # the last row (a layer may be named Total too)
             total = stats
             break
         layers.append(Layer(name=name, latency=stats))
