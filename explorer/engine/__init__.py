@@ -64,7 +64,7 @@ def load_report(graph: Any = None, profile: Any = None, times: Any = None, log: 
         try:
             report = report.for_profile(int(opt_profile))
         except KeyError as exc:
-            raise ArtifactError(str(exc.args[0])) from None
+            raise ArtifactError(str(exc.args[0]), file=report.provenance.get("layers") or "the engine") from None
     attach_mapping(report, model)
     return report
 
