@@ -166,6 +166,13 @@ def test_trex_folder_errors_name_the_folder_or_file(tmp_path, fixtures_dir):
     shutil.copy(fixtures_dir / "a100_resnet_fp32.graph.json", both / "e_engine_layer_information.json")
     with pytest.raises(ArtifactError, match="mixed layouts"):
         load_report(both)
+    perfetto = tmp_path / "perfetto"  # Torch-TensorRT's default profile format is a Chrome trace, not TREx's
+    perfetto.mkdir()
+    shutil.copy(fixtures_dir / "a100_resnet_fp32.graph.json", perfetto / "m_engine_layer_information.json")
+    (perfetto / "m_engine_execution_profile.trace").write_text(json.dumps(
+        [{"name": "Conv_0 + Relu_1", "ph": "X", "ts": 0, "dur": 522, "pid": 0, "tid": 0}]))
+    with pytest.raises(ArtifactError, match='m_engine_execution_profile.trace.*profile_format="trex"'):
+        load_report(perfetto)
 
 
 # -- several optimization profiles ------------------------------------------------------------------------------

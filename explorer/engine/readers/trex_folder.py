@@ -126,8 +126,12 @@ def _check_kind(file: str, expected: str) -> None:
     obj, _ = load_json(file)
     found = sniff(obj)
     if found is not None and found != expected:
+        hint = None
+        if file.endswith("_engine_execution_profile.trace") and found == "chrome-trace":
+            hint = ("Torch-TensorRT wrote its perfetto trace here: profile with profile_format=\"trex\" for the "
+                    "per-layer profile TREx reads")
         raise ArtifactError(f"named as {expected} but holds {found} JSON: the folder's files are mixed up",
-                            file=file)
+                            file=file, hint=hint)
 
 
 def _metadata(files: dict[str, str]) -> EngineMetadata:
