@@ -576,6 +576,7 @@ class EngineReport:
                                                    provenance={k: v for k, v in self.memory.provenance.items()
                                                                if k not in ("weights", "activations")}))
         view = replace(self, layers=layers, io_tensors=list(chosen.io_tensors), memory=memory, profile_index=index,
+                       notes=list(self.notes), sources=list(self.sources), tactics=list(self.tactics), mapping=None,
                        provenance={**self.provenance, "profile": f"optimization profile {index} of "
                                                                  f"{len(self.profiles)} ({chosen.source})"})
         return view

@@ -482,8 +482,7 @@ class ExplorerState:
         added = []
         for profile in report.profiles:
             view = report.for_profile(profile.index)
-            if profile.index:
-                attach_mapping(view, self.model)
+            attach_mapping(view, self.model)  # each view maps its own layers
             label = name if profile.index == 0 else f"{name} · profile {profile.index}"
             added.append(self.add_report(view, name=label, kind="import",
                                          source=f"{source} (optimization profile {profile.index})",
