@@ -16,7 +16,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 def test_the_notebooks_exist():
     names = {p.name for p in NOTEBOOKS}
     assert {"explorer.ipynb", "01_partitions.ipynb", "02_fusions_and_precision.ipynb", "03_tactics_and_memory.ipynb",
-            "04_comparing_builds.ipynb"} <= names
+            "04_comparing_builds.ipynb", "05_artifacts.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

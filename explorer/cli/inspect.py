@@ -2,6 +2,8 @@
 
     python -m explorer inspect --graph E.graph.json --profile E.profile.json --times E.timing.json \\
         --log build.log --model model.onnx [--json]
+    python -m explorer inspect ARTIFACT [--engine NAME] [--opt-profile N]   # a TREx folder, a trtexec log
+                                                                             # (--dumpProfile), a TensorRT-RTX EP trace
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Read trtexec's --exportLayerInfo / --exportProfile / --exportTimes JSON and a "
                                    "verbose build log, map layers back to the ONNX model, and report layers, "
                                    "latency, tactics and memory with the source of every figure.")
+    p.add_argument("artifact", nargs="?", metavar="ARTIFACT",
+                   help="one artifact of any kind, told apart by content: a TREx-layout folder (E.graph.json, "
+                        "E.profile.json, E.timing.json, E.*.metadata.json), a trtexec log with its --dumpProfile "
+                        "table, a TensorRT-RTX execution provider trace, or a trtexec JSON export")
+    p.add_argument("--engine", metavar="NAME", help="which engine of a folder holding several")
+    p.add_argument("--opt-profile", type=int, default=None, metavar="N",
+                   help="the optimization profile to show of a multi-profile engine (default 0)")
     p.add_argument("--graph", metavar="G.json", help="trtexec --exportLayerInfo output (or engine inspector JSON)")
     p.add_argument("--profile", metavar="P.json", help="trtexec --exportProfile output")
     p.add_argument("--times", metavar="T.json", help="trtexec --exportTimes output")
@@ -36,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the loader's warnings become report notes
         report = load_report(graph=args.graph, profile=args.profile, times=args.times, log=args.log,
-                             model=args.model)
+                             model=args.model, artifact=args.artifact, engine=args.engine,
+                             opt_profile=args.opt_profile)
     if args.json:
         print_json(report.to_dict())
     else:
@@ -63,6 +73,14 @@ def render(report) -> str:
         rows = sum(1 for layer in report.layers if layer.latency is not None)
         lines.append(f"Total latency   {total:.4f} ms per inference (sum of {rows} per-layer "
                      f"{report.latency_statistic}s; {prov.get('latency', '')})")
+    reported = report.reported_total
+    if reported is not None:
+        median = f", median {reported.median_ms:.4f} ms" if reported.median_ms is not None else ""
+        lines.append(f"Reported total  mean {reported.average_ms:.4f} ms{median} per iteration over "
+                     f"{reported.count} (the source's own Total row; {reported.source})")
+    if report.profiles:
+        lines.append(f"Profiles        {len(report.profiles)} optimization profiles; shown: {report.profile_index} "
+                     "(--opt-profile N for another)")
     e2e = report.end_to_end
     if e2e is not None:
         lat, comp = e2e.latency, e2e.compute
@@ -71,6 +89,9 @@ def render(report) -> str:
                      f"p90 {lat.p90:.4f}, p95 {lat.p95:.4f}, p99 {lat.p99:.4f} ms; GPU compute p50 "
                      f"{comp.p50:.4f} ms{qps} ({e2e.source})")
     lines.extend(_memory_lines(report))
+    for section, values in report.metadata.sections.items():
+        shown = "; ".join(f"{k}: {v}" for k, v in list(values.items())[:6])
+        lines.append(f"{section:<16}{cell(shown, 100)} ({report.metadata.sources.get(section, '')})")
     if report.tactics:
         layers = {t.layer for t in report.tactics}
         chosen = sum(1 for t in report.tactics if t.chosen)

@@ -6,6 +6,8 @@ The analysis (partitions, predicted fusions) of MODEL, plus any engines given as
         --graph fp32.graph.json --profile fp32.profile.json --label fp32 \\
         --graph fp16.graph.json --profile fp16.profile.json --label fp16
 
+``--artifact PATH`` (repeatable) adds engines from one artifact of any kind: every engine of a TREx-layout
+folder, a trtexec log's ``--dumpProfile`` table, a TensorRT-RTX EP trace.
 ``--graph/--profile/--times/--log/--label`` can each be repeated: the n-th of each describes the n-th
 engine (an engine needs at least one file). ``--build BACKEND[:PRECISION]`` (repeatable) builds MODEL here
 and adds the build (``--build onnxruntime:fp16``; ``--runs``/``--warmup`` as for ``build``)::
@@ -38,6 +40,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", action="append", default=[], metavar="LOG",
                    help="verbose TensorRT build log (repeatable)")
     p.add_argument("--label", action="append", default=[], help="name of the n-th engine (repeatable)")
+    p.add_argument("--artifact", action="append", default=[], metavar="PATH",
+                   help="an engine from one artifact, told apart by content (repeatable; after the --graph/... "
+                        "engines): a TREx-layout folder adds each engine it holds, a trtexec log its "
+                        "--dumpProfile table, a TensorRT-RTX EP trace its layers")
     p.add_argument("--build", action="append", default=[], metavar="BACKEND[:PRECISION]",
                    help="build MODEL here and add it: onnxruntime, tensorrt or auto, optionally :fp32/:fp16/"
                         ":bf16/:int8 (repeatable; after the trtexec engines)")
@@ -72,7 +78,22 @@ def _engines(args: argparse.Namespace) -> list[dict]:
                     break
             label = first
         engines.append({"label": label, "files": files})
+    for path in getattr(args, "artifact", []) or []:
+        from ..engine import artifact_kind, list_engines
+
+        if artifact_kind(path) == "folder":
+            engines += [{"label": name, "files": {"artifact": path, "engine": name}} for name in list_engines(path)]
+        else:
+            engines.append({"label": _artifact_label(path), "files": {"artifact": path}})
     return engines
+
+
+def _artifact_label(path: str) -> str:
+    base = os.path.basename(os.path.normpath(path))
+    for suffix in (".graph.json", ".profile.json", ".timing.json", ".log", ".json", ".trace"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
 
 
 def parse_build(value: str) -> tuple[str, str]:

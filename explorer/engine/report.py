@@ -363,6 +363,46 @@ class LatencySummary:
         return asdict(self)
 
 
+@dataclass
+class OptimizationProfile:
+    """One optimization profile of an engine built with several: its own layers, I/O tensors and memory.
+
+    TensorRT lists the layers of every profile in one layer-information JSON; profile 0's names are plain,
+    profile N's end in `` [profile N]`` (as TREx's ``engine_plan``/``parser.import_graph_file`` reads them)."""
+
+    index: int
+    layers: list[Layer] = field(default_factory=list)
+    io_tensors: list[TensorDesc] = field(default_factory=list)
+    memory: "MemoryReport" = field(default_factory=lambda: MemoryReport())
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "layers": [layer.name for layer in self.layers],
+                "io_tensors": [t.to_dict() for t in self.io_tensors], "memory": self.memory.to_dict(),
+                "source": self.source}
+
+
+@dataclass
+class EngineMetadata:
+    """What a tool wrote about how an engine was built and profiled, by section, each with its file.
+
+    TREx's ``process_engine.py`` writes ``*.build.metadata.json`` (``model_options``, ``build_options``) and
+    ``*.profile.metadata.json`` (``performance_summary``, ``inference_options``, ``device_information``):
+    trtexec's own log lines, as text."""
+
+    sections: dict[str, dict[str, str]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # section -> source
+
+    def merged(self, other: "EngineMetadata") -> "EngineMetadata":
+        return EngineMetadata(sections={**self.sections, **other.sections}, sources={**self.sources, **other.sources})
+
+    def get(self, section: str, key: str) -> str | None:
+        return self.sections.get(section, {}).get(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sections": {k: dict(v) for k, v in self.sections.items()}, "sources": dict(self.sources)}
+
+
 def _detail_rank(report: "EngineReport") -> int:
     """0: full layer information (raw JSON), 1: typed layers (a log's layer list), 2: names or nothing."""
     if any(layer.raw for layer in report.layers):
@@ -388,6 +428,14 @@ class EngineReport:
     #: ``{ForeignNode[...]}`` -> its ``[ONNX Layer: ...]`` metadata, for Myelin regions a build log describes
     #: beside the engine's layer list (TensorRT-RTX prints it while costing the region)
     region_metadata: dict[str, str] = field(default_factory=dict)
+    #: every optimization profile of a multi-profile engine (empty: one profile); ``layers`` are profile
+    #: ``profile_index``'s (:meth:`for_profile` picks another)
+    profiles: list[OptimizationProfile] = field(default_factory=list)
+    profile_index: int = 0
+    metadata: EngineMetadata = field(default_factory=EngineMetadata)
+    #: the total a source printed itself (trtexec --dumpProfile's "Total" row: its median is the median of
+    #: the per-iteration totals, not the sum of the layer medians that :attr:`latency_ms_total` is)
+    reported_total: LatencyStats | None = None
 
     # -- figures ---------------------------------------------------------------------------------------
     @property
@@ -464,6 +512,12 @@ class EngineReport:
         if part.mapping is not None:
             self.mapping = part.mapping
         self.region_metadata.update(part.region_metadata)
+        if part.profiles and not self.profiles:
+            self.profiles = list(part.profiles)
+            self.profile_index = part.profile_index
+        self.metadata = self.metadata.merged(part.metadata)
+        if part.reported_total is not None:
+            self.reported_total = part.reported_total
 
     def _absorb_layers(self, incoming: list[Layer]) -> None:
         if not incoming:
@@ -512,6 +566,28 @@ class EngineReport:
             if not any(r.chosen for r in records):
                 for r in records:
                     r.chosen = tactic_key(r.tactic) == choice
+
+    def for_profile(self, index: int) -> "EngineReport":
+        """The same engine seen through optimization profile ``index``: its layers, I/O tensors and memory
+        (latency joins by layer name, as a profiler run of that profile reports it)."""
+        if not self.profiles:
+            if index == 0:
+                return self
+            raise KeyError(f"the engine has one optimization profile (0), not {index}")
+        chosen = next((p for p in self.profiles if p.index == index), None)
+        if chosen is None:
+            raise KeyError(f"no optimization profile {index}: the engine has "
+                           f"{', '.join(str(p.index) for p in self.profiles)}")
+        timed = {layer.name: layer.latency for layer in self.layers if layer.latency is not None}
+        layers = [replace(layer, latency=timed.get(layer.name, layer.latency)) for layer in chosen.layers]
+        memory = chosen.memory.merged(MemoryReport(engine_totals=dict(self.memory.engine_totals),
+                                                   provenance={k: v for k, v in self.memory.provenance.items()
+                                                               if k not in ("weights", "activations")}))
+        view = replace(self, layers=layers, io_tensors=list(chosen.io_tensors), memory=memory, profile_index=index,
+                       notes=list(self.notes), sources=list(self.sources), tactics=list(self.tactics), mapping=None,
+                       provenance={**self.provenance, "profile": f"optimization profile {index} of "
+                                                                 f"{len(self.profiles)} ({chosen.source})"})
+        return view
 
     # -- views ------------------------------------------------------------------------------------------
     def fused_layers(self, *, min_nodes: int = 2) -> list[FusedLayer]:
@@ -570,6 +646,10 @@ class EngineReport:
             "end_to_end": self.end_to_end.to_dict() if self.end_to_end else None,
             "io_tensors": [t.to_dict() for t in self.io_tensors],
             "mapping": self.mapping.to_dict() if self.mapping is not None else None,
+            "profiles": [p.to_dict() for p in self.profiles],
+            "profile_index": self.profile_index,
+            "metadata": self.metadata.to_dict(),
+            "reported_total": asdict(self.reported_total) if self.reported_total else None,
             "sources": list(self.sources),
             "provenance": dict(self.provenance),
             "notes": list(self.notes),

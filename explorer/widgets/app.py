@@ -159,9 +159,13 @@ class Explorer:
     def wait(self, timeout: float | None = None):
         return self.state.wait_build(timeout)
 
-    def import_trtexec(self, *, graph=None, profile=None, times=None, log=None, name: str | None = None):
-        """Import trtexec exports (paths or bytes) as a build: layer info, profile, times, verbose log."""
-        return self.state.import_artifacts(graph=graph, profile=profile, times=times, log=log, name=name)
+    def import_trtexec(self, *, graph=None, profile=None, times=None, log=None, name: str | None = None,
+                       artifact=None, engine: str | None = None):
+        """Import trtexec exports (paths or bytes) as a build: layer info, profile, times, verbose log (its
+        --dumpProfile table too); ``artifact``: a TREx-layout folder (each engine, or ``engine``) or any one
+        file, told apart by content (a TensorRT-RTX EP trace, ...)."""
+        return self.state.import_artifacts(graph=graph, profile=profile, times=times, log=log, name=name,
+                                           artifact=artifact, engine=engine)
 
     def import_fixture(self, name: str):
         """Import one of the bundled real TensorRT artifacts (``a100_resnet_fp32``, ``..._fp16``, ``..._qat``)."""

@@ -440,25 +440,54 @@ class ExplorerState:
             self.emit("current")
         self.emit("builds")
 
-    def import_artifacts(self, *, graph=None, profile=None, times=None, log=None, name: str | None = None) -> Build | None:
-        """Import trtexec exports (paths or bytes); on failure keep everything and say which file failed."""
-        given = {k: v for k, v in dict(graph=graph, profile=profile, times=times, log=log).items()
+    def import_artifacts(self, *, graph=None, profile=None, times=None, log=None, name: str | None = None,
+                         artifact=None, engine: str | None = None) -> Build | None:
+        """Import trtexec exports (paths or bytes) or one ``artifact`` of any kind (a TREx-layout folder: each
+        of its engines, or ``engine``; a trtexec log with its --dumpProfile table; a TensorRT-RTX EP trace); an
+        engine with several optimization profiles adds one build per profile. On failure keep everything and
+        say which file failed. Returns the first build added."""
+        given = {k: v for k, v in dict(graph=graph, profile=profile, times=times, log=log, artifact=artifact).items()
                  if v not in (None, "", b"")}
         if not given:
-            self.message("import", "give at least one trtexec file (graph, profile, times or build log)")
+            self.message("import", "give at least one trtexec file (graph, profile, times or build log), a TREx "
+                                   "folder or a TensorRT-RTX EP trace")
             return None
         try:
-            report = load_engine_report(model=self.model, **given)
+            engines: list[str | None] = [engine]
+            if artifact not in (None, "", b"") and engine is None and isinstance(artifact, (str, os.PathLike)) \
+                    and os.path.isdir(os.fspath(artifact)):
+                from ..engine import list_engines
+
+                engines = list(list_engines(artifact))  # every engine of the folder, one build each
+            reports = [(e, load_engine_report(model=self.model, engine=e, **given)) for e in engines]
         except Exception as exc:  # noqa: BLE001
             self.message("import", f"import failed: {describe_error(exc)}")
             return None
-        if name is None:
-            first = next(iter(given.values()))
-            name = _artifact_name(first) if isinstance(first, (str, os.PathLike)) else "imported"
         self.message("import", None)
-        return self.add_report(report, name=name, kind="import",
-                               source="imported trtexec files: " + ", ".join(
-                                   f"{k}={_short(v)}" for k, v in given.items()))
+        first = next(iter(given.values()))
+        base = name or (_artifact_name(first) if isinstance(first, (str, os.PathLike)) else "imported")
+        what = "imported " + ", ".join(f"{k}={_short(v)}" for k, v in given.items())
+        added = []
+        for picked, report in reports:
+            label = picked if (picked and len(reports) > 1) or (picked and not name) else base
+            added += self._add_profiles(report, label, what + (f" engine {picked}" if picked else ""))
+        return added[0] if added else None
+
+    def _add_profiles(self, report, name: str, source: str) -> list[Build]:
+        """One build per optimization profile (profile 0 under ``name``), each mapped onto the model."""
+        if len(report.profiles) < 2:
+            return [self.add_report(report, name=name, kind="import", source=source)]
+        from ..engine import attach_mapping
+
+        added = []
+        for profile in report.profiles:
+            view = report.for_profile(profile.index)
+            attach_mapping(view, self.model)  # each view maps its own layers
+            label = name if profile.index == 0 else f"{name} · profile {profile.index}"
+            added.append(self.add_report(view, name=label, kind="import",
+                                         source=f"{source} (optimization profile {profile.index})",
+                                         make_current=profile.index == 0))
+        return added
 
     def fixture_sets(self) -> dict[str, dict[str, str]]:
         """The fixtures this state offers (see :func:`fixture_sets`)."""
@@ -783,11 +812,12 @@ class ExplorerState:
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-def load_engine_report(*, model=None, graph=None, profile=None, times=None, log=None):
+def load_engine_report(*, model=None, graph=None, profile=None, times=None, log=None, artifact=None, engine=None):
     """trtexec artifacts -> EngineReport (:func:`explorer.engine.load_report`), mapped onto ``model``."""
     from ..engine import load_report
 
-    kwargs = {k: v for k, v in dict(graph=graph, profile=profile, times=times, log=log).items() if v is not None}
+    kwargs = {k: v for k, v in dict(graph=graph, profile=profile, times=times, log=log, artifact=artifact,
+                                    engine=engine).items() if v is not None}
     return load_report(model=model, **kwargs)
 
 
@@ -797,8 +827,8 @@ def _report_source(report) -> str:
 
 
 def _artifact_name(path) -> str:
-    base = os.path.basename(os.fspath(path))
-    for suffix in (".graph.json", ".profile.json", ".timing.json", ".build.log", ".log", ".json"):
+    base = os.path.basename(os.path.normpath(os.fspath(path)))
+    for suffix in (".graph.json", ".profile.json", ".timing.json", ".build.log", ".log", ".json", ".trace"):
         if base.endswith(suffix):
             return base[: -len(suffix)]
     return base

@@ -22,6 +22,8 @@ TOOLS = {
     "times": ("trtexec --exportTimes", "--times"),
     "build-metadata": ("trtexec build metadata (build options)", None),
     "chrome-trace": ("a Chrome trace (ONNX Runtime profiler or Nsight)", None),
+    "rtx-trace": ("the TensorRT-RTX execution provider's profile (a Chrome trace of nv::trt::layer events)",
+                  "artifact= (CLI: inspect FILE)"),
 }
 
 
@@ -219,6 +221,8 @@ def sniff(obj: Any) -> str | None:
             return "build-metadata"
         return None
     if isinstance(obj, list) and obj:
+        if any(isinstance(e, dict) and e.get("cat") == "nv::trt::layer" for e in obj[:64]):
+            return "rtx-trace"
         first = obj[0]
         if isinstance(first, dict):
             if set(first) == {"count"} or "timeMs" in first or "averageMs" in first:

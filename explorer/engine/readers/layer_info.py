@@ -12,11 +12,12 @@ live engine, so one function reads all of them: give it a path, the JSON text or
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ...errors import ArtifactError
 from ...dtypes import canonical_dtype, nbytes
-from ..report import EngineReport, Layer, MemoryReport, TensorDesc
+from ..report import EngineReport, Layer, MemoryReport, OptimizationProfile, TensorDesc
 from .common import Source, describe, load_json, wrong_tool
 
 NAME_ONLY_NOTE = ("layer details need --profilingVerbosity=detailed: this layer information has names only "
@@ -57,14 +58,44 @@ def read_layer_info(source: Source, *, origin_label: str | None = None) -> Engin
         notes.append(NAME_ONLY_NOTE)
     elif any(isinstance(item, str) for item in raw_layers):
         notes.append("some layers have names only: " + NAME_ONLY_NOTE)
-    if any("[profile " in layer.name for layer in layers):
-        notes.append("the engine has several optimization profiles: layers of every profile are listed "
-                     "(their names end in '[profile N]')")
-
     io_tensors = _io_tensors(obj, layers, file)
+    profiles = split_profiles(layers, io_tensors, label)
+    if profiles:
+        notes.append(f"the engine has {len(profiles)} optimization profiles: the layers shown are profile 0's; "
+                     "report.for_profile(N) (CLI --opt-profile N) shows profile N's layers and memory")
+        first = profiles[0]
+        return EngineReport(layers=list(first.layers), io_tensors=list(first.io_tensors), memory=first.memory,
+                            sources=[label], provenance={"layers": label}, notes=notes, profiles=profiles)
     memory = MemoryReport.from_layers(layers, label)
     return EngineReport(layers=layers, io_tensors=io_tensors, memory=memory, sources=[label],
                         provenance={"layers": label}, notes=notes)
+
+
+#: the suffix TensorRT gives the layers and bindings of optimization profile N >= 1 (profile 0 has none);
+#: TREx's parser.import_graph_file filters on the same pattern
+PROFILE_SUFFIX = re.compile(r" ?\[profile +(?P<index>[0-9]+)\]$")
+
+
+def profile_of(name: str) -> tuple[int, str]:
+    """(profile index, the name without its `` [profile N]`` suffix)."""
+    m = PROFILE_SUFFIX.search(name)
+    return (int(m["index"]), name[:m.start()]) if m else (0, name)
+
+
+def split_profiles(layers: list[Layer], io_tensors: list[TensorDesc], label: str) -> list[OptimizationProfile]:
+    """The layers and I/O tensors of each optimization profile, with each profile's memory; [] for an engine
+    with one profile."""
+    indexes = sorted({profile_of(layer.name)[0] for layer in layers})
+    if indexes == [0] or not indexes:
+        return []
+    profiles = []
+    for index in indexes:
+        mine = [layer for layer in layers if profile_of(layer.name)[0] == index]
+        io = [t for t in io_tensors if profile_of(t.name)[0] == index]
+        source = f"{label}, layers of optimization profile {index}"
+        profiles.append(OptimizationProfile(index=index, layers=mine, io_tensors=io,
+                                            memory=MemoryReport.from_layers(mine, source), source=source))
+    return profiles
 
 
 def _layer(raw: dict, file: str, index: int) -> Layer:
@@ -201,4 +232,4 @@ def _io_tensors(obj: dict, layers: list[Layer], file: str) -> list[TensorDesc]:
     return result
 
 
-__all__ = ["read_layer_info", "NAME_ONLY_NOTE"]
+__all__ = ["read_layer_info", "NAME_ONLY_NOTE", "PROFILE_SUFFIX", "profile_of", "split_profiles"]

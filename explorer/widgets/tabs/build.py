@@ -90,7 +90,11 @@ class BuildTab(Tab):
                                  layout=W.Layout(width="480px"), style={"description_width": "90px"})
         self.log_path = W.Text(placeholder="verbose build log (trtexec --verbose)", description="Build log",
                                layout=W.Layout(width="480px"), style={"description_width": "90px"})
-        self.import_upload = W.FileUpload(accept=".json,.log,.txt", multiple=True, description="Upload files")
+        self.artifact_path = W.Text(placeholder="a TREx folder (E.graph.json, E.profile.json, ...), a trtexec "
+                                                "--dumpProfile log or a TensorRT-RTX EP trace",
+                                    description="Folder / file", layout=W.Layout(width="480px"),
+                                    style={"description_width": "90px"})
+        self.import_upload = W.FileUpload(accept=".json,.log,.txt,.trace", multiple=True, description="Upload files")
         self.import_name = W.Text(placeholder="name (optional)", description="Name", layout=W.Layout(width="300px"))
         self.import_button = W.Button(description="Import", icon="upload")
         self.import_button.on_click(lambda _: self.import_files())
@@ -114,7 +118,7 @@ class BuildTab(Tab):
             self.result_box])
         import_form = W.VBox([
             W.HTML("<h4>Import what trtexec exported (paths or upload)</h4>"),
-            self.graph_path, self.profile_path, self.times_path, self.log_path,
+            self.graph_path, self.profile_path, self.times_path, self.log_path, self.artifact_path,
             W.HBox([self.import_upload, self.import_name, self.import_button]),
             W.HBox([self.fixture, self.fixture_button]), self.import_message])
         builds = W.VBox([W.HTML("<h4>Builds and imports</h4>"), W.HBox([self.current, self.remove_button])])
@@ -219,10 +223,14 @@ class BuildTab(Tab):
                             ("log", self.log_path)):
             if field.value.strip():
                 given[kind] = os.path.expanduser(field.value.strip())
+        if self.artifact_path.value.strip():
+            given["artifact"] = os.path.expanduser(self.artifact_path.value.strip())
         for item in self.import_upload.value or ():
             name = item["name"] if isinstance(item, dict) else item.name
             content = bytes(item["content"] if isinstance(item, dict) else item.content)
             kind = artifact_kind(name)
+            if kind is None and name.lower().endswith((".json", ".trace")) and "artifact" not in given:
+                kind = "artifact"  # told apart by content (a TensorRT-RTX EP trace, ...)
             if kind is None:
                 self.import_message.value = STYLE + message_box(
                     f"cannot tell what {name} is: name files *.graph.json, *.profile.json, *.timing.json or *.log")

@@ -56,7 +56,8 @@ class LayersTab(EngineTab):
         self.extra.value = reformats_html(report) + myelin_html(report)
         # the head names the build last: once it does, the plots and the table below are this build's
         self.head.value = (STYLE + f"<b>{e(build.name)}</b>" + source_line(build.source)
-                           + f"<div class='trex-source'>latency: {e(engine_source(report, 'latency'))}</div>")
+                           + f"<div class='trex-source'>latency: {e(engine_source(report, 'latency'))}</div>"
+                           + artifact_lines(report))
         self.widget.children = [self.head, self.controls, self.fig_box, self.table_title, self.table, self.extra]
         self.on_selection()
 
@@ -65,6 +66,32 @@ class LayersTab(EngineTab):
 
     def on_selection(self) -> None:
         highlight_layer(self.bar, self.state.selection.layer)
+
+
+def artifact_lines(report) -> str:
+    """The per-inference total the table sums (with its statistic), the source's own Total row when it printed
+    one (trtexec --dumpProfile), the optimization profile shown, and what the build metadata says; each with
+    its file."""
+    out = []
+    total = report.latency_ms_total
+    if total is not None:
+        out.append(f"<div class='trex-layers-total' data-total-ms='{total:.6f}'>total: {total:.4f} ms per inference "
+                   f"(sum of {e(report.latency_statistic or 'latency')}s per layer)</div>")
+    reported = report.reported_total
+    if reported is not None:
+        median = f", median {reported.median_ms:.4f} ms" if reported.median_ms is not None else ""
+        out.append(f"<div class='trex-source'>the source's Total row: mean {reported.average_ms:.4f} ms{median} "
+                   f"per iteration over {reported.count} ({e(reported.source)})</div>")
+    if report.profiles:
+        out.append(f"<div class='trex-source'>optimization profile {report.profile_index} of "
+                   f"{len(report.profiles)} (each profile is its own build in the list)</div>")
+    for section in ("build_options", "device_information"):
+        values = report.metadata.sections.get(section)
+        if values:
+            shown = "; ".join(f"{k}: {v}" for k, v in list(values.items())[:8])
+            out.append(f"<div class='trex-source'>{e(section.replace('_', ' '))}: {e(shown)} "
+                       f"({e(report.metadata.sources.get(section, ''))})</div>")
+    return "".join(out)
 
 
 def layers_table(report, source: str) -> str:
