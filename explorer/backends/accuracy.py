@@ -51,6 +51,7 @@ JUMP_FACTOR = 10.0
 JUMP_RULE = (f"first node (topological order) whose relative error is > {JUMP_FLOOR:g} and > {JUMP_FACTOR:g}x "
              "the largest relative error of the tensors it reads (graph inputs and weights: 0)")
 COMPARABLE = ("fp16", "bf16", "int8", "fp32")
+BACKENDS = ("onnxruntime", "tensorrt", "tensorrt-rtx")
 
 # causes of a layer's precision (the words shown in the "why" column)
 CAUSE_CONVERTED = "converted"
@@ -295,7 +296,8 @@ class ComparisonJob:
     STEPS = 3
 
     def __init__(self, model, precision: str, inputs, seed: int, block: Sequence[str],
-                 shapes: Mapping[str, Any] | None, values: Mapping[str, Any] | None) -> None:
+                 shapes: Mapping[str, Any] | None, values: Mapping[str, Any] | None,
+                 backend: str = "onnxruntime") -> None:
         self.future: futures.Future[PrecisionComparison] = futures.Future()
         self.started = time.monotonic()
         self.step = 0
@@ -303,8 +305,8 @@ class ComparisonJob:
         self._cancel = threading.Event()
         self._pid: int | None = None
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, args=(model, precision, inputs, seed, block, shapes, values),
-                                        daemon=True, name="explorer-precision")
+        self._thread = threading.Thread(target=self._run, daemon=True, name="explorer-precision",
+                                        args=(model, precision, inputs, seed, block, shapes, values, backend))
         self._thread.start()
 
     @property
@@ -366,9 +368,9 @@ class ComparisonJob:
                 self._pid = None
             worker.close()
 
-    def _run(self, model, precision, inputs, seed, block, shapes, values) -> None:
+    def _run(self, model, precision, inputs, seed, block, shapes, values, backend) -> None:
         try:
-            result = _compare(self, model, precision, inputs, seed, block, shapes, values)
+            result = _compare(self, model, precision, inputs, seed, block, shapes, values, backend)
         except BaseException as exc:  # delivered through the future
             if self._cancel.is_set():
                 exc = ComparisonCancelled("the comparison was cancelled")
@@ -385,7 +387,8 @@ class ComparisonJob:
 
 def start_precision_comparison(model, precision: str = "fp16", inputs=None, seed: int = 0, *,
                                block: Sequence[str] | str = (), shapes: Mapping[str, Any] | None = None,
-                               values: Mapping[str, Any] | None = None) -> ComparisonJob:
+                               values: Mapping[str, Any] | None = None,
+                               backend: str = "onnxruntime") -> ComparisonJob:
     """:func:`compare_precision` in the background: returns a :class:`ComparisonJob` at once. Bad arguments
     raise :class:`BuildError` here."""
     from ..model import Model, load_model
@@ -400,23 +403,29 @@ def start_precision_comparison(model, precision: str = "fp16", inputs=None, seed
         raise BuildError("no such inputs file", file=os.fspath(inputs), hint="give an .npz file of input arrays")
     if inputs is not None and not isinstance(inputs, (str, os.PathLike, Mapping)):
         raise BuildError(f"inputs must be a dict of numpy arrays or an .npz path, got {type(inputs).__name__}")
+    if backend not in BACKENDS:
+        raise BuildError(f"unknown comparison backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     return ComparisonJob(model, precision, inputs, int(seed), normalize_block(block),
-                         {k: v[1] for k, v in normalize_shapes(shapes).items()}, normalize_values(values))
+                         {k: v[1] for k, v in normalize_shapes(shapes).items()}, normalize_values(values), backend)
 
 
 def compare_precision(model, precision: str = "fp16", inputs=None, seed: int = 0, *,
                       block: Sequence[str] | str = (), shapes: Mapping[str, Any] | None = None,
-                      values: Mapping[str, Any] | None = None, timeout: float | None = None) -> PrecisionComparison:
+                      values: Mapping[str, Any] | None = None, backend: str = "onnxruntime",
+                      timeout: float | None = None) -> PrecisionComparison:
     """Every intermediate tensor of ``model`` converted to ``precision`` ("fp16", "bf16", "int8"; "fp32"
     compares the model with itself) against fp32, on the same inputs: ``inputs`` a dict of numpy arrays or
     an ``.npz`` path, else random (:func:`explorer.backends.inputs.random_feeds`, ``seed``); ``block``: op
     types and node names the conversion keeps fp32 (as :class:`BuildSettings` ``precision_block``).
-    ONNX Runtime on the CPU, in child processes. Raises :class:`BuildError`."""
+    ``backend``: "onnxruntime" (the CPU, every tensor marked as an output) or "tensorrt" / "tensorrt-rtx"
+    (a GPU: the engines' debug tensors, which keep fusions; :mod:`explorer.backends.tensorrt.debug_tensors`).
+    Runs in child processes. Raises :class:`BuildError`."""
     return start_precision_comparison(model, precision, inputs, seed, block=block, shapes=shapes,
-                                      values=values).result(timeout)
+                                      values=values, backend=backend).result(timeout)
 
 
-def _compare(job: ComparisonJob, model, precision, inputs, seed, block, shapes, values) -> PrecisionComparison:
+def _compare(job: ComparisonJob, model, precision, inputs, seed, block, shapes, values,
+             backend: str = "onnxruntime") -> PrecisionComparison:
     import onnx
 
     from ..model.transforms import name_nodes_by_id
@@ -452,8 +461,16 @@ def _compare(job: ComparisonJob, model, precision, inputs, seed, block, shapes, 
         options = json.dumps({"precision": precision, "block": list(block), "seed": seed})
         conversion = json.loads(job._call(f"converting to {precision}", convert_task, b"", original_path,
                                           inputs_path, workdir, options))
-        answer = json.loads(job._call(f"running fp32 and {precision} with every tensor marked", compare_task, b"",
-                                      original_path, conversion["path"], inputs_path, json.dumps(conversion)))
+        if backend == "onnxruntime":
+            answer = json.loads(job._call(f"running fp32 and {precision} with every tensor marked", compare_task,
+                                          b"", original_path, conversion["path"], inputs_path, json.dumps(conversion)))
+        else:
+            from .tensorrt.debug_tensors import debug_compare_task
+
+            answer = _debug_rows(model, json.loads(job._call(
+                f"building and running fp32 and {precision} engines with debug tensors", debug_compare_task, b"",
+                original_path, conversion["path"], inputs_path,
+                json.dumps({"library": backend, "precision": precision}))))
         job.step = ComparisonJob.STEPS
         job._phase = "finding the first jump (step 3 of 3)"
         with open(conversion["path"], "rb") as f:
@@ -477,6 +494,27 @@ def _compare(job: ComparisonJob, model, precision, inputs, seed, block, shapes, 
         model=model.name, precision=precision, source=answer["source"], inputs=described, seed=seed,
         rows=rows, layers=layers, conversion_tool=conversion.get("tool"), block=list(block), notes=notes,
         skipped=answer.get("skipped", []), converted_model=converted)
+
+
+def _debug_rows(model, answer: dict) -> dict:
+    """TensorRT's debug tensors (by ONNX tensor name) as rows of the nodes that produce them."""
+    producer = {}
+    for index, node in enumerate(model.nodes):
+        for name in node.outputs:
+            producer[name] = (index, node)
+    rows, skipped = [], []
+    for t in answer["tensors"]:
+        found = producer.get(t["tensor"])
+        if found is None:
+            skipped.append(f"{t['tensor']}: a TensorRT tensor no ONNX node produces")
+            continue
+        index, node = found
+        rows.append(TensorError(index=index, node=node.id, op_type=node.op_type, tensor=t["tensor"],
+                                shape=tuple(t["shape"]), dtype=t["dtype"], max_abs=t["max_abs"], rel=t["rel"],
+                                cosine=t["cosine"], nonfinite=t["nonfinite"]).to_dict())
+    rows.sort(key=lambda r: r["index"])
+    return {"rows": rows, "layers": [], "skipped": skipped, "source": answer["source"],
+            "notes": ["per-layer precision of a TensorRT engine: engine_layer_precisions(build.report)"]}
 
 
 def _given_inputs(proto, inputs) -> tuple[dict[str, np.ndarray], str]:
