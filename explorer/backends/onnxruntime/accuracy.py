@@ -234,7 +234,7 @@ def layer_precisions(original: onnx.ModelProto, converted: onnx.ModelProto, conv
                 add("FP32", CAUSE_NO_KERNEL, f"declared {precision}, but ONNX Runtime's CPU EP has no {precision} "
                                              f"{node.op_type} kernel: it inserted Casts and computes in fp32")
             else:
-                add(name, CAUSE_CONVERTED, f"converted to {precision} by {tool}")
+                add(name, CAUSE_CONVERTED, f"to {precision} by {tool}")
         elif blocked:
             add(name, CAUSE_BLOCK_LIST, "")
         elif node.op_type in DEFAULT_BLOCK_OPS:
