@@ -93,13 +93,13 @@ def compare_task(_: bytes, original_path: str, converted_path: str, inputs_path:
     reference = run(original, None)
     low = run(converted, optimized_path)
     ort_fp32 = _ort_fp32_nodes(optimized_path)
-    seen_as = _delivered_names(converted)
+    seen_as = _delivered_names(original, converted)
 
     rows, skipped = [], []
     index = 0
     for node in original.graph.node:
         for tensor in node.output:
-            if not tensor:
+            if not tensor or node.op_type == "Constant":  # a value, not a computation (Polygraphy marks none)
                 continue
             a = reference.get(tensor)
             b = low.get(seen_as.get(tensor, tensor))
@@ -127,17 +127,28 @@ def compare_task(_: bytes, original_path: str, converted_path: str, inputs_path:
                        "notes": notes}).encode()
 
 
-def _delivered_names(converted: onnx.ModelProto) -> dict[str, str]:
-    """Original tensor -> the name its consumers read in the converted model, where that differs: a tensor
-    quantized by a QuantizeLinear -> DequantizeLinear pair is delivered as the DequantizeLinear's output."""
+def _delivered_names(original: onnx.ModelProto, converted: onnx.ModelProto) -> dict[str, str]:
+    """Original tensor -> the name it has in the converted model, where that differs: the same output of the
+    same node (converters rename the outputs of nodes they keep fp32, e.g. onnxconverter-common's
+    ``X_output_cast_0``); and a tensor quantized by a QuantizeLinear -> DequantizeLinear pair is delivered to
+    its consumers as the DequantizeLinear's output."""
+    by_name = {n.name: n for n in converted.graph.node if n.name}
+    out = {}
+    for node in original.graph.node:
+        now = by_name.get(node.name)
+        if now is None or now.op_type != node.op_type:
+            continue
+        for before, after in zip(node.output, now.output):
+            if before and after and before != after:
+                out[before] = after
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in converted.graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    out = {}
-    for node in converted.graph.node:
+    for node in original.graph.node:
         for name in node.output:
-            for q in consumers.get(name, []):
+            here = out.get(name, name)
+            for q in consumers.get(here, []):
                 if q.op_type != _Q:
                     continue
                 dq = next((d for d in consumers.get(q.output[0], []) if d.op_type == _DQ), None)
