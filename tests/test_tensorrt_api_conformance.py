@@ -187,6 +187,9 @@ def test_debug_tensor_comparison_uses_only_api_each_version_has(envs, version):
     missing = {u for u in _DEBUG_TENSOR_USES if u not in report.uses and u.replace(" (call)", "") not in report.uses}
     assert not missing, sorted(missing)
     assert "explorer/backends/tensorrt/debug_tensors.py" in sources()
+    if version in ("11.4", RTX):  # the libraries that mark the unfused tensors themselves (fusions kept)
+        assert {"INetworkDefinition.mark_unfused_tensors_as_debug_tensors (call)",
+                "IExecutionContext.unfused_tensors_debug_state (set)"} <= report.uses, sorted(report.uses)
 
 
 def test_every_version_branch_of_the_backend_is_checked_by_some_bindings(envs):

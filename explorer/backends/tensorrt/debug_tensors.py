@@ -4,8 +4,9 @@
 Marking every tensor as a network output would stop TensorRT fusing across them; debug tensors
 (``INetworkDefinition.mark_debug``, read back through an ``IDebugListener`` set on the execution context,
 ``IExecutionContext.set_tensor_debug_state``) are copied out of the engine as it runs. Where the library
-has ``mark_unfused_tensors_as_debug_tensors`` (TensorRT >= 10.12) only the tensors that survive fusion are
-marked, so the engine keeps its fusions; else every layer output is marked with ``mark_debug``.
+has ``mark_unfused_tensors_as_debug_tensors`` (TensorRT 11.4 and TensorRT-RTX 1.7 do; 10.0 does not) the
+tensors that survive fusion are marked, so the engine keeps its fusions
+(``IExecutionContext.unfused_tensors_debug_state``); else every layer output is marked with ``mark_debug``.
 
 The fp32 engine and the low-precision one (TensorRT 10.x: the builder's precision flags on the fp32 model;
 TensorRT 11.x and TensorRT-RTX, strongly typed: the converted model) run on the same inputs; each debug
@@ -79,8 +80,10 @@ def _copy_out(trt, addr, location, dtype, shape, stream) -> np.ndarray:
     return host
 
 
-def build_debug_engine(trt, model_path: str, precision: str, logger, messages: list[str]) -> tuple[Any, list[str]]:
-    """An engine of ``model_path`` with its intermediate tensors marked as debug tensors; (engine, names)."""
+def build_debug_engine(trt, model_path: str, precision: str, logger,
+                       messages: list[str]) -> tuple[Any, list[str], bool]:
+    """An engine of ``model_path`` with its intermediate tensors marked as debug tensors: (engine, the names
+    marked one by one, whether the library marked the unfused tensors itself)."""
     major, minor = version_of(trt)
     builder = create_builder(trt, logger, messages, error=BuildError)
     network = builder.create_network(0)
@@ -90,16 +93,18 @@ def build_debug_engine(trt, model_path: str, precision: str, logger, messages: l
         raise BuildError(f"the ONNX parser rejected the model: {errors}", file=model_path)
     outputs = {network.get_output(i).name for i in range(network.num_outputs)}
     names: list[str] = []
-    if hasattr(network, "mark_unfused_tensors_as_debug_tensors"):  # keeps the fusions
-        network.mark_unfused_tensors_as_debug_tensors()
-    for i in range(network.num_layers):
-        layer = network.get_layer(i)
-        for j in range(layer.num_outputs):
-            tensor = layer.get_output(j)
-            if tensor is None or tensor.name in outputs or tensor.is_shape_tensor:
-                continue
-            if network.is_debug_tensor(tensor) or network.mark_debug(tensor):
-                names.append(tensor.name)
+    unfused = False
+    if hasattr(network, "mark_unfused_tensors_as_debug_tensors"):  # the tensors that survive fusion: fusions kept
+        unfused = bool(network.mark_unfused_tensors_as_debug_tensors())
+    if not unfused:  # every layer output (marking a tensor keeps it, so fusions across it are lost)
+        for i in range(network.num_layers):
+            layer = network.get_layer(i)
+            for j in range(layer.num_outputs):
+                tensor = layer.get_output(j)
+                if tensor is None or tensor.name in outputs or tensor.is_shape_tensor:
+                    continue
+                if network.is_debug_tensor(tensor) or network.mark_debug(tensor):
+                    names.append(tensor.name)
     config = builder.create_builder_config()
     if hasattr(trt.BuilderFlag, "FP16") and major < 11:  # weakly typed TensorRT 10.x: precision flags
         flag = {"fp16": "FP16", "bf16": "BF16", "int8": "INT8"}.get(precision)  # int8: with the model's Q/DQ
@@ -117,10 +122,11 @@ def build_debug_engine(trt, model_path: str, precision: str, logger, messages: l
     engine = runtime.deserialize_cuda_engine(serialized)
     if engine is None:
         raise BuildError("TensorRT could not load the debug engine it built", file=model_path)
-    return engine, names
+    return engine, names, unfused
 
 
-def capture_debug_tensors(trt, engine: trt.ICudaEngine, feed: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+def capture_debug_tensors(trt, engine: trt.ICudaEngine, feed: dict[str, np.ndarray], names: list[str],
+                          unfused: bool = False) -> dict[str, np.ndarray]:
     """One inference of ``engine`` on ``feed`` with every debug tensor's state on: the tensors, by name."""
     from polygraphy import cuda
 
@@ -131,6 +137,8 @@ def capture_debug_tensors(trt, engine: trt.ICudaEngine, feed: dict[str, np.ndarr
     context.set_debug_listener(collector)
     for name in names:
         context.set_tensor_debug_state(name, True)
+    if unfused and hasattr(context, "unfused_tensors_debug_state"):
+        context.unfused_tensors_debug_state = True
     buffers: dict[str, Any] = {}
     stream = cuda.Stream()
     try:
@@ -157,11 +165,12 @@ def debug_compare_task(_: bytes, model_path: str, converted_path: str, inputs_pa
     logger = interfaces(trt).Logger(None, trt.ILogger.WARNING, messages)
     with np.load(inputs_path, allow_pickle=False) as data:
         feed = {k: data[k] for k in data.files}
-    reference_engine, reference_names = build_debug_engine(trt, model_path, "fp32", logger, messages)
-    low_engine, low_names = build_debug_engine(trt, converted_path if strongly_typed else model_path, precision,
-                                               logger, messages)
-    reference = capture_debug_tensors(trt, reference_engine, feed, reference_names)
-    low = capture_debug_tensors(trt, low_engine, feed, low_names)
+    reference_engine, reference_names, reference_unfused = build_debug_engine(trt, model_path, "fp32", logger,
+                                                                              messages)
+    low_engine, low_names, low_unfused = build_debug_engine(trt, converted_path if strongly_typed else model_path,
+                                                            precision, logger, messages)
+    reference = capture_debug_tensors(trt, reference_engine, feed, reference_names, reference_unfused)
+    low = capture_debug_tensors(trt, low_engine, feed, low_names, low_unfused)
     tensors = []
     for name, a in reference.items():
         b = low.get(name)

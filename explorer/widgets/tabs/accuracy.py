@@ -111,7 +111,8 @@ class AccuracyTab(Tab):
     def _tables(self, result) -> str:
         rows = [{"#": r.index, "node": r.node, "op": r.op_type, "tensor": r.tensor, "max abs": _g(r.max_abs),
                  "rel": _g(r.rel), "cosine": f"{r.cosine:.6f}" if r.cosine == r.cosine else "NaN",
-                 "inputs' rel": _g(r.input_rel), "precision": r.precision or r.dtype, "why": r.why,
+                 "inputs' rel": _g(r.input_rel), "precision": r.precision or r.dtype,
+                 "why": r.why.split(": ")[0],  # the cause; the table below has the detail
                  "first jump": "yes" if r.jump else ""} for r in result.rows]
         layers = [{"layer": l.layer, "op": l.op_type, "precision": l.precision, "why": l.why} for l in result.layers]
         return (STYLE + "<h4>Per-node error (topological order)</h4>"
