@@ -276,3 +276,29 @@ def test_app_accuracy_tab_shows_the_comparison():
         assert build.options()["precision_block"] == "Softmax"
     finally:
         app.close()
+
+
+def test_a_model_with_its_own_qdq_is_compared_with_its_activation_qdq_bypassed():
+    """int8_qdq.onnx is already quantized: the int8 run is the model as it is, the fp32 reference the same model
+    with its activation QuantizeLinear -> DequantizeLinear pairs bypassed (checked here on the saved model)."""
+    from explorer.backends.onnxruntime.accuracy import without_activation_qdq
+
+    path = SAMPLES / "int8_qdq.onnx"
+    result = compare_precision(str(path), "int8")
+    assert any("bypassed" in n for n in result.notes)
+    assert result.rows and not {r.op_type for r in result.rows} & {"QuantizeLinear", "DequantizeLinear"}
+    assert result.first_jump is not None and result.first_jump.op_type == "Conv"
+    original = _original(path)
+    bypassed = without_activation_qdq(original)
+    ops = [n.op_type for n in bypassed.graph.node]
+    weights = {t.name for t in original.graph.initializer}
+    assert "QuantizeLinear" in [n.op_type for n in original.graph.node] and "QuantizeLinear" not in ops
+    assert all(n.input[0] in weights for n in bypassed.graph.node if n.op_type == "DequantizeLinear")
+    x = np.random.default_rng(0).standard_normal(
+        [d.dim_value for d in original.graph.input[0].type.tensor_type.shape.dim]).astype(np.float32)
+    reference = _all_outputs_run(bypassed, {original.graph.input[0].name: x})
+    low = _all_outputs_run(original, {original.graph.input[0].name: x})
+    for row in result.rows:
+        max_abs, rel, cosine = _numpy_errors(reference[row.tensor], low[_delivered(original, original, row.tensor)])
+        assert row.max_abs == pytest.approx(max_abs, rel=1e-9, abs=1e-30)
+        assert row.rel == pytest.approx(rel, rel=1e-9, abs=1e-30)

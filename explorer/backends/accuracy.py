@@ -479,13 +479,19 @@ def _compare(job: ComparisonJob, model, precision, inputs, seed, block, shapes, 
         shutil.rmtree(workdir, ignore_errors=True)
 
     rows = [TensorError.from_dict(r) for r in answer["rows"]]
+    producer = {o: n for n in model.nodes for o in n.outputs}
+    through_qdq = {}  # a DequantizeLinear's output -> the tensor its QuantizeLinear read (a model's own Q/DQ)
+    for node in model.nodes:
+        q = producer.get(node.inputs[0]) if node.op_type == "DequantizeLinear" and node.inputs else None
+        if q is not None and q.op_type == "QuantizeLinear" and q.inputs:
+            through_qdq[node.outputs[0]] = q.inputs[0]
     layers = [LayerPrecision.from_dict(l) for l in answer["layers"]]
     why = {l.node: l for l in layers if l.node}
     for row in rows:
         layer = why.get(row.node)
         if layer is not None:
             row.precision, row.why = layer.precision, layer.why
-    mark_jumps(rows, {n.id: n.inputs for n in model.nodes})
+    mark_jumps(rows, {n.id: [through_qdq.get(i, i) for i in n.inputs] for n in model.nodes})
     notes = list(conversion.get("notes", []))
     if conversion.get("note"):
         notes.insert(0, conversion["note"])

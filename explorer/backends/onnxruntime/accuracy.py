@@ -55,7 +55,49 @@ def convert_task(_: bytes, model_path: str, inputs_path: str, workdir: str, opti
     converted, conversion = convert_precision(proto, precision, calibration=calibration, workdir=workdir, block=block)
     target = os.path.join(workdir, "converted.onnx")
     onnx.save_model(converted, target)
-    return json.dumps({**conversion.to_dict(), "path": target, "block": block}).encode()
+    answer = {**conversion.to_dict(), "path": target, "block": block}
+    if precision == "int8" and not conversion.changed and has_qdq(proto):
+        reference = os.path.join(workdir, "reference.onnx")
+        onnx.save_model(without_activation_qdq(proto), reference)
+        answer["reference_path"] = reference
+        answer["notes"] = [*answer.get("notes", []), (
+            "the model already has Q/DQ nodes: the fp32 reference is the same model with its activation "
+            "QuantizeLinear -> DequantizeLinear pairs bypassed (its weights stay as the model stores them)")]
+    return json.dumps(answer).encode()
+
+
+def without_activation_qdq(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """``proto`` with every QuantizeLinear -> DequantizeLinear pair bypassed: consumers read the tensor the
+    QuantizeLinear quantized (fp32 activations); weights stored as int8 keep their DequantizeLinear."""
+    model = onnx.ModelProto()
+    model.CopyFrom(proto)
+    graph = model.graph
+    producer = {o: n for n in graph.node for o in n.output}
+    outputs = {o.name for o in graph.output}
+    alias = {}
+    for dq in graph.node:
+        q = producer.get(dq.input[0]) if dq.op_type == _DQ and dq.input else None
+        if q is None or q.op_type != _Q:
+            continue
+        if dq.output[0] in outputs:  # a graph output keeps its name: an Identity of the unquantized tensor
+            dq.op_type, dq.domain = "Identity", ""
+            del dq.input[:]
+            dq.input.append(q.input[0])
+            del dq.attribute[:]
+        else:
+            alias[dq.output[0]] = q.input[0]
+    for node in graph.node:
+        for k, name in enumerate(node.input):
+            if name in alias:
+                node.input[k] = alias[name]
+    used = {i for n in graph.node for i in n.input} | outputs
+    keep = [n for n in graph.node if any(o in used for o in n.output)]
+    while len(keep) != len(graph.node):  # the bypassed pairs, then what only they read
+        del graph.node[:]
+        graph.node.extend(keep)
+        used = {i for n in graph.node for i in n.input} | outputs
+        keep = [n for n in graph.node if any(o in used for o in n.output)]
+    return model
 
 
 @isolated_task("compare_precision")
@@ -69,6 +111,7 @@ def compare_task(_: bytes, original_path: str, converted_path: str, inputs_path:
     precision = conversion["precision"]
     original = onnx.load(original_path)
     converted = onnx.load(converted_path)
+    reference_model = onnx.load(conversion["reference_path"]) if conversion.get("reference_path") else original
     feeds = _feeds(inputs_path)
     optimized_path = os.path.join(os.path.dirname(converted_path), "ort_optimized.onnx")
 
@@ -90,7 +133,7 @@ def compare_task(_: bytes, original_path: str, converted_path: str, inputs_path:
             raise BuildError(f"ONNX Runtime could not run the {'converted' if optimized else 'fp32'} model with "
                              f"every tensor marked: {message}", hint=hint) from None
 
-    reference = run(original, None)
+    reference = run(reference_model, None)
     low = run(converted, optimized_path)
     ort_fp32 = _ort_fp32_nodes(optimized_path)
     seen_as = _delivered_names(original, converted)
@@ -101,6 +144,8 @@ def compare_task(_: bytes, original_path: str, converted_path: str, inputs_path:
         for tensor in node.output:
             if not tensor or node.op_type == "Constant":  # a value, not a computation (Polygraphy marks none)
                 continue
+            if node.op_type in (_Q, _DQ) and reference_model is not original:
+                continue  # the model's own Q/DQ: bypassed in the reference
             a = reference.get(tensor)
             b = low.get(seen_as.get(tensor, tensor))
             if a is None or b is None:
