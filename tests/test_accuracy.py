@@ -302,3 +302,21 @@ def test_a_model_with_its_own_qdq_is_compared_with_its_activation_qdq_bypassed()
         max_abs, rel, cosine = _numpy_errors(reference[row.tensor], low[_delivered(original, original, row.tensor)])
         assert row.max_abs == pytest.approx(max_abs, rel=1e-9, abs=1e-30)
         assert row.rel == pytest.approx(rel, rel=1e-9, abs=1e-30)
+
+
+def test_engine_layer_precisions_of_the_real_a100_qat_engine(fixtures_dir):
+    """Why each layer of a real TensorRT engine (trtexec --exportLayerInfo, A100 ResNet-18 QAT) runs in its
+    precision: its INT8 layers are Q/DQ placement, reformat layers are inserted casts."""
+    from explorer.backends.accuracy import CAUSE_CAST, engine_layer_precisions
+    from explorer.engine import load_report
+
+    report = load_report(graph=fixtures_dir / "a100_resnet_qat.graph.json",
+                         model=load_model(str(SAMPLES / "resnet18_qat.onnx")))
+    rows = engine_layer_precisions(report, strongly_typed=False, source="trtexec A100 QAT")
+    assert [r.layer for r in rows] == [l.name for l in report.layers]
+    for row, layer in zip(rows, report.layers):
+        if (layer.precision or "").upper().startswith("INT8"):
+            assert row.cause == CAUSE_QDQ
+        elif "reformat" in (layer.type or "").lower():
+            assert row.cause == CAUSE_CAST
+    assert any(r.cause == CAUSE_QDQ for r in rows)

@@ -272,7 +272,8 @@ def engine_layer_precisions(report, *, strongly_typed: bool | None = None,
             cause, detail = "builder's choice", ("weakly typed build: the builder picked the fastest precision its "
                                                  "flags allow for this layer")
         else:
-            cause, detail = CAUSE_MODEL_TYPES, ""
+            cause, detail = "builder's choice", ("this source does not say whether the network was strongly typed "
+                                                 "(the type follows the inputs) or built with precision flags")
         out.append(LayerPrecision(layer=layer.name, op_type=layer.type or "", precision=precision, cause=cause,
                                   detail=detail, node=layer.onnx_nodes[0] if len(layer.onnx_nodes) == 1 else None,
                                   source=source))
