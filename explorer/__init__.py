@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = ["ArtifactError", "BuildError", "EngineReport", "Explorer", "ExplorerError", "ExplorerWarning", "Model",
            "ModelError", "SupportReport", "analyze", "build", "load_model", "load_report", "predict_fusions",
-           "start_analysis", "start_build", "__version__"]
+           "start_analysis", "start_build", "__version__", "compare_precision", "start_precision_comparison"]
 
 # Heavier layers are imported on first use so `import explorer` stays cheap (no pandas, plotly, onnxruntime).
 _LAZY = {
@@ -31,6 +31,8 @@ _LAZY = {
     "build": ("explorer.backends.jobs", "build"),
     "start_build": ("explorer.backends.jobs", "start_build"),
     "Explorer": ("explorer.widgets", "Explorer"),
+    "compare_precision": ("explorer.backends.accuracy", "compare_precision"),
+    "start_precision_comparison": ("explorer.backends.accuracy", "start_precision_comparison"),
 }
 
 

@@ -18,7 +18,7 @@ from browser_util import REPO, NotebookPage, chromium_available, prepare_root, l
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
 ARTIFACTS = REPO / "tests" / "artifacts"
-TABS = ["Model", "Partitions", "Fusions", "Build", "Tactics", "Memory", "Layers", "Compare", "Netron", "Export"]
+TABS = ["Model", "Partitions", "Fusions", "Build", "Tactics", "Memory", "Layers", "Compare", "Accuracy", "Netron", "Export"]
 
 
 @pytest.fixture(scope="module")

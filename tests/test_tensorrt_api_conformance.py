@@ -170,6 +170,28 @@ def test_tensorrt_backend_api_conformance_rtx(envs):
     assert not {u for u in report.uses if u.startswith("BuilderFlag.FP") or u.startswith("BuilderFlag.INT")}
 
 
+#: the debug-tensor path of the precision comparison (explorer/backends/tensorrt/debug_tensors.py)
+_DEBUG_TENSOR_USES = {"INetworkDefinition.mark_debug (call)", "INetworkDefinition.is_debug_tensor (call)",
+                      "IExecutionContext.set_debug_listener (call)", "IExecutionContext.set_tensor_debug_state (call)",
+                      "IDebugListener.process_debug_tensor (override)", "tensorrt.TensorLocation",
+                      "ITensor.is_shape_tensor"}
+
+
+@pytest.mark.parametrize("version", ["10.0", "10.16", "11.4", RTX])
+def test_debug_tensor_comparison_uses_only_api_each_version_has(envs, version):
+    """The TensorRT side of compare_precision (debug tensors: ``mark_debug``, an ``IDebugListener``,
+    ``set_tensor_debug_state``) cannot run here (no GPU): this checks that every call it makes exists in the
+    real bindings of each version, and that the checker reached those calls (not a run of TensorRT)."""
+    name = version if version == RTX else stubbed_env.VERSIONS[version]
+    report = _check_backend(envs, name)
+    missing = {u for u in _DEBUG_TENSOR_USES if u not in report.uses and u.replace(" (call)", "") not in report.uses}
+    assert not missing, sorted(missing)
+    assert "explorer/backends/tensorrt/debug_tensors.py" in sources()
+    if version in ("11.4", RTX):  # the libraries that mark the unfused tensors themselves (fusions kept)
+        assert {"INetworkDefinition.mark_unfused_tensors_as_debug_tensors (call)",
+                "IExecutionContext.unfused_tensors_debug_state (set)"} <= report.uses, sorted(report.uses)
+
+
 def test_every_version_branch_of_the_backend_is_checked_by_some_bindings(envs):
     source = sources()
     assert {"explorer/trt/verdicts.py", "explorer/backends/tensorrt/builder.py"} <= set(source)

@@ -17,7 +17,8 @@ module picks the best converter available:
    consumers need them too), and a low-precision node stuck between fp32 nodes goes back to fp32 rather
    than paying two casts.
 
-Ops in ``block_ops`` stay fp32. The default list (:data:`DEFAULT_BLOCK_OPS`) keeps the numerically risky
+Ops in ``block_ops`` and nodes named in ``block_nodes`` stay fp32 (the retry after an accuracy loss, as
+Model Optimizer AutoCast's ``op_block_list`` / ``node_block_list`` and onnxconverter-common's). The default list (:data:`DEFAULT_BLOCK_OPS`) keeps the numerically risky
 parts in fp32: normalizations (TensorRT itself warns that LayerNorm in fp16 may overflow and recommends
 fp32), the reductions and powers of a decomposed LayerNorm/RMSNorm (``x**2`` overflows fp16 above 256),
 ``Exp``/``Log`` (overflow, loss near 0), cumulative sums; plus ops whose extra inputs have fixed float
@@ -68,11 +69,12 @@ class ConversionInfo:
     keep_io_types: bool = True
     block_ops: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    block_nodes: list[str] = field(default_factory=list)
 
 
 def convert_precision(model_proto: onnx.ModelProto, precision: str, keep_io_types: bool = True,
                       block_ops: Iterable[str] = DEFAULT_BLOCK_OPS, *,
-                      tool: str = "auto") -> tuple[onnx.ModelProto, ConversionInfo]:
+                      tool: str = "auto", block_nodes: Iterable[str] = ()) -> tuple[onnx.ModelProto, ConversionInfo]:
     """Convert ``model_proto`` (not modified) to ``precision`` ("fp16" or "bf16").
 
     ``tool``: "auto" (Model Optimizer, else onnxconverter-common for fp16, else the explorer's converter),
@@ -85,30 +87,32 @@ def convert_precision(model_proto: onnx.ModelProto, precision: str, keep_io_type
     if tool not in ("auto", "modelopt", "onnxconverter-common", "explorer"):
         raise ExplorerError(f"unknown conversion tool {tool!r}")
     blocked = list(dict.fromkeys(block_ops))
+    nodes = list(dict.fromkeys(str(n) for n in block_nodes))
     _require_loaded_weights(model_proto)
     notes: list[str] = []
 
     if tool in ("auto", "modelopt"):
-        converted = _try_modelopt(model_proto, precision, keep_io_types, blocked, notes, required=tool == "modelopt")
+        converted = _try_modelopt(model_proto, precision, keep_io_types, blocked, notes, required=tool == "modelopt",
+                                  nodes=nodes)
         if converted is not None:
             model, name = converted
-            return model, _info(name, precision, model_proto, model, keep_io_types, blocked, notes)
+            return model, _info(name, precision, model_proto, model, keep_io_types, blocked, notes, nodes)
 
     if precision == "fp16" and tool in ("auto", "onnxconverter-common"):
         converted = _try_onnxconverter_common(model_proto, keep_io_types, blocked, notes,
-                                              required=tool == "onnxconverter-common")
+                                              required=tool == "onnxconverter-common", nodes=nodes)
         if converted is not None:
             model, name = converted
-            return model, _info(name, precision, model_proto, model, keep_io_types, blocked, notes)
+            return model, _info(name, precision, model_proto, model, keep_io_types, blocked, notes, nodes)
     elif precision == "bf16" and tool == "onnxconverter-common":
         raise ExplorerError("onnxconverter-common converts to fp16 only; bf16 needs NVIDIA Model Optimizer "
                             "(pip install nvidia-modelopt[onnx]) or the explorer's converter (tool='explorer')")
 
-    model, kept, more_notes = _cast_convert(model_proto, precision, keep_io_types, set(blocked))
+    model, kept, more_notes = _cast_convert(model_proto, precision, keep_io_types, set(blocked), set(nodes))
     _validate(model, "the explorer's converter")
     notes.extend(more_notes)
     info = ConversionInfo(tool="explorer cast-based converter", precision=precision, kept_fp32=kept,
-                          keep_io_types=keep_io_types, block_ops=blocked, notes=notes)
+                          keep_io_types=keep_io_types, block_ops=blocked, notes=notes, block_nodes=nodes)
     return model, info
 
 
@@ -116,7 +120,7 @@ def convert_precision(model_proto: onnx.ModelProto, precision: str, keep_io_type
 # Model Optimizer and onnxconverter-common
 # --------------------------------------------------------------------------------------------------------
 
-def _try_modelopt(model, precision, keep_io_types, blocked, notes, required: bool):
+def _try_modelopt(model, precision, keep_io_types, blocked, notes, required: bool, nodes=()):
     try:
         from modelopt.onnx.autocast import convert_to_f16
         import modelopt
@@ -128,11 +132,18 @@ def _try_modelopt(model, precision, keep_io_types, blocked, notes, required: boo
     import inspect
 
     wanted = {"low_precision_type": precision, "keep_io_types": keep_io_types, "op_block_list": blocked}
+    if nodes:
+        wanted["node_block_list"] = list(nodes)
     try:
         accepted = inspect.signature(convert_to_f16).parameters
         kwargs = {k: v for k, v in wanted.items() if k in accepted}
     except (TypeError, ValueError):
         kwargs = wanted
+    if nodes and "node_block_list" not in kwargs:
+        if required:
+            raise ExplorerError("this Model Optimizer's convert_to_f16 takes no node_block_list")
+        notes.append("Model Optimizer's convert_to_f16 here takes no node_block_list: used another converter")
+        return None
     try:
         converted = convert_to_f16(copy.deepcopy(model), **kwargs)
     except Exception as exc:
@@ -143,7 +154,7 @@ def _try_modelopt(model, precision, keep_io_types, blocked, notes, required: boo
     return converted, f"modelopt-autocast {getattr(modelopt, '__version__', '?')}"
 
 
-def _try_onnxconverter_common(model, keep_io_types, blocked, notes, required: bool):
+def _try_onnxconverter_common(model, keep_io_types, blocked, notes, required: bool, nodes=()):
     try:
         import onnxconverter_common
         from onnxconverter_common import float16
@@ -158,7 +169,7 @@ def _try_onnxconverter_common(model, keep_io_types, blocked, notes, required: bo
             warnings.simplefilter("ignore")  # it warns for every clamped weight
             converted = float16.convert_float_to_float16(
                 prepared, keep_io_types=keep_io_types, op_block_list=blocked, max_finite_val=_FP16_MAX,
-                check_fp16_ready=False)
+                check_fp16_ready=False, node_block_list=list(nodes) or None)
         _retarget_casts(converted.graph)
         _validate(converted, "onnxconverter-common")
     except Exception as exc:
@@ -181,9 +192,9 @@ def _retarget_casts(graph: onnx.GraphProto) -> None:
                 attr.i = TensorProto.FLOAT16
 
 
-def _info(tool, precision, original, converted, keep_io_types, blocked, notes) -> ConversionInfo:
+def _info(tool, precision, original, converted, keep_io_types, blocked, notes, nodes=()) -> ConversionInfo:
     return ConversionInfo(tool=tool, precision=precision, kept_fp32=_fp32_nodes(original, converted),
-                          keep_io_types=keep_io_types, block_ops=blocked, notes=notes)
+                          keep_io_types=keep_io_types, block_ops=blocked, notes=notes, block_nodes=list(nodes))
 
 
 def _fp32_nodes(original: onnx.ModelProto, converted: onnx.ModelProto) -> list[str]:
@@ -215,7 +226,8 @@ _ATTR_TYPED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUnifo
 
 
 def _cast_convert(model: onnx.ModelProto, precision: str, keep_io_types: bool,
-                  blocked: set[str]) -> tuple[onnx.ModelProto, list[str], list[str]]:
+                  blocked: set[str], blocked_nodes: set[str] = frozenset()
+                  ) -> tuple[onnx.ModelProto, list[str], list[str]]:
     low = _LOW[precision]
     low_str = _LOW_TYPE_STR[precision]
     model = copy.deepcopy(model)
@@ -255,7 +267,8 @@ def _cast_convert(model: onnx.ModelProto, precision: str, keep_io_types: bool,
     plans: dict[int, tuple[set[int], set[int]]] = {}  # node -> (input slots, output slots) that become low
     schema_kept: dict[str, int] = {}
     for i, node in enumerate(graph.node):
-        if node.op_type in blocked or node.domain not in ("", "ai.onnx") or node.op_type in _ATTR_TYPED:
+        if node.op_type in blocked or node.name in blocked_nodes or node.domain not in ("", "ai.onnx") \
+                or node.op_type in _ATTR_TYPED:
             continue
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
             continue

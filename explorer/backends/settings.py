@@ -47,6 +47,10 @@ class BuildSettings:
     converting the model to fp16/bf16; ``editable_timing_cache``: on TensorRT >= 10.8, build with
     ``BuilderFlag.EDITABLE_TIMING_CACHE`` so the cache's entries (tactic and time per layer key) can be listed.
 
+    ``precision_block``: op types (``"Softmax"``) and node names kept fp32 when the model is converted to
+    fp16/bf16 (added to the converter's default block list, as Model Optimizer AutoCast's ``op_block_list`` /
+    ``node_block_list``) or excluded from int8 quantization: the retry after an accuracy loss.
+
     TensorRT-RTX only: ``compute_capability``, the GPU generation the engine is built for: "auto" (the
     RTX-class GPU of this machine, else SM86 ahead of time: no GPU needed), "CURRENT", or "SM75" ... "SM121".
     """
@@ -69,6 +73,7 @@ class BuildSettings:
     keep_io_types: bool = True
     editable_timing_cache: bool = True
     compute_capability: str = "auto"
+    precision_block: list[str] = field(default_factory=list)
 
     @classmethod
     def make(cls, **values: Any) -> "BuildSettings":
@@ -110,7 +115,7 @@ class BuildSettings:
             providers=[str(p) for p in self.providers] if self.providers else None,
             seed=int(self.seed), sparse_weights=bool(self.sparse_weights),
             keep_io_types=bool(self.keep_io_types), editable_timing_cache=bool(self.editable_timing_cache),
-            compute_capability=capability)
+            compute_capability=capability, precision_block=normalize_block(self.precision_block))
 
     def validate(self) -> None:
         """Raise :class:`BuildError` if :meth:`validated` would."""
@@ -129,6 +134,17 @@ class BuildSettings:
         values = dict(data)
         values["shapes"] = {k: tuple(tuple(int(d) for d in s) for s in v) for k, v in (data.get("shapes") or {}).items()}
         return cls(**values)
+
+def normalize_block(block: Any) -> list[str]:
+    """A block list from a list of names or one text (``"Softmax, /layer1/Conv"``: commas or new lines)."""
+    if not block:
+        return []
+    if isinstance(block, str):
+        block = block.replace("\n", ",").split(",")
+    if not isinstance(block, (list, tuple)) or not all(isinstance(b, str) for b in block):
+        raise BuildError(f"precision_block must be op types or node names (strings), got {block!r}")
+    return list(dict.fromkeys(b.strip() for b in block if b.strip()))
+
 
 def _int_setting(name: str, value: Any, low: int, high: int | None) -> int:
     try:
@@ -256,5 +272,6 @@ def _one_shape(name: str, value: Any) -> Shape:
 
 
 
-__all__ = ["BACKENDS", "COMPUTE_CAPABILITIES", "BuildSettings", "Shape", "normalize_shapes", "normalize_values",
+__all__ = ["BACKENDS", "COMPUTE_CAPABILITIES", "BuildSettings", "Shape", "normalize_block", "normalize_shapes",
+           "normalize_values",
            "parse_shape", "parse_value"]

@@ -23,6 +23,7 @@ COMMANDS = {
     "build": "build",
     "report": "report",
     "lab": "lab",
+    "accuracy": "accuracy",
 }
 
 EXIT_BAD_INPUT = 2

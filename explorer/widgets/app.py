@@ -13,6 +13,7 @@ from typing import Any
 from ..html.fragments import STYLE, e, message_box
 from .render import layer_details, node_details
 from .state import ExplorerState, describe_error
+from .tabs.accuracy import AccuracyTab
 from .tabs.base import Tab, html_widget
 from .tabs.build import BuildTab
 from .tabs.compare import CompareTab
@@ -27,7 +28,7 @@ from .tabs.tactics import TacticsTab
 
 #: the tabs in the order they show
 TAB_CLASSES = (ModelTab, PartitionsTab, FusionsTab, BuildTab, TacticsTab, MemoryTab, LayersTab, CompareTab,
-               NetronTab, ExportTab)
+               AccuracyTab, NetronTab, ExportTab)
 TABS = tuple(cls.title for cls in TAB_CLASSES)
 
 
@@ -279,7 +280,7 @@ class Explorer:
                              f"model: <b class='trex-model'>{model}</b>{source}{build}</div>")
 
     def _on_model(self, _state) -> None:
-        for name in ("Model", "Partitions", "Fusions", "Build", "Netron", "Compare"):
+        for name in ("Model", "Partitions", "Fusions", "Build", "Netron", "Compare", "Accuracy"):
             self.tabs[name].stale = True  # Compare pairs the builds of the loaded model
         self._render_header()
         self._on_selection(_state)
@@ -309,7 +310,8 @@ class Explorer:
         build_tab.render_job()
 
     #: the tab where each message area is shown in place
-    HOME = {"model": "Model", "analysis": "Partitions", "build": "Build", "import": "Build", "builds": "Build"}
+    HOME = {"model": "Model", "analysis": "Partitions", "build": "Build", "import": "Build", "builds": "Build",
+            "accuracy": "Accuracy"}
 
     def _on_message(self, _state) -> None:
         st = self.state

@@ -181,6 +181,9 @@ class ExplorerState:
         self.partitioned: PartitionedSession | None = None  # the last partitioned build (Build tab's summary)
         self._partition_cancel: threading.Event | None = None  # set by Cancel while a partitioned build runs
         self.selection = Selection()
+        self.comparison = None  # the last PrecisionComparison (Accuracy tab), and the job computing one
+        self.comparison_job = None
+        self.comparison_model = None  # the model the comparison is of (a new model hides it)
         self.messages: dict[str, tuple[str, str]] = {}  # area -> (level, text)
         self._listeners: dict[str, list[Callable]] = defaultdict(list)
         self._lock = threading.RLock()
@@ -334,6 +337,48 @@ class ExplorerState:
 
     def cancel_parser(self) -> bool:
         job = self.parser_job
+        return job.cancel() if job is not None and not job.done() else False
+
+    # ------------------------------------------------------------------ precision comparison (Accuracy tab)
+    def start_comparison(self, **options) -> bool:
+        """Compare a low-precision conversion with fp32 in the background
+        (:func:`explorer.backends.accuracy.start_precision_comparison`: precision, inputs, seed, block);
+        "accuracy" is emitted while it runs (``comparison_job.progress``) and when it ends."""
+        from ..backends.accuracy import start_precision_comparison
+
+        if self.model is None:
+            self.message("accuracy", "load a model first")
+            return False
+        if self.comparison_job is not None and not self.comparison_job.done():
+            self.message("accuracy", "a comparison is already running: cancel it or wait")
+            return False
+        try:
+            job = start_precision_comparison(self.model, **{k: v for k, v in options.items() if v not in (None, "")})
+        except Exception as exc:  # noqa: BLE001
+            self.message("accuracy", f"the comparison could not start: {describe_error(exc)}")
+            return False
+        self.comparison_job = job
+        self.message("accuracy", None)
+        model = self.model
+
+        def watch() -> None:
+            while not job.future.done():
+                self.emit("accuracy")
+                time.sleep(0.5)
+            if job is not self.comparison_job or model is not self.model:
+                return
+            try:
+                self.comparison, self.comparison_model = job.result(0), model
+            except Exception as exc:  # noqa: BLE001 - a message in the widget, never a dead kernel
+                self.message("accuracy", f"the comparison {'was cancelled' if job.cancelled() else 'failed'}: "
+                                         f"{describe_error(exc)}", "info" if job.cancelled() else "error")
+            self.emit("accuracy")
+
+        threading.Thread(target=watch, name="explorer-accuracy-watch", daemon=True).start()
+        return True
+
+    def cancel_comparison(self) -> bool:
+        job = self.comparison_job
         return job.cancel() if job is not None and not job.done() else False
 
     def _parser_done(self, job) -> None:

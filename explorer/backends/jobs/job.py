@@ -64,7 +64,8 @@ def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level:
           timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
           on_progress: ProgressCallback | None = None, cancel: Any = None, *,
           providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0,
-          compute_capability: str = "auto", values: Mapping[str, Any] | None = None) -> BuildReport:
+          compute_capability: str = "auto", values: Mapping[str, Any] | None = None,
+          precision_block: Sequence[str] | str = ()) -> BuildReport:
     """Build and profile ``model`` (a path, bytes, ``onnx.ModelProto`` or :class:`explorer.Model`) in a
     worker process; returns a :class:`BuildReport` (an :class:`~explorer.engine.report.EngineReport`).
 
@@ -79,14 +80,15 @@ def build(model: Any, backend: str = "auto", precision: str = "fp32", opt_level:
     ``sr=16000``) instead of random values. ``runs`` timed runs after
     ``warmup`` untimed ones, and with ``duration`` (seconds) on until that much time has passed, as trtexec's
     ``--iterations`` and ``--duration`` (a microsecond model needs thousands of runs for steady per-layer
-    figures). ``on_progress(phase, step, total)``; ``cancel``: a ``threading.Event`` (or
+    figures). ``precision_block``: op types and node names kept fp32 by the conversion (see
+    :class:`BuildSettings`). ``on_progress(phase, step, total)``; ``cancel``: a ``threading.Event`` (or
     anything with ``is_set()``) that stops the build. Raises :class:`BuildError` (``BuildCancelled`` when
     cancelled) carrying the backend's own message.
     """
     job = start_build(model, backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
                       shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup, on_progress=on_progress,
                       cancel=cancel, providers=providers, seed=seed, duration=duration,
-                      compute_capability=compute_capability, values=values)
+                      compute_capability=compute_capability, values=values, precision_block=precision_block)
     return job.result()
 
 
@@ -95,7 +97,8 @@ def start_build(model: Any, backend: str = "auto", precision: str = "fp32", opt_
                 timing_cache: str | os.PathLike | None = None, runs: int = 20, warmup: int = 5,
                 on_progress: ProgressCallback | None = None, cancel: Any = None, *,
                 providers: Sequence[str] | None = None, seed: int = 0, duration: float = 0.0,
-                compute_capability: str = "auto", values: Mapping[str, Any] | None = None) -> "BuildJob":
+                compute_capability: str = "auto", values: Mapping[str, Any] | None = None,
+                precision_block: Sequence[str] | str = ()) -> "BuildJob":
     """Start :func:`build` and return at once with a :class:`BuildJob` (for widgets and notebooks).
 
     Bad settings raise :class:`BuildError` here, before any process starts.
@@ -103,7 +106,8 @@ def start_build(model: Any, backend: str = "auto", precision: str = "fp32", opt_
     settings = BuildSettings.make(backend=backend, precision=precision, opt_level=opt_level, workspace=workspace,
                                   shapes=shapes, timing_cache=timing_cache, runs=runs, warmup=warmup,
                                   providers=providers, seed=seed, duration=duration,
-                                  compute_capability=compute_capability, values=values)
+                                  compute_capability=compute_capability, values=values,
+                                  precision_block=precision_block)
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise BuildError(f"cancel must be a threading.Event (or have is_set()), got {type(cancel).__name__}")
     model_path, temp_dir = _model_file(model)

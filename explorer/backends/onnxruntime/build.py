@@ -209,7 +209,8 @@ def _convert(run: _BuildRun, t: float) -> float:
             calibration = [random_inputs(proto, run.input_shapes, run.seed + 1 + i, run.inputs.values)
                            for i in range(CALIBRATION_BATCHES)]
         run.run_proto, run.conversion = convert_precision(proto, precision, calibration=calibration,
-                                                          workdir=run.workdir)
+                                                          workdir=run.workdir,
+                                                          block=run.settings.get("precision_block") or ())
     else:
         run.run_proto, run.conversion = convert_precision(proto, precision, workdir=run.workdir)
     if run.conversion.note:

@@ -98,7 +98,7 @@ def build_engine(model_path: str, settings: BuildSettings,
     if major >= 11 or not hasattr(trt.BuilderFlag, "FP16"):
         if settings.precision in ("fp16", "bf16"):
             build_model, conversion = _convert_model(model_path, settings.precision, out_dir, name,
-                                                     settings.keep_io_types)
+                                                     settings.keep_io_types, settings.precision_block)
             notes.append(f"{library.title} {trt.__version__} is strongly typed: the model was converted to "
                          f"{settings.precision} with {conversion['tool']} before building")
 
@@ -501,17 +501,18 @@ def _has_qdq(model_path: str) -> bool:
 
 
 def _convert_model(model_path: str, precision: str, out_dir: str, name: str,
-                   keep_io_types: bool) -> tuple[str, dict[str, Any]]:
+                   keep_io_types: bool, block: list[str] = ()) -> tuple[str, dict[str, Any]]:
     """TensorRT 11: write an fp16/bf16 copy of the model (weights included) for the strongly typed build."""
     import onnx
 
-    from ..precision import convert_precision
+    from ..precision import DEFAULT_BLOCK_OPS, convert_precision
 
     try:
         proto = onnx.load(model_path)  # external data is read from the model's folder
     except Exception as exc:
         raise BuildError(f"cannot read the ONNX model (with its external data): {exc}", file=model_path) from exc
-    converted, info = convert_precision(proto, precision, keep_io_types=keep_io_types)
+    converted, info = convert_precision(proto, precision, keep_io_types=keep_io_types,
+                                        block_ops=[*DEFAULT_BLOCK_OPS, *block], block_nodes=block)
     target = os.path.join(out_dir, f"{name}.onnx")
     if converted.ByteSize() > 1_800_000_000:
         onnx.save_model(converted, target, save_as_external_data=True, all_tensors_to_one_file=True,

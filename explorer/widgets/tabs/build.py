@@ -66,6 +66,11 @@ class BuildTab(Tab):
                                            layout=W.Layout(width="150px"))
         self.warmup = W.BoundedIntText(value=defaults.warmup, min=0, max=10000, description="Warm-up",
                                        layout=W.Layout(width="160px"))
+        self.precision_block = W.Text(placeholder="op types or node names kept fp32 (e.g. Softmax, /layer1/Conv)",
+                                      description="Block list", layout=W.Layout(width="520px"),
+                                      tooltip="fp16/bf16: kept fp32 by the conversion (with the default block list); "
+                                              "int8: not quantized")
+        self.precision_block.add_class("trex-precision-block")
         self.shapes_box = W.VBox()
         self.shape_fields: dict[str, tuple] = {}
         self.value_fields: dict[str, Any] = {}  # control inputs (0-d or one element): a value instead of random
@@ -111,7 +116,8 @@ class BuildTab(Tab):
         self.remove_button.on_click(lambda _: self.current.value and self.state.remove_build(self.current.value))
         build_form = W.VBox([
             W.HTML("<h4>Build an engine</h4>"), W.HBox([self.backend, self.compute_capability, self.trt_note]),
-            W.HBox([self.precision, self.opt_level, self.workspace]), self.shapes_box, self.timing_cache,
+            W.HBox([self.precision, self.opt_level, self.workspace]), self.precision_block, self.shapes_box,
+            self.timing_cache,
             W.HBox([self.runs, self.duration, self.warmup]), self.per_partition,
             W.HBox([self.build_button, self.cancel_button]),
             W.HBox([self.progress, self.phase]), self.message, self.log_box, self.partitions_summary,
@@ -193,6 +199,8 @@ class BuildTab(Tab):
         values = self.values()
         if values:
             opts["values"] = values
+        if self.precision_block.value.strip():
+            opts["precision_block"] = self.precision_block.value.strip()
         opts["backend"] = backend
         return opts
 
