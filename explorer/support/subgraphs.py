@@ -94,7 +94,8 @@ def export_subgraphs(model, report, folder: str) -> list[ExportedSubgraph]:
                        name=f"{graph.name or 'graph'}_partition_{p.index}", import_domains=graph.import_domains,
                        producer_name="trt-explorer")
         exported = gs.export_onnx(sub, do_type_check=False)
-        exported.ir_version = proto.ir_version
+        # IR 3 wanted every weight listed as a graph input too; from IR 4 weights stand alone (as gs writes them)
+        exported.ir_version = max(proto.ir_version, 4)
         del exported.functions[:]
         exported.functions.extend(proto.functions)
         path = os.path.join(folder, subgraph_file_name(p.supported, p.index))
