@@ -301,3 +301,25 @@ def test_grouped_table_escapes_names_and_shows_the_librarys_counts():
     assert "<script>" not in html and "&lt;script&gt;" in html
     for row in report.unsupported_frame().itertuples():
         assert f"<td>{row.count}</td>" in html
+
+
+def test_background_assignment_gives_the_same_answer_and_can_be_cancelled():
+    from explorer.support import AnalysisCancelled, start_analysis
+
+    model = explorer.load_model(SAMPLES / "resnet18.onnx")
+    job = start_analysis(model, source="onnxruntime")
+    report = job.result(300)
+    assert job.progress.startswith(f"done: {_label()}")
+    assert [v.reason for v in report.verdicts] == [v.reason for v in explorer.analyze(model, source="onnxruntime").verdicts]
+    job = start_analysis(model, source="onnxruntime")
+    job.cancel()  # at once: the child is still starting
+    with pytest.raises(AnalysisCancelled):
+        job.result(300)
+
+
+def test_a_model_onnxruntime_cannot_load_is_a_model_error_naming_the_file():
+    """unsupported_ops.onnx holds a custom op (com.example:MyPlugin) this ONNX Runtime has no kernel for."""
+    path = SAMPLES / "unsupported_ops.onnx"
+    with pytest.raises(explorer.ModelError, match="not a registered function/op") as info:
+        explorer.analyze(path, source="onnxruntime")
+    assert str(path) in str(info.value)
