@@ -188,8 +188,9 @@ class _OrtJudge:
         from ..isolation import TaskProcess, TaskSpec
 
         self.providers = [str(p) for p in providers] if providers else []
-        self.worker = TaskProcess(TaskSpec("explorer.backends.onnxruntime.assignment", "ep_assignment",
-                                           memory_limit=0))
+        # the CPU provider keeps the usual address-space limit; GPU providers reserve far more than they use
+        self.worker = TaskProcess(TaskSpec("explorer.backends.onnxruntime.assignment", "ep_assignment"),
+                                  memory_limit=None if _cpu_only(self.providers) else 0)
         self.label = "ONNX Runtime assignment"  # the version comes back with the answer
         self.version = ""
         self.assignment = None
@@ -236,6 +237,22 @@ class _OrtJudge:
 
     def close(self) -> None:
         self.worker.close()
+
+
+def _cpu_only(providers: list[str]) -> bool:
+    """Whether an ONNX Runtime session with these providers (none: its defaults) stays on the host."""
+    host = {"CPUExecutionProvider", "AzureExecutionProvider"}
+    if providers:
+        return set(providers) <= host
+    from importlib import metadata
+
+    for dist in ("onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino", "onnxruntime-qnn"):
+        try:
+            metadata.version(dist)
+            return False
+        except metadata.PackageNotFoundError:
+            continue
+    return True
 
 
 def _choose_source(source: str | None, trt_version: str | None, required: bool = False):

@@ -1,7 +1,7 @@
 """ONNX Runtime's own provider assignment, in an isolated child: which provider took which ONNX node.
 
 The parent (:mod:`explorer.support.analysis`, ``source="onnxruntime"``) names this task by module and name
-(:data:`TASK`) and sends the model with its nodes renamed to their explorer ids. Here one session records the
+(``explorer.backends.onnxruntime.assignment``, ``ep_assignment``) and sends the model with its nodes renamed to their explorer ids. Here one session records the
 assignment (``session.record_ep_graph_assignment_info``, ONNX Runtime >= 1.24.1) with the requested
 providers, and a second one, on the CPU at ``ORT_ENABLE_BASIC``, saves the graph ONNX Runtime partitions
 (the basic optimizations run before the partitioner) so that :func:`~.mapping.map_optimized_graph` maps
@@ -18,7 +18,7 @@ import tempfile
 import onnx
 
 from ...errors import BuildError, ModelError
-from ...isolation import TaskSpec, isolated_task
+from ...isolation import isolated_task
 from ...support.assignment import (MIN_VERSION, RECORD_KEY, REMOVED, AssignedSubgraph, EpAssignment,
                                    NodeAssignment)
 from .mapping import _name_candidates, map_optimized_graph
@@ -26,7 +26,6 @@ from .session import onnxrt, ort_message
 
 #: the optimization level of the session whose assignment is recorded (ONNX Runtime's default)
 LEVEL = "ORT_ENABLE_ALL"
-TASK = TaskSpec(__name__, "ep_assignment", memory_limit=0)  # GPU providers reserve far more than they use
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -51,7 +50,7 @@ def _options(level: str, folder: str, optimized_path: str | None = None):
     return so
 
 
-@isolated_task("ep_assignment", memory_limit=0)
+@isolated_task("ep_assignment")  # the parent sets the memory limit: none for GPU providers
 def assignment_task(data: bytes, path: str, providers_json: str) -> bytes:
     """The :class:`EpAssignment` of a model (nodes named by explorer id) as JSON."""
     version = onnxrt.__version__
@@ -128,4 +127,4 @@ def assignment_task(data: bytes, path: str, providers_json: str) -> bytes:
     return result.to_json().encode("utf-8")
 
 
-__all__ = ["LEVEL", "TASK", "assignment_task"]
+__all__ = ["LEVEL", "assignment_task"]
