@@ -194,7 +194,7 @@ def test_cli_export_subgraphs(tmp_path):
 # ------------------------------------------------------------------------------------- command lines
 
 SETTINGS = dict(precision="fp16", shapes={"in put": ((1, 3, 8, 8), (2, 3, 8, 8), (4, 3, 8, 8)),
-                                          "ids:0": ((1, 16), (1, 64), (1, 128))},
+                                          "ids:0": ((1, 16), (1, 64), (1, 128)), "scale": ((), (), ())},
                 workspace=1 << 30, tactic_shared_memory=48 << 10, timing_cache="/tmp/my cache.bin", runs=30,
                 opt_level=4)
 MODEL_PATH = "/tmp/a model's dir/m.onnx"
@@ -211,22 +211,19 @@ def _trtexec_options(argv: list[str]) -> dict[str, str]:
 
 
 def _trtexec_shapes(value: str) -> dict[str, tuple[int, ...]]:
-    """A --minShapes value read the way trtexec documents it: comma-separated ``name:AxBxC``, a name holding
-    ':' or ',' wrapped in single quotes (trtexec's ``--help``; its splitter honours the quotes)."""
-    out, i = {}, 0
-    while i < len(value):
-        if value[i] == "'":
-            end = value.index("'", i + 1)
-            name, i = value[i + 1:end], end + 1
-            assert value[i] == ":"
-            i += 1
+    """A --minShapes value read the way trtexec reads it, after its public source (TensorRT's
+    samples/common/sampleOptions.cpp: ``getShapesBuild`` splits at ',', ``splitNameAndValue`` takes a
+    single-quoted name or splits at the last ':', ``removeSingleQuotationMarks``, dims split at 'x' or
+    ``scalar``). Written here because trtexec itself cannot run on this machine."""
+    out = {}
+    for item in value.split(","):
+        quoted = item.split("'")
+        if len(quoted) != 1:
+            assert len(quoted) == 3, f"trtexec refuses {item!r}: quotes must pair"
+            name, dims = quoted[0] + quoted[1], quoted[2][1:]
         else:
-            end = value.index(":", i)
-            name, i = value[i:end], end + 1
-        end = value.find(",", i)
-        end = len(value) if end < 0 else end
-        out[name] = tuple(int(d) for d in value[i:end].split("x"))
-        i = end + 1
+            name, _, dims = item.rpartition(":")
+        out[name.replace("'", "")] = () if dims == "scalar" else tuple(int(d) for d in dims.split("x"))
     return out
 
 
@@ -284,6 +281,17 @@ def test_polygraphy_lines_are_accepted_by_polygraphys_own_parser(mode):
     assert sorted(config.memory_pool_limits.values()) == sorted([settings.workspace, settings.tactic_shared_memory])
 
 
+def test_a_name_trtexec_cannot_carry_gets_a_note_not_a_wrong_line():
+    settings = BuildSettings.make(shapes={"a,b": "1x4"})
+    command = trtexec_command(settings, "m.onnx")
+    assert any("'a,b'" in n and "cannot take the shapes" in n for n in command.notes)
+    polygraphy = polygraphy_command(settings, "m.onnx", mode="convert")
+    from polygraphy.tools.args import TrtConfigArgs
+
+    config = _polygraphy_parse(shlex.split(polygraphy.text)).subcommand.arg_groups[TrtConfigArgs]
+    assert config.profile_dicts[0]["a,b"] == ([1, 4], [1, 4], [1, 4])  # Polygraphy can
+
+
 def test_cli_print_commands_is_the_librarys(tmp_path):
     out = _cli("build", str(SAMPLES / "resnet18.onnx"), "--precision", "fp16", "--workspace", "512M",
                "--print-commands", "--json")
@@ -323,3 +331,18 @@ def test_a_model_onnxruntime_cannot_load_is_a_model_error_naming_the_file():
     with pytest.raises(explorer.ModelError, match="not a registered function/op") as info:
         explorer.analyze(path, source="onnxruntime")
     assert str(path) in str(info.value)
+
+
+def test_build_tab_command_lines_are_escaped_and_are_the_librarys():
+    import html as html_lib
+    import re
+
+    from explorer.widgets.tabs.build import commands_html
+
+    opts = {"backend": "auto", "precision": "int8", "runs": 7, "warmup": 0,
+            "shapes": {"<img src=x onerror=alert(1)>": ((1, 4), (2, 4), (3, 4))}}
+    page = commands_html(opts, "/tmp/<b>model</b>.onnx")
+    assert "<img" not in page and "<b>model" not in page
+    shown = [html_lib.unescape(m) for m in re.findall(r"<pre class='command-line'[^>]*>(.*?)</pre>", page, re.S)]
+    settings = BuildSettings.make(precision="int8", runs=7, warmup=0, shapes=opts["shapes"])
+    assert shown == [c.text for c in command_lines(settings, "/tmp/<b>model</b>.onnx")]

@@ -4,8 +4,9 @@ Each function returns a :class:`Command`: the argument list, the copyable line (
 names with spaces or quotes survive a POSIX shell) and notes on what the line cannot say. The flags follow
 trtexec's ``--help`` and Polygraphy's own argument parser (the tests parse the lines with it):
 
-- shapes: ``--minShapes=in0:1x3x224x224,in1:1x128`` (trtexec; a name holding ``:`` or ``,`` wrapped in
-  single quotes, as trtexec documents) and ``--trt-min-shapes in0:[1,3,224,224]`` (Polygraphy);
+- shapes: ``--minShapes=in0:1x3x224x224,in1:1x128`` (trtexec, as its ``sampleOptions.cpp`` reads them:
+  split at ',', a name holding ':' in single quotes, ``scalar`` for rank 0; a name holding ',' or a quote
+  cannot be written, a note says so) and ``--trt-min-shapes in0:[1,3,224,224]`` (Polygraphy);
 - precision: ``--fp16`` / ``--bf16`` / ``--int8`` / ``--fp8`` on TensorRT 10.x; TensorRT 11 is strongly
   typed (no precision flags: the ONNX types decide), so the line is for the converted model (the explorer's
   fp16/bf16 conversion, or Q/DQ nodes for int8/fp8), which a note says;
@@ -55,12 +56,19 @@ def _major(version: str | int) -> str:
 
 
 def _trtexec_name(name: str) -> str:
-    """An input name as trtexec's shape lists take it: quoted with single quotes when it holds ':' or ','."""
-    return f"'{name}'" if (":" in name or "," in name) else name
+    """An input name as trtexec's shape lists take it: in single quotes when it holds ':' (trtexec's
+    ``splitNameAndValue`` takes the quoted part as the name; unquoted, it splits at the last ':')."""
+    return f"'{name}'" if ":" in name else name
+
+
+def _trtexec_unsayable(name: str) -> bool:
+    """trtexec splits a shape list at every ',' before it looks at quotes, and counts quotes: a name holding
+    ',' or "'" cannot be written in ``--minShapes`` at all."""
+    return "," in name or "'" in name
 
 
 def _dims(shape) -> str:
-    return "x".join(str(int(d)) for d in shape)
+    return "x".join(str(int(d)) for d in shape) if len(shape) else "scalar"  # trtexec's word for rank 0
 
 
 def _size(nbytes: int) -> str:
@@ -96,6 +104,10 @@ def trtexec_command(settings: BuildSettings, model_path: str, *, version: str | 
         else:
             notes.append(f"TensorRT 11 is strongly typed: there is no --{s.precision} flag; give it the model "
                          f"converted to {s.precision} (fp16/bf16: the explorer's conversion; int8/fp8: Q/DQ nodes)")
+    bad = [name for name in s.shapes if _trtexec_unsayable(name)]
+    if bad:
+        notes.append("trtexec cannot take the shapes of " + ", ".join(repr(n) for n in bad) + ": its shape lists "
+                     "are split at ',' and a name may not hold a single quote (rename the inputs, or use Polygraphy)")
     if s.shapes:
         for flag, index in (("--minShapes", 0), ("--optShapes", 1), ("--maxShapes", 2)):
             argv.append(f"{flag}=" + ",".join(f"{_trtexec_name(name)}:{_dims(triple[index])}"
