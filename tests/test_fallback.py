@@ -346,3 +346,25 @@ def test_build_tab_command_lines_are_escaped_and_are_the_librarys():
     shown = [html_lib.unescape(m) for m in re.findall(r"<pre class='command-line'[^>]*>(.*?)</pre>", page, re.S)]
     settings = BuildSettings.make(precision="int8", runs=7, warmup=0, shapes=opts["shapes"])
     assert shown == [c.text for c in command_lines(settings, "/tmp/<b>model</b>.onnx")]
+
+
+def test_if_loop_body_nodes_carry_onnxruntimes_assignment_too():
+    """control_flow.onnx: ONNX Runtime lists the nodes inside the If's branches and the Loop's body by their
+    names there; each body node's verdict carries it, and the body Constants are "removed by optimization"."""
+    path = SAMPLES / "control_flow.onnx"
+    report = explorer.analyze(path, source="onnxruntime", providers=["CPUExecutionProvider"])
+    listing = {name for _, name in _ort_listing(path, ["CPUExecutionProvider"])}
+    a = report.assignment
+    assert a.bodies and set(a.bodies) <= listing
+    children = [c for v in report.verdicts for c in v.children]
+    assert report.body_nodes == len(children) > 0
+    model = explorer.load_model(path)
+    for c in children:
+        node = next(n for v in model.nodes for body in v.subgraphs.values() for n in body.walk() if n.id == c.node)
+        local = c.node[len(node.parent) + 1:]
+        if local in a.bodies:
+            assert c.reason == f"assigned to CPUExecutionProvider ({_label()})"
+        else:
+            assert node.op_type == "Constant" and c.reason.startswith("removed by optimization")
+    covered = {name for n in a.nodes for name in n.ort_nodes}
+    assert listing == covered | set(a.bodies) | set(a.inserted)

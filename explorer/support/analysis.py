@@ -211,7 +211,12 @@ class _OrtJudge:
         proto.CopyFrom(model.proto)
         name_nodes_by_id(proto, model)  # the names ONNX Runtime reports are then explorer ids
         try:
-            raw = self.worker.submit(proto.SerializeToString(), model.path or "",
+            data = proto.SerializeToString()
+        except ValueError as exc:  # over protobuf's 2 GiB
+            raise ExplorerError(f"the model cannot be handed to ONNX Runtime in one piece: {exc}",
+                                file=model.path, hint="save its weights as external data") from None
+        try:
+            raw = self.worker.submit(data, model.path or "",
                                      json.dumps(self.providers)).result()
         except TaskCrashed as exc:
             raise ModelError(f"ONNX Runtime {exc} while assigning providers", file=model.path) from None

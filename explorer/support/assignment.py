@@ -55,6 +55,8 @@ class EpAssignment:
     subgraphs: list[AssignedSubgraph]
     nodes: list[NodeAssignment]  # main-graph nodes, in the model's order
     inserted: list[str] = field(default_factory=list)  # assigned nodes that stand for no ONNX node
+    # If/Loop/Scan body nodes ONNX Runtime listed, by the name they carry in their body -> their providers
+    bodies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -80,7 +82,8 @@ class EpAssignment:
                               for s in data["subgraphs"]],
                    nodes=[NodeAssignment(str(n["node"]), tuple(n["providers"]), tuple(n["ort_nodes"]),
                                          str(n.get("removed", ""))) for n in data["nodes"]],
-                   inserted=[str(x) for x in data.get("inserted", [])])
+                   inserted=[str(x) for x in data.get("inserted", [])],
+                   bodies={str(k): tuple(str(p) for p in v) for k, v in (data.get("bodies") or {}).items()})
 
     def notes(self) -> list[str]:
         """What the report says about where the answer came from."""
@@ -103,21 +106,33 @@ def verdicts_from_assignment(model, assignment: EpAssignment) -> list:
 
     by_node = {n.node: n for n in assignment.nodes}
     label = assignment.label
+
+    def verdict(node, providers, removed: str):
+        if not providers:
+            return NodeVerdict(node.id, node.name, node.op_type, node.domain, False,
+                               [f"{removed or REMOVED} ({label})"])
+        if all(p in TENSORRT_PROVIDERS for p in providers):
+            return NodeVerdict(node.id, node.name, node.op_type, node.domain, True)
+        others = ", ".join(p for p in providers if p not in TENSORRT_PROVIDERS)
+        return NodeVerdict(node.id, node.name, node.op_type, node.domain, False, [f"assigned to {others} ({label})"])
+
     out = []
     for node in model.graph.nodes:
         a = by_node.get(node.id)
-        if a is None or not a.providers:
-            why = a.removed if a is not None and a.removed else REMOVED
-            out.append(NodeVerdict(node.id, node.name, node.op_type, node.domain, False, [f"{why} ({label})"]))
-            continue
-        trt = [p for p in a.providers if p in TENSORRT_PROVIDERS]
-        if trt and len(trt) == len(a.providers):
-            out.append(NodeVerdict(node.id, node.name, node.op_type, node.domain, True))
-            continue
-        others = ", ".join(p for p in a.providers if p not in TENSORRT_PROVIDERS)
-        out.append(NodeVerdict(node.id, node.name, node.op_type, node.domain, False,
-                               [f"assigned to {others} ({label})"]))
+        v = verdict(node, a.providers if a else (), a.removed if a else "")
+        if node.subgraphs:  # body nodes, flat, as the other sources give them
+            v.children = [verdict(child, assignment.bodies.get(_local_name(child), ()), "")
+                          for body in node.subgraphs.values() for child in body.walk()]
+        out.append(v)
     return out
+
+
+def _local_name(node) -> str:
+    """The name a body node carries inside its body once nodes are named by id (its id without its parent's,
+    as :func:`explorer.model.transforms.name_nodes_by_id` writes it)."""
+    if node.parent and node.id.startswith(node.parent + "/"):
+        return node.id[len(node.parent) + 1:]
+    return node.id
 
 
 __all__ = ["AssignedSubgraph", "EpAssignment", "MIN_VERSION", "NodeAssignment", "RECORD_KEY", "REMOVED",

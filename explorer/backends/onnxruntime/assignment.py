@@ -50,6 +50,23 @@ def _options(level: str, folder: str, optimized_path: str | None = None):
     return so
 
 
+def _body_node_names(graph) -> set[str]:
+    """Names of the nodes inside If/Loop/Scan bodies, at any depth (ONNX Runtime lists them too)."""
+    names: set[str] = set()
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        for node in g.node:
+            if g is not graph:
+                names.add(node.name)
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    stack.append(attr.g)
+                elif attr.type == onnx.AttributeProto.GRAPHS:
+                    stack.extend(attr.graphs)
+    return names
+
+
 @isolated_task("ep_assignment")  # the parent sets the memory limit: none for GPU providers
 def assignment_task(data: bytes, path: str, providers_json: str) -> bytes:
     """The :class:`EpAssignment` of a model (nodes named by explorer id) as JSON."""
@@ -104,8 +121,16 @@ def assignment_task(data: bytes, path: str, providers_json: str) -> bytes:
                     removed[onnx_node] = f"{REMOVED}: {group.reason}"
     # what the saved graph could not tell: names the partitioner lists (its own, or derived from one)
     id_set = set(ids)
+    body_names = _body_node_names(original.graph)
     inserted = []
+    bodies: dict[str, list[str]] = {}
     for name in provider_of:
+        if name in body_names and name not in id_set:  # a node of an If/Loop/Scan body, by its local name
+            providers_here = bodies.setdefault(name, [])
+            for sub in subgraphs:
+                if name in sub.nodes and sub.provider not in providers_here:
+                    providers_here.append(sub.provider)
+            continue
         if name in id_set:
             if name not in covered[name]:
                 covered[name].append(name)
@@ -123,7 +148,8 @@ def assignment_task(data: bytes, path: str, providers_json: str) -> bytes:
         found = tuple(dict.fromkeys(provider_of[n] for n in names))
         nodes.append(NodeAssignment(node_id, found, names, "" if found else removed.get(node_id, REMOVED)))
     result = EpAssignment(ort_version=version, providers=providers, optimization_level=LEVEL,
-                          subgraphs=subgraphs, nodes=nodes, inserted=inserted)
+                          subgraphs=subgraphs, nodes=nodes, inserted=inserted,
+                          bodies={k: tuple(v) for k, v in bodies.items()})
     return result.to_json().encode("utf-8")
 
 
