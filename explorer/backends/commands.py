@@ -101,6 +101,9 @@ def trtexec_command(settings: BuildSettings, model_path: str, *, version: str | 
     if s.precision != "fp32":
         if major == "10":
             argv.append(_LOW_PRECISION_FLAGS[s.precision])
+            if s.precision == "int8":
+                notes.append("--int8 on a model without Q/DQ nodes and without --calib uses placeholder scales: "
+                             "right for timing, not for accuracy")
         else:
             notes.append(f"TensorRT 11 is strongly typed: there is no --{s.precision} flag; give it the model "
                          f"converted to {s.precision} (fp16/bf16: the explorer's conversion; int8/fp8: Q/DQ nodes)")
@@ -180,6 +183,9 @@ def polygraphy_command(settings: BuildSettings, model_path: str, *, mode: str = 
         argv.append("--sparse-weights")
     if mode == "run":
         argv += ["--iterations", str(s.runs), "--seed", str(s.seed)]
+        if s.values:
+            notes.append("input values (" + ", ".join(s.values) + ") are not on the line: Polygraphy feeds random "
+                         "data unless given --data-loader-script or --load-inputs")
     return Command("polygraphy", tuple(argv), tuple(notes))
 
 
