@@ -24,6 +24,7 @@ import pytest
 import explorer
 from explorer.backends.commands import command_lines, polygraphy_command, trtexec_command
 from explorer.backends.settings import BuildSettings
+from explorer.dtypes import PRECISIONS
 from explorer.html.fragments import grouped_unsupported_table
 from explorer.support.assignment import RECORD_KEY, TENSORRT_PROVIDERS
 from explorer.support.subgraphs import export_subgraphs
@@ -262,11 +263,12 @@ def _polygraphy_parse(argv: list[str]):
     return args
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("mode", ["run", "convert"])
-def test_polygraphy_lines_are_accepted_by_polygraphys_own_parser(mode):
+def test_polygraphy_lines_are_accepted_by_polygraphys_own_parser(mode, precision):
     from polygraphy.tools.args import ModelArgs, TrtConfigArgs
 
-    settings = BuildSettings.make(**SETTINGS)
+    settings = BuildSettings.make(**{**SETTINGS, "precision": precision})
     command = polygraphy_command(settings, MODEL_PATH, mode=mode)
     argv = shlex.split(command.text)
     assert argv[:2] == ["polygraphy", mode]
@@ -274,7 +276,8 @@ def test_polygraphy_lines_are_accepted_by_polygraphys_own_parser(mode):
     tool = args.subcommand
     assert tool.arg_groups[ModelArgs].path == MODEL_PATH
     config = tool.arg_groups[TrtConfigArgs]
-    assert config.fp16 is True
+    for flag in ("fp16", "bf16", "int8", "fp8"):
+        assert bool(getattr(config, flag)) is (flag == precision), flag  # unset flags are None or False
     assert config.builder_optimization_level == settings.opt_level
     (profile,) = config.profile_dicts
     assert {name: tuple(tuple(s) for s in triple) for name, triple in profile.items()} == settings.shapes
@@ -368,3 +371,15 @@ def test_if_loop_body_nodes_carry_onnxruntimes_assignment_too():
             assert node.op_type == "Constant" and c.reason.startswith("removed by optimization")
     covered = {name for n in a.nodes for name in n.ort_nodes}
     assert listing == covered | set(a.bodies) | set(a.inserted)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_trtexec_precision_flags_per_version(precision):
+    settings = BuildSettings.make(precision=precision)
+    ten = _trtexec_options(shlex.split(trtexec_command(settings, "m.onnx", version="10").text))
+    eleven = _trtexec_options(shlex.split(trtexec_command(settings, "m.onnx", version="11.4").text))
+    flags = {"fp16", "bf16", "int8", "fp8"}
+    assert flags & set(ten) == ({precision} - {"fp32"})
+    assert not flags & set(eleven)
+    with pytest.raises(explorer.ExplorerError, match="TensorRT 10.x and 11.x"):
+        trtexec_command(settings, "m.onnx", version="9.3")
