@@ -383,3 +383,32 @@ def test_trtexec_precision_flags_per_version(precision):
     assert not flags & set(eleven)
     with pytest.raises(explorer.ExplorerError, match="TensorRT 10.x and 11.x"):
         trtexec_command(settings, "m.onnx", version="9.3")
+
+
+def test_stand_in_tensorrt_provider_answer_makes_supported_nodes_and_engines():
+    """Stand-in: ONNX Runtime's TensorRT provider cannot run here (no GPU, no onnxruntime-gpu), so this takes
+    the real CPU answer for ResNet-18 and relabels the subgraphs of the first 20 nodes and of the last 10 as
+    TensorrtExecutionProvider's - the shape a TensorRT-provider session's answer has (same dataclass, same
+    names) - to check what the explorer makes of such an answer: those nodes supported, two engines."""
+    import dataclasses
+
+    from explorer.support.analysis import _partitions
+    from explorer.support.assignment import AssignedSubgraph, EpAssignment, verdicts_from_assignment
+
+    model = explorer.load_model(SAMPLES / "resnet18.onnx")
+    real = explorer.analyze(model, source="onnxruntime", providers=["CPUExecutionProvider"]).assignment
+    ids = [n.id for n in model.nodes]
+    on_trt = set(ids[:20]) | set(ids[-10:])
+    trt = "TensorrtExecutionProvider"
+    relabelled = EpAssignment(
+        ort_version=real.ort_version, providers=[trt, "CPUExecutionProvider"],
+        optimization_level=real.optimization_level,
+        subgraphs=[AssignedSubgraph(trt if set(s.nodes) <= on_trt else s.provider, s.nodes, s.ops)
+                   for s in real.subgraphs],
+        nodes=[dataclasses.replace(n, providers=(trt,)) if n.node in on_trt else n for n in real.nodes])
+    verdicts = verdicts_from_assignment(model, EpAssignment.from_json(relabelled.to_json()))
+    assert [v.node for v in verdicts if v.supported] == [i for i in ids if i in on_trt]
+    assert all(v.reason.startswith("assigned to CPUExecutionProvider") for v in verdicts if not v.supported)
+    partitions = _partitions(model, verdicts, 1, False)
+    assert [p.supported for p in partitions] == [True, False, True]
+    assert any("gave TensorRT 30 subgraphs" in n for n in relabelled.notes())

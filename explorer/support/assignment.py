@@ -87,10 +87,17 @@ class EpAssignment:
 
     def notes(self) -> list[str]:
         """What the report says about where the answer came from."""
-        counts = ", ".join(f"{p} {n}" for p, n in self.provider_counts().items()) or "none"
+        subgraphs: dict[str, int] = {}
+        for sub in self.subgraphs:
+            subgraphs[sub.provider] = subgraphs.get(sub.provider, 0) + 1
+        counts = ", ".join(f"{p} {n} nodes in {subgraphs[p]} subgraph{'s' if subgraphs[p] != 1 else ''}"
+                           for p, n in self.provider_counts().items()) or "none"
         out = [f"{self.label}: session.record_ep_graph_assignment_info with providers "
-               f"{', '.join(self.providers)} ({self.optimization_level}); {len(self.subgraphs)} assigned "
-               f"subgraphs, nodes per provider: {counts}"]
+               f"{', '.join(self.providers)} ({self.optimization_level}); per provider: {counts}"]
+        trt = sum(n for p, n in subgraphs.items() if p in TENSORRT_PROVIDERS)
+        if trt:
+            out.append(f"ONNX Runtime gave TensorRT {trt} subgraph{'s' if trt != 1 else ''} (one engine each); the "
+                       "partitions here are cut from the per-node verdicts with the min_block_size set here")
         removed = sum(1 for n in self.nodes if not n.providers)
         if removed:
             out.append(f"{removed} ONNX nodes are in no assigned node: ONNX Runtime removed them in its "
