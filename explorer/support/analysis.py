@@ -229,16 +229,7 @@ class _OrtJudge:
         self.notes = self.assignment.notes()
         return verdicts_from_assignment(model, self.assignment)
 
-    def stop(self) -> None:
-        import os
-        import signal
-
-        pid = self.worker.pid
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    stop = _ParserJudge.stop  # kill the child now (cancel), as the parsers' judge does
 
     def close(self) -> None:
         self.worker.close()

@@ -94,7 +94,7 @@ class PartitionsTab(Tab):
         self.widget.children = [W.HBox([self.version, self.min_block, self.fold]),
                                 W.HBox([self.source, self.parser_choice, self.cancel]), self.status, self.message,
                                 self.header, self.graph_box, self.disagreements,
-                                W.HTML("<h4>Nodes that run in the framework, by operator and reason</h4>"),
+                                W.HTML("<h4>Unsupported nodes, by operator and reason</h4>"),
                                 self.grouped, W.HTML("<h4>Nodes that run in the framework</h4>"), self.table,
                                 W.HBox([self.export_folder, self.export_button]), self.export_status]
         self.panel = None
