@@ -89,7 +89,7 @@ def assignment_task(data: bytes, path: str, providers_json: str) -> bytes:
         session = onnxrt.InferenceSession(data, so, providers=providers)
         info = session.get_provider_graph_assignment_info()
     except Exception as exc:
-        raise ModelError(f"ONNX Runtime could not make a session: {ort_message(exc)}", file=path or None) from None
+        raise ModelError(f"ONNX Runtime could not make a session: {ort_message(exc)}") from None  # the parent names the file
     subgraphs = [AssignedSubgraph(str(g.ep_name), tuple(n.name for n in g.get_nodes()),
                                   tuple(n.op_type for n in g.get_nodes())) for g in info]
     provider_of: dict[str, str] = {}
