@@ -321,7 +321,8 @@ def test_background_assignment_gives_the_same_answer_and_can_be_cancelled():
     job = start_analysis(model, source="onnxruntime")
     report = job.result(300)
     assert job.progress.startswith(f"done: {_label()}")
-    assert [v.reason for v in report.verdicts] == [v.reason for v in explorer.analyze(model, source="onnxruntime").verdicts]
+    direct = explorer.analyze(model, source="onnxruntime")
+    assert [v.reason for v in report.verdicts] == [v.reason for v in direct.verdicts]
     job = start_analysis(model, source="onnxruntime")
     job.cancel()  # at once: the child is still starting
     with pytest.raises(AnalysisCancelled):

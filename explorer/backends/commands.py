@@ -130,9 +130,9 @@ def trtexec_command(settings: BuildSettings, model_path: str, *, version: str | 
     argv.append(f"--iterations={s.runs}")
     if s.duration:
         argv.append(f"--duration={s.duration:g}")
-    argv += ["--profilingVerbosity=detailed", f"--exportLayerInfo={_engine_stem(engine)}.graph.json",
-             f"--exportProfile={_engine_stem(engine)}.profile.json", f"--exportTimes={_engine_stem(engine)}.timing.json",
-             "--separateProfileRun"]
+    stem = _engine_stem(engine)
+    argv += ["--profilingVerbosity=detailed", f"--exportLayerInfo={stem}.graph.json",
+             f"--exportProfile={stem}.profile.json", f"--exportTimes={stem}.timing.json", "--separateProfileRun"]
     if s.warmup:
         notes.append(f"trtexec warms up for a time (--warmUp=MS, 200 ms by default), not for {s.warmup} runs")
     if s.values:

@@ -1,9 +1,9 @@
 """ONNX Runtime's own provider assignment, in an isolated child: which provider took which ONNX node.
 
 The parent (:mod:`explorer.support.analysis`, ``source="onnxruntime"``) names this task by module and name
-(``explorer.backends.onnxruntime.assignment``, ``ep_assignment``) and sends the model with its nodes renamed to their explorer ids. Here one session records the
-assignment (``session.record_ep_graph_assignment_info``, ONNX Runtime >= 1.24.1) with the requested
-providers, and a second one, on the CPU at ``ORT_ENABLE_BASIC``, saves the graph ONNX Runtime partitions
+(``explorer.backends.onnxruntime.assignment``, ``ep_assignment``) and sends the model with its nodes renamed
+to their explorer ids. Here one session records the assignment (``session.record_ep_graph_assignment_info``,
+ONNX Runtime >= 1.24.1) with the requested providers, and a second one, on the CPU at ``ORT_ENABLE_BASIC``, saves the graph ONNX Runtime partitions
 (the basic optimizations run before the partitioner) so that :func:`~.mapping.map_optimized_graph` maps
 every assigned node back to the ONNX nodes it stands for (``<node>/MatMulAddFusion`` is the MatMul *and*
 the Add); ONNX nodes no assigned node stands for are "removed by optimization" with the mapping's reason.
@@ -89,7 +89,8 @@ def assignment_task(data: bytes, path: str, providers_json: str) -> bytes:
         session = onnxrt.InferenceSession(data, so, providers=providers)
         info = session.get_provider_graph_assignment_info()
     except Exception as exc:
-        raise ModelError(f"ONNX Runtime could not make a session: {ort_message(exc)}") from None  # the parent names the file
+        # (the parent names the file)
+        raise ModelError(f"ONNX Runtime could not make a session: {ort_message(exc)}") from None
     subgraphs = [AssignedSubgraph(str(g.ep_name), tuple(n.name for n in g.get_nodes()),
                                   tuple(n.op_type for n in g.get_nodes())) for g in info]
     provider_of: dict[str, str] = {}
