@@ -352,7 +352,7 @@ def test_sources_are_checked_and_the_default_is_the_instant_prediction():
     from explorer.errors import ExplorerError
 
     with pytest.raises(ExplorerError, match="source must be one of"):
-        explorer.analyze(SAMPLES / "resnet18.onnx", source="onnxruntime")
+        explorer.analyze(SAMPLES / "resnet18.onnx", source="openvino")  # ("onnxruntime" is one now)
     if importlib.util.find_spec("tensorrt") is None:
         with pytest.raises(ExplorerError, match="TensorRT parser was requested but cannot be used: TensorRT is not"):
             explorer.analyze(SAMPLES / "resnet18.onnx", source="tensorrt")

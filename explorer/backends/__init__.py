@@ -20,6 +20,7 @@ MAX_DURATION_S = 3600.0
 _LAZY = {
     "build": "jobs", "start_build": "jobs", "BuildJob": "jobs", "BuildReport": "jobs",
     "BuildCancelled": "jobs", "BuildSettings": "settings", "normalize_shapes": "settings", "parse_shape": "settings",
+    "trtexec_command": "commands", "polygraphy_command": "commands", "command_lines": "commands",
 }
 
 __all__ = sorted(_LAZY)

@@ -11,11 +11,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Judge every node of an ONNX model against TensorRT (a real ONNX parser, "
                                    "or the published support matrix as a prediction) and cut partitions.")
     p.add_argument("model", help="path to an .onnx file")
-    p.add_argument("--source", choices=("matrix", "tensorrt", "tensorrt-rtx", "auto"), default=None,
+    p.add_argument("--source", choices=("matrix", "tensorrt", "tensorrt-rtx", "auto", "onnxruntime"),
+                   default=None,
                    help="where the verdicts come from: matrix (the support-matrix prediction), tensorrt "
                         "(TensorRT's parser, needs a GPU), tensorrt-rtx (TensorRT-RTX's parser, no GPU needed), "
-                        "auto (the best real parser here); default: TensorRT's parser when it can run, "
-                        "else the matrix")
+                        "auto (the best real parser here), onnxruntime (which provider ONNX Runtime itself "
+                        "assigns each node); default: TensorRT's parser when it can run, else the matrix")
+    p.add_argument("--provider", action="append", default=None, metavar="NAME",
+                   help="with --source onnxruntime: an execution provider for the session (repeat, in "
+                        "priority order; default: TensorRT's and CUDA's if present, then the CPU's)")
+    p.add_argument("--export-subgraphs", default=None, metavar="DIR",
+                   help="also write each partition as DIR/supported_subgraph-N.onnx / unsupported_subgraph-N.onnx "
+                        "(as polygraphy inspect capability --with-partitioning does)")
     p.add_argument("--trt-version", default=None,
                    help="support-matrix version to predict for (e.g. 10.1, 10.15, 11.x); "
                         "default: the installed TensorRT's parser, else the newest matrix")
@@ -37,9 +44,20 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")  # the report carries the loader's warnings as notes
         model = load_model(args.model)
     report = analyze(model, source=args.source, trt_version=args.trt_version, min_block_size=args.min_block_size,
-                     require_mac=args.require_mac, fold_constants=args.fold_constants)
+                     require_mac=args.require_mac, fold_constants=args.fold_constants,
+                     **({"providers": args.provider} if args.provider else {}))
+    exported = []
+    if args.export_subgraphs:
+        from ..support.subgraphs import export_subgraphs
+
+        exported = export_subgraphs(model, report, args.export_subgraphs)
     if args.json:
-        print_json(report.to_dict())
+        data = report.to_dict()
+        if args.export_subgraphs:
+            data["subgraphs"] = [s.to_dict() for s in exported]
+        print_json(data)
     else:
         print(report.summary())
+        for s in exported:
+            print(f"wrote {s.path}  ({s.nodes} nodes; inputs {', '.join(s.inputs)}; outputs {', '.join(s.outputs)})")
     return 0

@@ -53,6 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --partitions: smaller TensorRT partitions go back to the framework (default 5, "
                         "Torch-TensorRT's)")
     p.add_argument("--top", type=int, default=15, metavar="N", help="layers to list in the text report (default 15)")
+    p.add_argument("--print-commands", action="store_true",
+                   help="print the equivalent trtexec (TensorRT 10.x and 11.x) and polygraphy convert/run command "
+                        "lines for these settings, to rebuild on a GPU machine, and build nothing")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
 
 
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         return run_partitions(args)
     shapes = parse_shape_args(args.shape)
     values = parse_value_args(args.input_value)
+    if args.print_commands:
+        return print_commands(args, shapes, values)
     _check_model_file(args.model)
     progress = _Progress(sys.stderr)
     job = start_build(args.model, backend=args.backend, precision=args.precision, opt_level=args.opt_level,
@@ -119,6 +124,31 @@ def run(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         print(summary(report, top=args.top))
+    return 0
+
+
+def print_commands(args: argparse.Namespace, shapes: dict, values: dict) -> int:
+    """``--print-commands``: the settings as trtexec / polygraphy lines (:mod:`explorer.backends.commands`)."""
+    from ..backends.commands import command_lines
+    from ..backends.settings import BuildSettings
+    from . import print_json
+
+    _check_model_file(args.model)
+    settings = BuildSettings.make(backend=args.backend, precision=args.precision, opt_level=args.opt_level,
+                                  workspace=args.workspace, shapes=shapes, timing_cache=args.timing_cache,
+                                  runs=args.runs, warmup=args.warmup, duration=args.duration, values=values,
+                                  compute_capability=args.compute_capability)
+    lines = command_lines(settings, args.model)
+    if args.json:
+        print_json({"commands": [c.to_dict() for c in lines]})
+        return 0
+    titles = ["trtexec (TensorRT 10.x)", "trtexec (TensorRT 11.x)", "polygraphy convert", "polygraphy run"]
+    for title, command in zip(titles, lines):
+        print(f"# {title}")
+        for note in command.notes:
+            print(f"# note: {note}")
+        print(command.text)
+        print()
     return 0
 
 

@@ -221,5 +221,16 @@ def unsupported_table(report) -> str:
                  empty="every node runs in TensorRT")
 
 
-__all__ = ["STYLE", "e", "kv", "message_box", "model_summary", "partitions_header", "shape_text", "source_line",
-           "table", "unsupported_table"]
+def grouped_unsupported_table(report) -> str:
+    """The nodes that do not run in TensorRT grouped as ``polygraphy inspect capability`` prints them:
+    operator | count | reason | nodes (:meth:`SupportReport.unsupported_frame`, the library's own rows)."""
+    if report is None:
+        return ""
+    frame = report.unsupported_frame()
+    return table(frame, ["operator", "count", "reason", "nodes"], source=report.source,
+                 empty="every node is supported").replace("<table class='trex-table'>",
+                                                          "<table class='trex-table grouped-unsupported'>", 1)
+
+
+__all__ = ["STYLE", "e", "grouped_unsupported_table", "kv", "message_box", "model_summary", "partitions_header",
+           "shape_text", "source_line", "table", "unsupported_table"]

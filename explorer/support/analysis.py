@@ -7,6 +7,8 @@ Where the verdicts come from (``source=``, the report's ``source`` label names i
 - ``"tensorrt"``: the installed TensorRT's own ONNX parser (needs a GPU), ``TensorRT 10.15.1 parser``;
 - ``"tensorrt-rtx"``: TensorRT-RTX's ONNX parser from PyPI (no GPU needed), ``TensorRT-RTX 1.7.1 parser``;
 - ``"auto"``: the best real parser here (TensorRT's, else TensorRT-RTX's), else the matrix;
+- ``"onnxruntime"``: which provider ONNX Runtime itself gave each node (``session.record_ep_graph_assignment_info``,
+  :mod:`.assignment`), ``ONNX Runtime 1.32 assignment``: supported = taken by a TensorRT provider;
 - None (the default): TensorRT's parser when TensorRT can run here and no other version was asked for
   (as before TensorRT-RTX existed), else the matrix prediction -- never a slow parse nobody asked for.
 
@@ -22,7 +24,7 @@ import time
 from concurrent import futures
 from typing import Callable
 
-from ..errors import ExplorerError
+from ..errors import ExplorerError, ModelError
 from ..model import Model, load_model
 from ..model.loader import ModelSource, gc_paused
 from .partition import Partition, partition_with_fallback
@@ -30,12 +32,13 @@ from .report import FoldingSummary, NodeVerdict, SupportReport
 
 DEFAULT_MIN_BLOCK_SIZE = 1
 #: what ``source=`` accepts
-SOURCES = ("matrix", "prediction", "tensorrt", "tensorrt-rtx", "auto")
+SOURCES = ("matrix", "prediction", "tensorrt", "tensorrt-rtx", "auto", "onnxruntime")
 
 
 def analyze(model: Model | ModelSource, *, source: str | None = None, trt_version: str | None = None,
             min_block_size: int = DEFAULT_MIN_BLOCK_SIZE, require_mac: bool = False,
-            fold_constants: bool = False, use_parser: bool | None = None) -> SupportReport:
+            fold_constants: bool = False, use_parser: bool | None = None,
+            providers: list[str] | None = None) -> SupportReport:
     """Which nodes TensorRT takes, why not the others, and the partitions a framework would cut.
 
     ``source``: where the verdicts come from (module docstring: ``"matrix"``, ``"tensorrt"``,
@@ -44,6 +47,8 @@ def analyze(model: Model | ModelSource, *, source: str | None = None, trt_versio
     error). ``min_block_size``: TensorRT partitions with fewer nodes go back to the framework
     (Torch-TensorRT uses 5). ``require_mac``: also send back partitions without a Conv/MatMul/Gemm-like op
     (TVM's rule). ``fold_constants``: fold with onnx-graphsurgeon first and record how the partitions changed.
+    ``providers``: with ``source="onnxruntime"``, the session's execution providers in priority order
+    (default: TensorRT's, then CUDA's if ONNX Runtime here has them, then the CPU's).
     """
     min_block_size = _block_size(min_block_size)
     source = _source_name(source, use_parser)
@@ -51,7 +56,7 @@ def analyze(model: Model | ModelSource, *, source: str | None = None, trt_versio
         if not isinstance(model, Model):
             model = load_model(model)
         return _analyze(model, source, trt_version, min_block_size, require_mac, fold_constants,
-                        required=use_parser is True)
+                        required=use_parser is True, providers=providers)
 
 
 def _block_size(value) -> int:
@@ -77,8 +82,16 @@ def _source_name(source: str | None, use_parser: bool | None) -> str | None:
 
 
 def _analyze(model: Model, source, trt_version, min_block_size, require_mac, fold_constants, required=False,
-             on_judge: Callable | None = None) -> SupportReport:
-    judge, notes = _choose_source(source, trt_version, required)
+             on_judge: Callable | None = None, providers=None) -> SupportReport:
+    if providers is not None and source != "onnxruntime":
+        raise ExplorerError("providers= picks ONNX Runtime's execution providers: it goes with source='onnxruntime'")
+    if source == "onnxruntime":
+        if trt_version is not None:
+            raise ExplorerError("trt_version picks a support matrix; source='onnxruntime' is ONNX Runtime's own "
+                                "assignment (leave trt_version out)")
+        judge, notes = _OrtJudge(providers), []
+    else:
+        judge, notes = _choose_source(source, trt_version, required)
     if on_judge is not None:
         on_judge(judge)  # the background job keeps it, to cancel its child
     try:
@@ -165,6 +178,79 @@ class _ParserJudge:
         finish(self.worker)
 
 
+class _OrtJudge:
+    """Verdicts from ONNX Runtime's own provider assignment, recorded in a child process
+    (:mod:`explorer.backends.onnxruntime.assignment`, named by module: no upward import)."""
+
+    matrix = None
+
+    def __init__(self, providers) -> None:
+        from ..isolation import TaskProcess, TaskSpec
+
+        self.providers = [str(p) for p in providers] if providers else []
+        # the CPU provider keeps the usual address-space limit; GPU providers reserve far more than they use
+        self.worker = TaskProcess(TaskSpec("explorer.backends.onnxruntime.assignment", "ep_assignment"),
+                                  memory_limit=None if _cpu_only(self.providers) else 0)
+        self.label = "ONNX Runtime assignment"  # the version comes back with the answer
+        self.version = ""
+        self.assignment = None
+        self.notes: list[str] = []
+
+    def __call__(self, model: Model) -> list[NodeVerdict]:
+        import json
+
+        import onnx
+
+        from ..isolation import TaskCrashed, TaskFailed
+        from ..model.transforms import name_nodes_by_id
+        from .assignment import EpAssignment, verdicts_from_assignment
+
+        if model.proto is None:
+            raise ExplorerError("ONNX Runtime's assignment needs the model's ONNX graph", file=model.path)
+        proto = onnx.ModelProto()
+        proto.CopyFrom(model.proto)
+        name_nodes_by_id(proto, model)  # the names ONNX Runtime reports are then explorer ids
+        try:
+            data = proto.SerializeToString()
+        except ValueError as exc:  # over protobuf's 2 GiB
+            raise ExplorerError(f"the model cannot be handed to ONNX Runtime in one piece: {exc}",
+                                file=model.path, hint="save its weights as external data") from None
+        try:
+            raw = self.worker.submit(data, model.path or "",
+                                     json.dumps(self.providers)).result()
+        except TaskCrashed as exc:
+            raise ModelError(f"ONNX Runtime {exc} while assigning providers", file=model.path) from None
+        except TaskFailed as exc:
+            error = ModelError if exc.kind == "ModelError" else ExplorerError
+            raise error(exc.message.strip()[:2000] or "ONNX Runtime failed", file=model.path) from None
+        self.assignment = EpAssignment.from_json(raw)
+        self.label = self.assignment.label
+        self.version = self.assignment.ort_version
+        self.notes = self.assignment.notes()
+        return verdicts_from_assignment(model, self.assignment)
+
+    stop = _ParserJudge.stop  # kill the child now (cancel), as the parsers' judge does
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def _cpu_only(providers: list[str]) -> bool:
+    """Whether an ONNX Runtime session with these providers (none: its defaults) stays on the host."""
+    host = {"CPUExecutionProvider", "AzureExecutionProvider"}
+    if providers:
+        return set(providers) <= host
+    from importlib import metadata
+
+    for dist in ("onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino", "onnxruntime-qnn"):
+        try:
+            metadata.version(dist)
+            return False
+        except metadata.PackageNotFoundError:
+            continue
+    return True
+
+
 def _choose_source(source: str | None, trt_version: str | None, required: bool = False):
     """Pick a real parser or a support matrix, and say why in the report's notes."""
     from ..trt import TENSORRT, TENSORRT_RTX, best_library, installed_version, library_for, parser_available
@@ -224,9 +310,11 @@ def _run(model: Model, judge, notes: list[str], min_block_size: int, require_mac
     for v in verdicts:
         v.source = judge.label
     partitions = _partitions(model, verdicts, min_block_size, require_mac)
+    notes = list(notes) + list(getattr(judge, "notes", ()))
     return SupportReport(model=model.name, source=judge.label, trt_version=judge.version, verdicts=verdicts,
                          partitions=partitions, min_block_size=min_block_size, require_mac=require_mac,
-                         opset_issue=opset_issue, notes=list(notes) + list(model.warnings))
+                         opset_issue=opset_issue, notes=notes + list(model.warnings),
+                         assignment=getattr(judge, "assignment", None))
 
 
 def _matrix_verdicts(model: Model, matrix) -> list[NodeVerdict]:
@@ -359,7 +447,7 @@ class AnalysisJob:
         self.future: futures.Future[SupportReport] = futures.Future()
         self.started = time.monotonic()
         self._phase = "starting"
-        self._judge: _ParserJudge | _MatrixJudge | None = None
+        self._judge: _ParserJudge | _MatrixJudge | _OrtJudge | None = None
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         name = _source_name(source, options.pop("use_parser", None))
@@ -382,7 +470,7 @@ class AnalysisJob:
         self._cancel.set()
         with self._lock:
             judge = self._judge
-        if isinstance(judge, _ParserJudge):
+        if isinstance(judge, (_ParserJudge, _OrtJudge)):
             judge.stop()
         return not self.future.done()
 
@@ -401,7 +489,7 @@ class AnalysisJob:
         with self._lock:
             self._judge = judge
         self._phase = f"judging {len(self.model.nodes)} nodes with the {judge.label}"
-        if self._cancel.is_set() and isinstance(judge, _ParserJudge):
+        if self._cancel.is_set() and isinstance(judge, (_ParserJudge, _OrtJudge)):
             judge.stop()
 
     def _run(self, source, options) -> None:
@@ -409,7 +497,7 @@ class AnalysisJob:
             report = _analyze(self.model, source, options.get("trt_version"),
                               options.get("min_block_size", DEFAULT_MIN_BLOCK_SIZE), options.get("require_mac", False),
                               options.get("fold_constants", False), required=source in ("tensorrt", "tensorrt-rtx"),
-                              on_judge=self._keep)
+                              on_judge=self._keep, providers=options.get("providers"))
         except BaseException as exc:  # delivered through the future, as the caller's error
             if self._cancel.is_set():
                 exc = AnalysisCancelled("the analysis was cancelled", file=self.model.path)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import printable
+from .assignment import EpAssignment
 from .partition import Partition
 
 #: names longer than this are shortened in the text summary (a 1 MB node name must not flood a terminal)
@@ -120,6 +121,7 @@ class SupportReport:
     folding: FoldingSummary | None = None
     opset_issue: str | None = None
     notes: list[str] = field(default_factory=list)
+    assignment: EpAssignment | None = None  # ONNX Runtime's own answer, with source="onnxruntime"
 
     # ------------------------------------------------------------------ counts (over the main graph)
     @property
@@ -222,6 +224,7 @@ class SupportReport:
             "folding": self.folding.to_dict() if self.folding else None,
             "opset_issue": self.opset_issue,
             "notes": list(self.notes),
+            "assignment": json.loads(self.assignment.to_json()) if self.assignment else None,
             "partitions": [{**p.to_dict(), "body_nodes": self.partition_body_nodes(p)} for p in self.partitions],
             "unsupported": [{"node": v.node, "name": v.name, "op": v.op, "domain": v.domain,
                              "reason": v.reason} for v in self.unsupported],

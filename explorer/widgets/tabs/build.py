@@ -85,6 +85,7 @@ class BuildTab(Tab):
         self.log_box = W.Accordion(children=[self.log], titles=("Build log",))
         self.log_box.selected_index = None
         self.result_box = W.VBox()
+        self.commands = html_widget()
         self.partitions_summary = html_widget()
         # imports
         self.graph_path = W.Text(placeholder="*.graph.json (--exportLayerInfo)", description="Layer info",
@@ -119,7 +120,7 @@ class BuildTab(Tab):
             W.HBox([self.precision, self.opt_level, self.workspace]), self.precision_block, self.shapes_box,
             self.timing_cache,
             W.HBox([self.runs, self.duration, self.warmup]), self.per_partition,
-            W.HBox([self.build_button, self.cancel_button]),
+            W.HBox([self.build_button, self.cancel_button]), self.commands,
             W.HBox([self.progress, self.phase]), self.message, self.log_box, self.partitions_summary,
             self.result_box])
         import_form = W.VBox([
@@ -129,6 +130,9 @@ class BuildTab(Tab):
             W.HBox([self.fixture, self.fixture_button]), self.import_message])
         builds = W.VBox([W.HTML("<h4>Builds and imports</h4>"), W.HBox([self.current, self.remove_button])])
         self.widget.children = [build_form, import_form, builds]
+        for w in (self.precision, self.opt_level, self.workspace, self.timing_cache, self.runs, self.duration,
+                  self.warmup):
+            w.observe(lambda _change: self.render_commands(), "value")
         self._backend_changed(None)
 
     def _backend_changed(self, _change) -> None:
@@ -250,6 +254,21 @@ class BuildTab(Tab):
         self._render_shapes()
         self.render_job()
         self.render_builds()
+        self.render_commands()
+
+    def render_commands(self) -> None:
+        """These settings as trtexec / polygraphy lines to rebuild on a GPU machine (:mod:`...backends.commands`)."""
+        model = self.state.model
+        if model is None:
+            self.commands.value = ""
+            return
+        try:
+            opts = self.options()
+        except ValueError:
+            return  # a half-typed shape: the lines come back when it parses
+        self.commands.value = commands_html(opts, model.path or f"{model.name}")
+
+
 
     def _render_shapes(self) -> None:
         """One row of min / opt / max fields per dynamic input, pre-filled with the sizes a build would choose
@@ -294,6 +313,8 @@ class BuildTab(Tab):
                                       placeholder=f"{label} (empty: = opt)" if label != "opt" else f"e.g. {default}",
                                       layout=W.Layout(width="170px")) for label in ("min", "opt", "max"))
                 fields[t.name] = (mn, opt, mx)
+                for f in (mn, opt, mx):
+                    f.observe(lambda _change: self.render_commands(), "value")
                 rows.append(W.HBox([W.HTML(f"<code>{e(t.name)}</code> [{e(dims)}]", layout=W.Layout(width="240px")),
                                     mn, opt, mx,
                                     W.HTML(f"<span class='trex-source' title='{e(why)}'>pre-filled: {e(why)}</span>")]))
@@ -364,6 +385,33 @@ class BuildTab(Tab):
             self.replace_figures(self.result_box, [html_widget(build_summary(build)), fig])
         else:
             self.replace_figures(self.result_box, [])
+
+
+_COPY = ("<button class='copy-command' title='copy to the clipboard' onclick=\"navigator.clipboard.writeText("
+         "this.parentElement.querySelector('pre').textContent)\">copy</button>")
+
+
+def commands_html(opts: dict[str, Any], model_path: str) -> str:
+    """The Build tab's settings as copyable command lines (escaped), or the settings' error."""
+    from ...backends.commands import command_lines
+    from ...backends.settings import BuildSettings
+    from ...errors import ExplorerError
+
+    settings_opts = {k: v for k, v in opts.items() if k not in ("backend", "compute_capability")}
+    try:
+        lines = command_lines(BuildSettings.make(**settings_opts), model_path)
+    except ExplorerError as exc:
+        return STYLE + message_box(f"command lines: {exc}", "warning")
+    titles = (("trtexec-10", "trtexec, TensorRT 10.x"), ("trtexec-11", "trtexec, TensorRT 11.x"),
+              ("polygraphy-convert", "polygraphy convert"), ("polygraphy-run", "polygraphy run"))
+    parts = ["<details class='build-commands' open><summary>Repeat it elsewhere: the same build as command "
+             "lines</summary>"]
+    for (key, title), command in zip(titles, lines):
+        notes = "".join(f"<div class='command-note'>{e(n)}</div>" for n in command.notes)
+        parts.append(f"<div class='command' data-command='{key}'><b>{e(title)}</b> {_COPY}{notes}"
+                     f"<pre class='command-line' style='white-space:pre-wrap'>{e(command.text, None)}</pre></div>")
+    parts.append("</details>")
+    return STYLE + "".join(parts)
 
 
 def rtx_installed() -> bool:

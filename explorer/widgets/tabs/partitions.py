@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape as _e
 
-from ...html.fragments import STYLE, message_box, partitions_header, unsupported_table
+from ...html.fragments import STYLE, grouped_unsupported_table, message_box, partitions_header, unsupported_table
 from .base import Tab, html_widget
 
 
@@ -25,6 +25,18 @@ def disagreement_table(prediction, parser) -> str:
     return (f"<h4>Prediction and parser disagree on {len(rows)} node{'s' if len(rows) != 1 else ''}</h4>"
             f"<table class='disagreements'><tr><th>node</th><th>op</th><th>{_e(prediction.source)}</th>"
             f"<th>{_e(parser.source)}</th></tr>{body}</table>")
+
+
+def ort_label() -> str:
+    """``ONNX Runtime 1.32``: the installed version from its package metadata (the kernel never imports it)."""
+    from importlib import metadata
+
+    for dist in ("onnxruntime", "onnxruntime-gpu"):
+        try:
+            return f"ONNX Runtime {'.'.join(metadata.version(dist).split('.')[:2])}"
+        except metadata.PackageNotFoundError:
+            continue
+    return "ONNX Runtime"
 
 
 class PartitionsTab(Tab):
@@ -54,7 +66,8 @@ class PartitionsTab(Tab):
                                       tooltip="the support-matrix prediction, or a real ONNX parser's verdicts")
         self.source.observe(lambda _change: self.render(), "value")
         self.parser_choice = W.Dropdown(options=[("best parser here", "auto"), ("TensorRT-RTX", "tensorrt-rtx"),
-                                                 ("TensorRT (GPU)", "tensorrt"), ("off", "off")],
+                                                 ("TensorRT (GPU)", "tensorrt"),
+                                                 (f"{ort_label()} assignment", "onnxruntime"), ("off", "off")],
                                         value=opts.get("parser", "auto"), description="parser",
                                         layout=W.Layout(width="260px"))
         self.parser_choice.observe(self._parser_changed, "value")
@@ -68,10 +81,22 @@ class PartitionsTab(Tab):
         self.header = html_widget()
         self.graph_box = W.VBox(layout=W.Layout(width="100%"))
         self.table = html_widget()
+        self.grouped = html_widget()
+        self.export_folder = W.Text(placeholder="folder for the .onnx files (default: beside the model)",
+                                    description="subgraphs to", layout=W.Layout(width="420px"),
+                                    style={"description_width": "initial"})
+        self.export_button = W.Button(description="export subgraphs", icon="download",
+                                      tooltip="write each partition as supported_subgraph-N.onnx / "
+                                              "unsupported_subgraph-N.onnx (polygraphy inspect capability "
+                                              "--with-partitioning)", layout=W.Layout(width="170px"))
+        self.export_button.on_click(lambda _b: self.export_subgraphs())
+        self.export_status = html_widget()
         self.widget.children = [W.HBox([self.version, self.min_block, self.fold]),
                                 W.HBox([self.source, self.parser_choice, self.cancel]), self.status, self.message,
                                 self.header, self.graph_box, self.disagreements,
-                                W.HTML("<h4>Nodes that run in the framework</h4>"), self.table]
+                                W.HTML("<h4>Unsupported nodes, by operator and reason</h4>"),
+                                self.grouped, W.HTML("<h4>Nodes that run in the framework</h4>"), self.table,
+                                W.HBox([self.export_folder, self.export_button]), self.export_status]
         self.panel = None
 
     def _changed(self, _change) -> None:
@@ -82,6 +107,8 @@ class PartitionsTab(Tab):
     def _parser_changed(self, change) -> None:
         self.state.options["parser"] = change["new"]
         self.state.start_parser()
+        if change["new"] == "onnxruntime":
+            self.source.value = "parser"  # asked for ONNX Runtime's answer: show it when it comes
         self.render()
 
     def render(self) -> None:
@@ -100,7 +127,9 @@ class PartitionsTab(Tab):
         report = real if self.source.value == "parser" and real is not None else state.support
         other = state.support if report is real else real  # the graph outlines where the two disagree
         self.header.value = partitions_header(report)
+        self.grouped.value = grouped_unsupported_table(report)
         self.table.value = unsupported_table(report)
+        self.shown = report
         if state.model is None or report is None:
             self.graph_box.children = []
             return
@@ -108,6 +137,37 @@ class PartitionsTab(Tab):
         panel.show(partition_overlay(panel.tree, report, other), selected=state.selected_nodes())
         self.panel = panel
         self.graph_box.children = [panel.widget]
+
+    def export_subgraphs(self) -> None:
+        """The partitions shown, one .onnx file each, on a thread (the notebook goes on); says where."""
+        import os
+        import tempfile
+        import threading
+
+        from ...support.subgraphs import export_subgraphs
+
+        report, model = getattr(self, "shown", None), self.state.model
+        if report is None or model is None:
+            return
+        folder = os.path.expanduser(self.export_folder.value.strip())
+        if not folder:
+            base = os.path.splitext(model.path)[0] if model.path else os.path.join(tempfile.mkdtemp(), "model")
+            folder = base + "_subgraphs"
+        self.export_button.disabled = True
+        self.export_status.value = f"<div class='export-status'>writing {len(report.partitions)} subgraphs ...</div>"
+
+        def run() -> None:
+            try:
+                written = export_subgraphs(model, report, folder)
+                names = ", ".join(os.path.basename(s.path) for s in written)
+                self.export_status.value = (f"<div class='export-status'>wrote {len(written)} files to "
+                                            f"{_e(folder)} ({_e(report.source)}): {_e(names)}</div>")
+            except Exception as exc:  # noqa: BLE001 - shown, never raised into the kernel
+                self.export_status.value = STYLE + message_box(f"could not export the subgraphs: {exc}")
+            finally:
+                self.export_button.disabled = False
+
+        threading.Thread(target=run, daemon=True, name="explorer-export-subgraphs").start()
 
     def on_selection(self) -> None:
         if self.panel is not None:
