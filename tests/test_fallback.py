@@ -394,7 +394,8 @@ def test_stand_in_tensorrt_provider_answer_makes_supported_nodes_and_engines():
     import dataclasses
 
     from explorer.support.analysis import _partitions
-    from explorer.support.assignment import AssignedSubgraph, EpAssignment, verdicts_from_assignment
+    from explorer.support.analysis import verdicts_from_assignment
+    from explorer.support.assignment import AssignedSubgraph, EpAssignment
 
     model = explorer.load_model(SAMPLES / "resnet18.onnx")
     real = explorer.analyze(model, source="onnxruntime", providers=["CPUExecutionProvider"]).assignment

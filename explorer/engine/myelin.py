@@ -18,12 +18,24 @@ sub-layers'; its share is of :attr:`EngineReport.latency_ms_total`, the same sta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from .mapping import foreign_ends, is_myelin_region, myelin_graph, parse_metadata, reformat_target
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .report import EngineReport
+
+class EngineReport(Protocol):
+    """What reading Myelin regions needs of an :class:`explorer.engine.report.EngineReport` (which calls in
+    here, so it is described, not imported)."""
+
+    layers: list
+    region_metadata: dict
+    provenance: dict
+    memory: Any
+    tactics: list
+    mapping: Any
+
+    @property
+    def latency_ms_total(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,22 @@ tactic needs, Q/DQ placement, or no kernel at all (NoOp). Time is the profile's 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ..dtypes import canonical_dtype
 from .mapping import reformat_target
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .report import EngineReport, Layer, TensorDesc
+Layer = TensorDesc = Any  # explorer.engine.report.Layer/TensorDesc (report.py calls in here: not imported)
+
+
+class EngineReport(Protocol):
+    """What finding reformats needs of an :class:`explorer.engine.report.EngineReport`."""
+
+    layers: list
+    io_tensors: list
+
+    @property
+    def latency_ms_total(self) -> float | None: ...
 
 #: ONNX Runtime's layout changes (com.microsoft.nchwc domain): (from, to) layout
 _ORT_REORDER = {"ReorderInput": ("NCHW", "NCHWc (blocked channels)"), "ReorderOutput": ("NCHWc (blocked channels)", "NCHW")}

@@ -28,6 +28,9 @@ from ..errors import ExplorerError, ModelError
 from ..model import Model, load_model
 from ..model.loader import ModelSource, gc_paused
 from .partition import Partition, partition_with_fallback
+from .assignment import REMOVED as ASSIGNMENT_REMOVED
+from .assignment import TENSORRT_PROVIDERS as ASSIGNMENT_TRT_PROVIDERS
+from .assignment import EpAssignment
 from .report import FoldingSummary, NodeVerdict, SupportReport
 
 DEFAULT_MIN_BLOCK_SIZE = 1
@@ -203,7 +206,6 @@ class _OrtJudge:
 
         from ..isolation import TaskCrashed, TaskFailed
         from ..model.transforms import name_nodes_by_id
-        from .assignment import EpAssignment, verdicts_from_assignment
 
         if model.proto is None:
             raise ExplorerError("ONNX Runtime's assignment needs the model's ONNX graph", file=model.path)
@@ -522,3 +524,36 @@ def start_analysis(model: Model | ModelSource, *, source: str | None = "auto", *
         options["min_block_size"] = _block_size(options["min_block_size"])
     _source_name(source, options.get("use_parser"))  # a bad source fails here, not on the job's thread
     return AnalysisJob(model, source=source, **options)
+
+
+def verdicts_from_assignment(model, assignment: EpAssignment) -> list:
+    """The report's verdicts from ONNX Runtime's assignment: supported = taken by a TensorRT provider."""
+    by_node = {n.node: n for n in assignment.nodes}
+    label = assignment.label
+
+    def verdict(node, providers, removed: str):
+        if not providers:
+            return NodeVerdict(node.id, node.name, node.op_type, node.domain, False,
+                               [f"{removed or ASSIGNMENT_REMOVED} ({label})"])
+        if all(p in ASSIGNMENT_TRT_PROVIDERS for p in providers):
+            return NodeVerdict(node.id, node.name, node.op_type, node.domain, True)
+        others = ", ".join(p for p in providers if p not in ASSIGNMENT_TRT_PROVIDERS)
+        return NodeVerdict(node.id, node.name, node.op_type, node.domain, False, [f"assigned to {others} ({label})"])
+
+    out = []
+    for node in model.graph.nodes:
+        a = by_node.get(node.id)
+        v = verdict(node, a.providers if a else (), a.removed if a else "")
+        if node.subgraphs:  # body nodes, flat, as the other sources give them
+            v.children = [verdict(child, assignment.bodies.get(_local_name(child), ()), "")
+                          for body in node.subgraphs.values() for child in body.walk()]
+        out.append(v)
+    return out
+
+
+def _local_name(node) -> str:
+    """The name a body node carries inside its body once nodes are named by id (its id without its parent's,
+    as :func:`explorer.model.transforms.name_nodes_by_id` writes it)."""
+    if node.parent and node.id.startswith(node.parent + "/"):
+        return node.id[len(node.parent) + 1:]
+    return node.id

@@ -107,40 +107,5 @@ class EpAssignment:
         return out
 
 
-def verdicts_from_assignment(model, assignment: EpAssignment) -> list:
-    """The report's verdicts from ONNX Runtime's assignment: supported = taken by a TensorRT provider."""
-    from .report import NodeVerdict
-
-    by_node = {n.node: n for n in assignment.nodes}
-    label = assignment.label
-
-    def verdict(node, providers, removed: str):
-        if not providers:
-            return NodeVerdict(node.id, node.name, node.op_type, node.domain, False,
-                               [f"{removed or REMOVED} ({label})"])
-        if all(p in TENSORRT_PROVIDERS for p in providers):
-            return NodeVerdict(node.id, node.name, node.op_type, node.domain, True)
-        others = ", ".join(p for p in providers if p not in TENSORRT_PROVIDERS)
-        return NodeVerdict(node.id, node.name, node.op_type, node.domain, False, [f"assigned to {others} ({label})"])
-
-    out = []
-    for node in model.graph.nodes:
-        a = by_node.get(node.id)
-        v = verdict(node, a.providers if a else (), a.removed if a else "")
-        if node.subgraphs:  # body nodes, flat, as the other sources give them
-            v.children = [verdict(child, assignment.bodies.get(_local_name(child), ()), "")
-                          for body in node.subgraphs.values() for child in body.walk()]
-        out.append(v)
-    return out
-
-
-def _local_name(node) -> str:
-    """The name a body node carries inside its body once nodes are named by id (its id without its parent's,
-    as :func:`explorer.model.transforms.name_nodes_by_id` writes it)."""
-    if node.parent and node.id.startswith(node.parent + "/"):
-        return node.id[len(node.parent) + 1:]
-    return node.id
-
-
 __all__ = ["AssignedSubgraph", "EpAssignment", "MIN_VERSION", "NodeAssignment", "RECORD_KEY", "REMOVED",
-           "TENSORRT_PROVIDERS", "verdicts_from_assignment"]
+           "TENSORRT_PROVIDERS"]

@@ -22,7 +22,7 @@ from onnx import TensorProto
 from ...errors import BuildError
 from ...isolation import isolated_task
 from ...model.quantization import has_qdq
-from ..accuracy import (CAUSE_BLOCK_LIST, CAUSE_CAST, CAUSE_CONVERTED, CAUSE_DEFAULT_BLOCK, CAUSE_KEPT,
+from ..accuracy.metrics import (CAUSE_BLOCK_LIST, CAUSE_CAST, CAUSE_CONVERTED, CAUSE_DEFAULT_BLOCK, CAUSE_KEPT,
                         CAUSE_MODEL_TYPES, CAUSE_NO_KERNEL, CAUSE_NOT_FLOAT, CAUSE_QDQ, LayerPrecision, TensorError,
                         tensor_error)
 from .convert import CALIBRATION_BATCHES, convert_precision

@@ -28,7 +28,7 @@ from ...errors import BuildError
 from ...isolation import isolated_task
 from ...trt.library import LIBRARIES, create_builder, import_library, version_of
 from ...trt import interfaces
-from ..accuracy import tensor_error
+from ..accuracy.metrics import tensor_error
 from .profiling import run_native
 
 _LISTENERS: dict[int, type] = {}
