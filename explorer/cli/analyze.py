@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 
 
@@ -29,6 +30,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import gc
+
+    from ..model.shapes import prefetch
+
+    prefetch(args.model)  # ONNX shape inference starts in its child while this process imports onnx
+    gc.disable()  # a one-shot process: collections would rescan the whole IR for nothing
+
     from .. import analyze
     from ..model import load_model
     from . import print_json
@@ -39,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     report = analyze(model, source=args.source, trt_version=args.trt_version, min_block_size=args.min_block_size,
                      require_mac=args.require_mac, fold_constants=args.fold_constants)
     if args.json:
-        print_json(report.to_dict())
+        if sys.stdout.isatty():
+            print_json(report.to_dict())  # indented for a person
+        else:
+            report.write_json(sys.stdout)  # compact, written as it is made
     else:
         print(report.summary())
     return 0
