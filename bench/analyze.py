@@ -48,16 +48,19 @@ MEASURE = ("import resource, subprocess, sys, time; out = open(sys.argv[1], 'wb'
            "print(w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
 
 
+CODE = REPO  # whose explorer package the fresh processes run (--code: e.g. an older checkout, to compare)
+
+
 def env() -> dict[str, str]:
     e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, e.get("PYTHONPATH")) if p)
+    e["PYTHONPATH"] = os.pathsep.join(p for p in (CODE, e.get("PYTHONPATH")) if p)
     return e
 
 
 def measure(cmd: list[str], stdout: str = os.devnull) -> tuple[float, float]:
     """(wall seconds, peak RSS MiB) of a fresh process running ``cmd``."""
     out = subprocess.run([sys.executable, "-c", MEASURE, stdout, *cmd], capture_output=True, text=True,
-                         check=True, env=env())
+                         check=True, env=env(), cwd=CODE)  # cwd: `-m`/`-c` put it first on the path
     wall, kib, rc = out.stdout.split()
     if rc != "0":
         raise SystemExit(f"command failed ({rc}): {' '.join(cmd)}\n{out.stderr[-2000:]}")
@@ -67,6 +70,16 @@ def measure(cmd: list[str], stdout: str = os.devnull) -> tuple[float, float]:
 def best(repeat: int, cmd: list[str], stdout: str = os.devnull) -> tuple[float, float]:
     runs = [measure(cmd, stdout) for _ in range(repeat)]
     return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def interleaved(repeat: int, floor_cmd: list[str], cmd: list[str], stdout: str) -> tuple[float, float, float]:
+    """(best floor s, best command s, peak RSS MiB of the command), the two run in turn so that a burst of
+    load on the machine hits both alike."""
+    floors, runs = [], []
+    for _ in range(repeat):
+        floors.append(measure(floor_cmd)[0])
+        runs.append(measure(cmd, stdout))
+    return min(floors), min(r[0] for r in runs), max(r[1] for r in runs)
 
 
 def cli(path: str) -> list[str]:
@@ -125,9 +138,8 @@ def run_sizes(tmp: str, families: list[str], sizes: list[int], repeat: int) -> N
         for size in sizes:
             path = make(tmp, family, size)
             top, total, inits = count_nodes(path)
-            floor, _ = best(repeat, [sys.executable, "-c", FLOOR, path])
             out = os.path.join(tmp, "out.json")
-            took, rss = best(repeat, cli(path), out)
+            floor, took, rss = interleaved(repeat, [sys.executable, "-c", FLOOR, path], cli(path), out)
             json_bytes = os.path.getsize(out)
             with open(out) as f:
                 json.load(f)  # complete and valid
@@ -252,7 +264,7 @@ def profile(tmp: str, families: list[str], size: int) -> None:
         floor, _ = best(1, [sys.executable, "-c", FLOOR, path])
         start = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", DRIVER, path, json.dumps(PHASES), os.path.join(tmp, "p.json")],
-                             capture_output=True, text=True, env=env())
+                             capture_output=True, text=True, env=env(), cwd=CODE)
         wall = time.perf_counter() - start
         line = [ln for ln in out.stderr.splitlines() if ln.startswith("PHASES ")]
         if out.returncode != 0 or not line:
@@ -281,12 +293,23 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="per-phase seconds at the largest size instead")
     parser.add_argument("--no-external", action="store_true", help="skip the 1 GB external-weights run")
+    parser.add_argument("--external-only", action="store_true", help="only the 1 GB external-weights run")
+    parser.add_argument("--code", default=REPO, help="directory holding the explorer package to measure "
+                                                     "(default: this checkout)")
     args = parser.parse_args()
+    global CODE
+    CODE = os.path.abspath(args.code)
+    if CODE != REPO:
+        print(f"measuring the explorer package in {CODE}")
+        sys.path.insert(0, CODE)  # for the in-process figures too
     warnings.simplefilter("ignore")
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="bench-analyze-") as tmp:
         if args.profile:
             profile(tmp, args.families, max(args.sizes))
+            return
+        if args.external_only:
+            run_external(tmp, args.repeat)
             return
         run_sizes(tmp, args.families, sorted(args.sizes), args.repeat)
         if not args.no_external:
