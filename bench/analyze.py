@@ -8,8 +8,8 @@ prints, measured in the same run, each figure the best of ``--repeat`` fresh pro
 - floor: a fresh ``python`` doing ``onnx.load`` + ``onnx.shape_inference.infer_shapes`` (the analysis needs both)
 - cli: a fresh ``python -m explorer analyze MODEL --json > file`` (target at 100k nodes: <= 1.5x the floor)
 - in-process: ``explorer.analyze(path)`` in this process, per node (flat from 1k to 100k = linear growth)
-- the CLI's peak RSS (ru_maxrss of the process tree) above a fresh ``import onnx``, per node, and the JSON's
-  size per node
+- the CLI's peak RSS (ru_maxrss: its largest process) above a fresh ``import onnx``, per node, and the JSON's
+  size per node (nodes in If/Loop bodies counted, as in the per-node times)
 
 then the peak RSS of the command on a model with 1 GB of (sparse) external weights, against ``import onnx``.
 
@@ -146,7 +146,7 @@ def run_sizes(tmp: str, families: list[str], sizes: list[int], repeat: int) -> N
             inproc = in_process(path, max(1, repeat - 1))
             print(f"{top:>8} {total:>8} {inits:>7} {floor:>8.3f} {took:>7.3f} {took / floor:>6.2f} "
                   f"{inproc / total * 1e6:>15.1f} {took / total * 1e6:>11.1f} {rss:>8.0f} "
-                  f"{max(0.0, rss - base_rss) * 1024 / total:>8.2f} {json_bytes / top:>11.0f}")
+                  f"{max(0.0, rss - base_rss) * 1024 / total:>8.2f} {json_bytes / total:>11.0f}")
         summary.append((family, top, took / floor))
         print()
     worst = max(r for _, _, r in summary)
@@ -302,6 +302,7 @@ def main() -> None:
     if CODE != REPO:
         print(f"measuring the explorer package in {CODE}")
         sys.path.insert(0, CODE)  # for the in-process figures too
+        os.chdir(CODE)  # and for their isolation children (`python -m` puts the working directory first)
     warnings.simplefilter("ignore")
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="bench-analyze-") as tmp:

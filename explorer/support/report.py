@@ -233,8 +233,8 @@ class SupportReport:
         return data
 
     def to_json(self, **kwargs) -> str:
-        """The report as one JSON document (compact unless ``indent`` is given)."""
-        if "indent" in kwargs or "separators" in kwargs:
+        """The report as one JSON document: compact, or as ``json.dumps(to_dict(), **kwargs)`` says."""
+        if kwargs:
             return json.dumps(self.to_dict(), **kwargs)
         out = io.StringIO()
         self.write_json(out)
