@@ -11,7 +11,17 @@ qat) as builds. Then, several rounds of what a user does:
 Times are from ``performance.now()`` in the page (click to drawn), medians over the rounds. Goal: 0.3 s per
 click (walk through the tabs measured 0.7 s before the redraws were trimmed).
 
-Usage: python bench/app.py [--rounds 4]
+``--scale`` (also run by default, after the clicks) measures the app on the 100k-node models of
+bench/graphs.py ``FAMILIES`` at library level, in fresh processes, against ``python -m explorer analyze
+MODEL --json`` on the same model in the same run (turns taken in alternation, best of ``--repeat``):
+from ``app.load(path)`` in an app already on screen (imports done, as when a user presses Load) until the
+Partitions view's graph figure is built and the call has returned (the kernel is free again). It also
+prints how many points that figure draws (the view collapses scopes: never a point per node) and the
+longest a second Python thread of the kernel was held off meanwhile (a 5 ms ticker's largest gap: how late a
+background thread's work, e.g. a progress update, could run). Load itself runs on the calling thread, so
+the kernel is busy for the whole "app s". Goal: app <= 1.5x the CLI.
+
+Usage: python bench/app.py [--rounds 4] [--scale-only | --no-scale] [--nodes 100000] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -31,6 +41,38 @@ from browser_util import (PLOTS_DRAWN_JS, JupyterLab, NotebookPage, chromium_ava
                           launch_chromium, prepare_root)
 
 GOAL_S = 0.3
+SCALE_GOAL = 1.5
+
+# One fresh process: an empty app (imports done), then Load and the Partitions view, timed.
+APP_DRIVER = r"""
+import json, sys, threading, time, warnings
+warnings.simplefilter("ignore")
+from explorer import Explorer
+app = Explorer(tab="Partitions")
+gaps, stop = [0.0], threading.Event()
+
+def tick():
+    last = time.perf_counter()
+    while not stop.wait(0.005):
+        now = time.perf_counter()
+        gaps[0] = max(gaps[0], now - last)
+        last = now
+
+ticker = threading.Thread(target=tick, daemon=True)
+ticker.start()
+start = time.perf_counter()
+app.load(sys.argv[1])
+app.show("Partitions")
+took = time.perf_counter() - start
+stop.set()
+panel = app.tabs["Partitions"].panel
+figure = json.loads(panel.figure.figure_json)
+points = sum(len(t.get("x") or ()) for t in figure["data"])
+parser = app.state.parser_job is not None
+print(json.dumps({"seconds": took, "points": points, "nodes": len(app.state.model.nodes),
+                  "partitions": len(app.state.support.partitions), "gil_gap": gaps[0], "parser_job": parser}))
+app.close()
+"""
 TABS = ("Layers", "Memory", "Tactics", "Compare")
 FIXTURES = ("a100_resnet_fp32", "a100_resnet_fp16", "a100_resnet_qat")
 
@@ -74,10 +116,82 @@ def select_build(page, name: str) -> float:
     return (t1 - t0) / 1000
 
 
+def _measure_cli(path: str) -> float:
+    import subprocess
+    import time
+
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "explorer", "analyze", path, "--json"], stdout=subprocess.DEVNULL,
+                   check=True, env=_env())
+    return time.perf_counter() - start
+
+
+def _measure_app(path: str) -> dict:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", APP_DRIVER, path], capture_output=True, text=True, env=_env())
+    if out.returncode != 0:
+        raise SystemExit(f"app run failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _env() -> dict:
+    import os
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def scale(nodes: int, repeat: int) -> None:
+    """The app on big generated models against the CLI, same run (module docstring)."""
+    import os
+
+    import onnx
+
+    sys.path.insert(0, str(HERE))
+    from graphs import FAMILIES
+
+    print(f"\napp at scale: Load -> Partitions view built, vs `analyze --json`, ~{nodes} nodes "
+          f"(best of {repeat}, load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+    print(f"{'family':<22} {'nodes':>7} {'cli s':>7} {'app s':>7} {'ratio':>6} {'points':>7} {'partitions':>10} "
+          f"{'GIL held s':>10}")
+    ratios = []
+    with tempfile.TemporaryDirectory(prefix="bench-app-scale-") as tmp:
+        for family, make in FAMILIES.items():
+            path = os.path.join(tmp, f"{family}.onnx")
+            onnx.save(make(nodes), path)
+            clis, apps = [], []
+            for _ in range(repeat):  # in turn: a burst of load hits both alike
+                clis.append(_measure_cli(path))
+                apps.append(_measure_app(path))
+            app = min(apps, key=lambda r: r["seconds"])
+            cli = min(clis)
+            ratios.append((family, app["seconds"] / cli))
+            print(f"{family:<22} {app['nodes']:>7} {cli:>7.2f} {app['seconds']:>7.2f} {app['seconds'] / cli:>6.2f} "
+                  f"{app['points']:>7} {app['partitions']:>10} {max(r['gil_gap'] for r in apps):>10.3f}")
+    print("app / cli: " + ", ".join(f"{f} {r:.2f}x" for f, r in ratios) + f"  (goal <= {SCALE_GOAL}x; "
+          f"the real-parser job {'runs' if app['parser_job'] else 'does not run'} in the background meanwhile)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--scale-only", action="store_true", help="only the big-model measurement")
+    parser.add_argument("--no-scale", action="store_true", help="only the clicks in the browser")
+    parser.add_argument("--nodes", type=int, default=100000)
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
+    if args.scale_only:
+        scale(args.nodes, args.repeat)
+        return 0
+    code = clicks(args)
+    if not args.no_scale:
+        scale(args.nodes, args.repeat)
+    return code
+
+
+def clicks(args) -> int:
     ok, why = chromium_available()
     if not ok:
         print(f"skipped: {why}")

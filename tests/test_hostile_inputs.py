@@ -714,7 +714,8 @@ def test_cli_prints_hostile_names_as_escapes(tmp_path):
         assert not CONTROL.search(out), command
         assert "\\x1b[31mRED" in out
     proc = cli("analyze", path, "--json")  # JSON keeps the data exactly (json escapes control characters)
-    assert json.loads(proc.stdout)["nodes"][0]["name"] == HOSTILE
+    first = json.loads(proc.stdout)["nodes"][0]
+    assert first.get("name", first["node"]) == HOSTILE  # "name" is written only when it differs from "node"
 
 
 # ---------------------------------------------------------------------------------- the package itself
@@ -757,6 +758,12 @@ def test_engines_are_deserialized_only_right_after_building_them():
         text = path.read_text(encoding="utf-8")
         for match in re.finditer(r"deserialize_cuda_engine\((\w+)\)", text):
             calls.append((path.name, match.group(1), text))
+    assert calls
     for name, argument, text in calls:
-        assert name == "builder.py", name  # explorer/backends/tensorrt/builder.py
-        assert re.search(rf"{argument} = bytes\(serialized\)", text) and "EngineBytesFromNetwork" in text
+        # explorer/backends/tensorrt/builder.py (the build) and debug_tensors.py (the precision comparison's own
+        # debug engine): each deserializes only the bytes its builder has just returned
+        assert name in ("builder.py", "debug_tensors.py"), name
+        if name == "builder.py":
+            assert re.search(rf"{argument} = bytes\(serialized\)", text) and "EngineBytesFromNetwork" in text
+        else:
+            assert re.search(rf"{argument} = builder\.build_serialized_network\(", text), argument

@@ -185,3 +185,51 @@ def test_summary_reports_inputs_outputs_and_op_counts():
     assert summary["nodes"] == 2
     assert summary["inputs"][0] == {"name": "x", "dtype": "FLOAT", "shape": ["batch", 8]}
     assert summary["op_counts"] == {"Relu": 1, "Sigmoid": 1}
+
+
+def test_shape_inference_child_runs_onnx_cpp_without_the_onnx_package(tmp_path):
+    """The isolation child loads onnx's C++ extension alone (the package's import is most of a second) and
+    reads the file itself when given its path and the stamp the parent saw; a changed file is refused."""
+    path = tmp_path / "m.onnx"
+    path.write_bytes(relu_model().SerializeToString())
+    code = (
+        "import sys\n"
+        "from explorer.model import shapes\n"
+        "stamp = shapes.file_stamp(sys.argv[1])\n"
+        "raw = shapes.infer_shapes_task(b'', sys.argv[1], stamp)\n"
+        "print('onnx' in sys.modules, len(raw))\n"
+        "try:\n"
+        "    shapes.infer_shapes_task(b'', sys.argv[1], stamp + 'x')\n"
+        "except shapes.FileChanged as exc:\n"
+        "    print('refused', exc)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=REPO,
+                         check=True)
+    imported, size = out.stdout.splitlines()[0].split()
+    assert imported == "False"  # onnx's Python package was never imported
+    import onnx
+    from explorer.model import shapes
+
+    inferred = onnx.ModelProto()
+    inferred.ParseFromString(shapes.infer_shapes_task(path.read_bytes()))
+    assert int(size) == inferred.ByteSize() and {vi.name for vi in inferred.graph.value_info} == {"t0"}
+    assert out.stdout.splitlines()[1].startswith("refused") and str(path) in out.stdout
+
+
+def test_a_prefetched_shape_inference_of_a_file_changed_since_is_not_used(tmp_path):
+    """``prefetch`` (the CLI starts shape inference before importing onnx) names the file by path, size,
+    mtime and inode: loading a file rewritten meanwhile infers the new file, not the old one."""
+    from explorer.model import shapes
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(relu_model().SerializeToString())
+    shapes.prefetch(str(path))
+    replacement = tmp_path / "new.onnx"
+    replacement.write_bytes(chain(["Relu", "Sigmoid", "Relu"], shape=("batch", 8)).SerializeToString())
+    os.replace(replacement, path)  # a new inode at the same path
+    model = explorer.load_model(path)
+    assert [n.op_type for n in model.nodes] == ["Relu", "Sigmoid", "Relu"]
+    assert model.graph.dtype("t1") == "FLOAT" and model.graph.tensor("t1").shape == ("batch", 8)
+    # and an unchanged file takes the prefetched answer (the worker is free afterwards: a second load works)
+    shapes.prefetch(str(path))
+    assert explorer.load_model(path).graph.tensor("t0").shape == ("batch", 8)
+    assert explorer.load_model(path).graph.tensor("t0").shape == ("batch", 8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 
 
@@ -36,6 +37,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import gc
+
+    from ..model.shapes import prefetch
+
+    prefetch(args.model)  # ONNX shape inference starts in its child while this process imports onnx
+    gc.disable()  # a one-shot process: collections would rescan the whole IR for nothing
+
     from .. import analyze
     from ..model import load_model
     from . import print_json
@@ -52,10 +60,14 @@ def run(args: argparse.Namespace) -> int:
 
         exported = export_subgraphs(model, report, args.export_subgraphs)
     if args.json:
-        data = report.to_dict()
-        if args.export_subgraphs:
+        if args.export_subgraphs:  # the report plus the files written: one document
+            data = report.to_dict()
             data["subgraphs"] = [s.to_dict() for s in exported]
-        print_json(data)
+            print_json(data)
+        elif sys.stdout.isatty():
+            print_json(report.to_dict())  # indented for a person
+        else:
+            report.write_json(sys.stdout)  # compact, written as it is made
     else:
         print(report.summary())
         for s in exported:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from collections.abc import Mapping
+from collections.abc import Mapping, Set as AbstractSet
 from typing import Any, Iterator
 
 import onnx
@@ -98,7 +98,7 @@ class Node:
         self.outputs = outputs
         self.index = index
         self.doc_string = doc_string
-        self.subgraphs = subgraphs or {}
+        self.subgraphs = subgraphs if subgraphs is not None else {}
         self.proto = proto
         self.parent = parent
         self.file_index = index if file_index is None else file_index  # position in the ONNX file
@@ -147,7 +147,7 @@ class Graph:
     outputs: list[TensorInfo]
     initializers: dict[str, InitializerInfo]
     tensors: Mapping[str, TensorInfo]  # every typed value: inputs, outputs, value_info, initializers
-    outer_scope: frozenset[str] = frozenset()  # names a body may read from its enclosing graphs
+    outer_scope: AbstractSet[str] = frozenset()  # names a body may read from its enclosing graphs
 
     @cached_property
     def producer(self) -> dict[str, Node]:

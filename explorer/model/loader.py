@@ -11,19 +11,22 @@ import gc
 import os
 import stat
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Set as AbstractSet
 from contextlib import contextmanager
 from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import attrgetter
+from types import MappingProxyType
 from dataclasses import replace
 from typing import Union
 
 import onnx
 from google.protobuf.message import DecodeError
 
-from ..dtypes import onnx_nbytes
+from ..dtypes import onnx_itemsize, onnx_nbytes
 from ..errors import ExplorerWarning, ModelError, check_memory_for, regular_file_size
-from ..isolation import SHAPE_INFERENCE_TIMEOUT, TaskCrashed, TaskFailed, isolated_task, kept
+from ..isolation import TaskCrashed, TaskFailed
+from . import shapes
+from .shapes import infer_shapes_task  # noqa: F401  (where tests and older code look for it)
 from .ir import ExternalData, FunctionInfo, Graph, InitializerInfo, Model, Node, TensorInfo
 
 ModelSource = Union[str, os.PathLike, bytes, bytearray, onnx.ModelProto]
@@ -73,34 +76,48 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
     (:class:`~explorer.errors.ExplorerWarning`): the structure is still analysed.
     """
     path: str | None = None
-    if isinstance(source, onnx.ModelProto):
-        proto, data = source, None
-        label = "<ModelProto>"
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        label = "<bytes>"
-        proto = _parse(data, label)
-    elif isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        label = path
-        data = _read_file(path)
-        proto = _parse(data, label)
-    else:
-        raise ModelError(f"cannot load a model from {type(source).__name__}; give a path, bytes or onnx.ModelProto")
-
-    _check_basic_structure(proto, label)
+    early = None  # (pending, stamp): shape inference of the file, started before reading it
+    try:
+        if isinstance(source, onnx.ModelProto):
+            proto, data = source, None
+            label = "<ModelProto>"
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            label = "<bytes>"
+            proto = _parse(data, label)
+        elif isinstance(source, (str, os.PathLike)):
+            path = os.fspath(source)
+            label = path
+            if infer_shapes:
+                early = shapes.submit_file(path)  # the child reads the file while this process does
+            data, stamp = _read_file(path)
+            if early is not None and early[1] != stamp:  # changed in between: send what was read
+                early[0].abandon()
+                early = None
+            proto = _parse(data, label)
+        else:
+            raise ModelError(f"cannot load a model from {type(source).__name__}; give a path, bytes or "
+                             "onnx.ModelProto")
+        _check_basic_structure(proto, label)
+    except BaseException:
+        if early is not None:
+            early[0].abandon()
+        raise
     model_warnings: list[str] = []
     base_dir = os.path.dirname(os.path.abspath(path)) if path else None
 
     # Shape inference runs in a child process (it can crash on malformed models) while we build the IR.
-    pending = None
-    if infer_shapes and _absurd_rank(proto.graph, model_warnings):
-        infer_shapes = False
-    if infer_shapes:
-        payload = data if data is not None else _serialize(proto, label, model_warnings)
-        if payload is not None:
-            pending = kept(infer_shapes_task).submit(payload)
+    pending = early[0] if early is not None else None
     try:
+        if infer_shapes and _absurd_rank(proto.graph, model_warnings):
+            infer_shapes = False
+            if pending is not None:
+                pending.abandon()
+                pending = None
+        if infer_shapes and pending is None:
+            payload = data if data is not None else _serialize(proto, label, model_warnings)
+            if payload is not None:
+                pending = shapes.submit_bytes(payload)
         with gc_paused():
             try:
                 graph = _build_graph(proto.graph, label, base_dir, model_warnings, frozenset(), parent_id=None)
@@ -112,7 +129,7 @@ def load_model(source: ModelSource, *, infer_shapes: bool = True) -> Model:
                                  hint="close other programs, or use a machine with more memory") from None
             if pending is not None:
                 answer, pending = pending, None
-                inferred = _collect(answer, label, model_warnings)
+                inferred = _collect(answer, label, model_warnings, data)
                 if inferred is not None:
                     _attach_types(graph, inferred.graph)
                     proto = inferred
@@ -203,7 +220,8 @@ def gc_paused():
 
 # --------------------------------------------------------------------------------------------- reading
 
-def _read_file(path: str) -> bytes:
+def _read_file(path: str) -> tuple[bytes, str]:
+    """The file's bytes and the :func:`~explorer.model.shapes.file_stamp` of the file read."""
     size = regular_file_size(path, ModelError, "an ONNX file")
     if size > MAX_MODEL_BYTES:
         raise ModelError(
@@ -212,7 +230,8 @@ def _read_file(path: str) -> bytes:
     check_memory_for(size * MEMORY_PER_FILE_BYTE, f"loading this {_gib(size)} model", path)
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            stamp = shapes.stamp_of(os.fstat(handle.fileno()))
+            return handle.read(), stamp
     except MemoryError:
         raise ModelError(f"not enough memory to read this {_gib(size)} file", file=path) from None
     except OSError as exc:
@@ -257,19 +276,15 @@ def _check_basic_structure(proto: onnx.ModelProto, label: str) -> None:
                          hint="add an opset import (onnx.helper.make_opsetid('', 17))")
 
 
-@isolated_task("shape_inference", timeout=SHAPE_INFERENCE_TIMEOUT)
-def infer_shapes_task(data: bytes) -> bytes:
-    """ONNX shape inference on a serialized model, in the long-lived child of :func:`explorer.isolation.kept`
-    (C++ that a malformed model can crash); the inferred model's bytes."""
-    from onnx.onnx_cpp2py_export import shape_inference
-
-    return shape_inference.infer_shapes(data, False, False, False)
-
-
-def _collect(pending, label: str, notes: list[str]) -> onnx.ModelProto | None:
+def _collect(pending, label: str, notes: list[str], data: bytes | None = None) -> onnx.ModelProto | None:
     """The inferred model, or None (with a note) when ONNX could not infer it; a crash is an error."""
     try:
-        raw = pending.result()
+        try:
+            raw = pending.result()
+        except TaskFailed as exc:
+            if not (shapes.changed_file(exc) and data is not None):
+                raise
+            raw = shapes.submit_bytes(data).result()  # the file changed after we read it: infer what we read
     except TaskCrashed as exc:
         raise ModelError(f"ONNX shape inference {exc}; the model is malformed in a way ONNX's C++ code does not survive",
                          file=label, hint="run onnx.checker.check_model(path, full_check=True) to locate it") from None
@@ -353,6 +368,32 @@ def _initializer_info(t: onnx.TensorProto, base_dir: str | None, label: str,
                            proto=t if external is None and count <= 4096 else None)
 
 
+def _initializers(tensors, base_dir: str | None, label: str, notes: list[str]) -> dict[str, InitializerInfo]:
+    """Name -> :class:`InitializerInfo`; embedded tensors with ordinary dimensions take a short path (a
+    decoder has tens of thousands of small per-layer constants)."""
+    out: dict[str, InitializerInfo] = {}
+    external = onnx.TensorProto.EXTERNAL
+    names = _DTYPE_NAMES
+    sizes = _ITEMSIZES
+    make = InitializerInfo
+    for t in tensors:
+        dims = tuple(t.dims)
+        size = sizes.get(t.data_type)
+        if size is None or t.data_location == external or (dims and min(dims) < 0):
+            out[t.name] = _initializer_info(t, base_dir, label, notes)
+            continue
+        count = 1
+        for d in dims:
+            count *= d
+        out[t.name] = make(t.name, names[t.data_type], dims, count * size, None, t if count <= 4096 else None)
+    return out
+
+
+#: element type number -> bytes an element, for whole-byte types (sub-byte ones take the general path)
+_ITEMSIZES = {number: int(size) for number, name in _DTYPE_NAMES.items()
+              if (size := onnx_itemsize(name)) is not None and size == int(size) and size >= 1}
+
+
 def _external_data(t: onnx.TensorProto, nbytes: int, base_dir: str | None, notes: list[str]) -> ExternalData:
     """Where an initializer's bytes are said to live: checked with ``stat`` only (never read, never opened).
 
@@ -413,14 +454,16 @@ def _non_negative_int(text: str | None, default: int | None) -> int | None:
 
 
 def _build_graph(g: onnx.GraphProto, label: str, base_dir: str | None, notes: list[str],
-                 outer_scope: frozenset[str], parent_id: str | None, depth: int = 0) -> Graph:
-    """One pass over the nodes (ids, edges, SSA and dangling-input checks); a second only when the file
-    is not already in topological order."""
+                 outer_scope: AbstractSet[str], parent_id: str | None, depth: int = 0) -> Graph:
+    """Column-wise passes over the nodes at C speed where possible (names, ops, edges, SSA and
+    dangling-input checks), one Python loop to make the nodes; a topological sort only when the file is
+    not already in topological order. Nothing here is proportional to the outer scope (a body is judged
+    against it by membership, never copied), so many bodies in a big graph stay linear."""
     where = f"subgraph of {_q(parent_id)}" if parent_id else "graph"
     if depth > MAX_NESTING:
         raise ModelError(f"If/Loop/Scan bodies are nested more than {MAX_NESTING} levels deep", file=label,
                          where=where, hint="flatten the nested control flow")
-    initializers = {t.name: _initializer_info(t, base_dir, label, notes) for t in g.initializer}
+    initializers = _initializers(g.initializer, base_dir, label, notes)
     inputs = [_tensor_info(vi) for vi in g.input]
     outputs = [_tensor_info(vi) for vi in g.output]
     if not (_all_text(initializers) and _all_text(map(attrgetter("name"), chain(inputs, outputs)))):
@@ -432,80 +475,83 @@ def _build_graph(g: onnx.GraphProto, label: str, base_dir: str | None, notes: li
 
     available = set(initializers)
     available.update(t.name for t in inputs)
-    available.update(outer_scope)
     prefix = f"{parent_id}/" if parent_id else ""
 
-    protos = g.node
-    rows = [(n.name, n.op_type, n.domain, tuple(n.input), tuple(n.output)) for n in protos]
-    # Non-UTF-8 strings come out of protobuf as bytes. Checked at C speed on ops and domains; names fail
-    # in _unique_ids (str + bytes), outputs are checked on the producer index below, and an input only when
-    # it matches nothing (bytes never equal the str keys).
-    text = _all_text(chain(map(_OP, rows), map(_DOMAIN, rows)))
-    while True:
-        if not text:
-            _note_non_utf8(notes)
-            rows = [(_text(a), _text(b), _text(c), tuple(map(_text, d)), tuple(map(_text, e)))
-                    for a, b, c, d, e in rows]
-        try:
-            ids = _unique_ids(rows, prefix)
-        except TypeError:  # a bytes name
-            text = False
-            continue
-        producer: dict[str, int] = {}
-        in_order = True
-        for index, row in enumerate(rows):
-            for name in row[3]:
-                if name and name not in available and name not in producer:
-                    in_order = False
-            for out in row[4]:
-                if not out:
-                    continue
-                if out in producer or out in available:
-                    first = ids[producer[out]] if out in producer else "a graph input or initializer"
-                    raise ModelError(f"tensor {_q(out)} is written twice (by {_q(first)} and {_q(ids[index])}); "
-                                     "ONNX graphs are in SSA form", file=label, where=where)
-                producer[out] = index
-        if text and not (_all_text(producer) and (in_order or _all_text(chain.from_iterable(map(_INPUTS, rows))))):
-            text = False
-            continue
-        break
-    order = range(len(rows)) if in_order else _topological_order(rows, producer, available, label, where, ids)
+    protos = list(g.node)
+    count = len(protos)
+    names = list(map(_NAME, protos))
+    ops = list(map(_OP_TYPE, protos))
+    domains = list(map(_DOMAIN_OF, protos))
+    inputs_of = list(map(tuple, map(_INPUT, protos)))
+    outputs_of = list(map(tuple, map(_OUTPUT, protos)))
+    docs = list(map(_DOC, protos))
+    # Non-UTF-8 strings come out of protobuf as bytes: one C-level type check per column.
+    if not (_all_text(names) and _all_text(ops) and _all_text(domains) and _all_text(docs)
+            and _all_text(chain.from_iterable(inputs_of)) and _all_text(chain.from_iterable(outputs_of))):
+        _note_non_utf8(notes)
+        names, ops, domains, docs = (list(map(_text, c)) for c in (names, ops, domains, docs))
+        inputs_of = [tuple(map(_text, ins)) for ins in inputs_of]
+        outputs_of = [tuple(map(_text, outs)) for outs in outputs_of]
+    ids = _unique_ids(names, ops, prefix)
+
+    # SSA: every value written once, and never one of this graph's inputs/initializers or an outer value.
+    producer = {out: index for index, outs in enumerate(outputs_of) for out in outs}
+    written = sum(map(len, outputs_of))
+    empty = sum(outs.count("") for outs in outputs_of) if "" in producer else 0
+    producer.pop("", None)
+    if (len(producer) != written - empty or not producer.keys().isdisjoint(available)
+            or (depth and any(out in outer_scope for out in producer))):
+        _raise_written_twice(outputs_of, available, outer_scope, ids, label, where)
+
+    # In file order when every input is an earlier node's output, this graph's input or an outer value.
+    in_order = _reads_only_earlier(inputs_of, producer)
+    if in_order:
+        unknown = set(chain.from_iterable(inputs_of))
+        unknown.difference_update(producer)
+        unknown.difference_update(available)
+        unknown.discard("")
+        in_order = all(name in outer_scope for name in unknown)
+    rows = None
+    if not in_order:
+        rows = list(zip(names, ops, domains, inputs_of, outputs_of))
+        order = _topological_order(rows, producer, available, outer_scope, label, where, ids)
+    else:
+        order = range(count)
 
     graph_ops = ("If", "Loop", "Scan", "SequenceMap")
-    scope: frozenset[str] | None = None
+    scope: _Scope | None = None
     nodes: list[Node] = []
     append = nodes.append
     implicit: dict[int, set[str]] = {}  # file index -> values its bodies read from this graph
     for position, original in enumerate(order):
-        name, op_type, domain, node_inputs, node_outputs = rows[original]
+        op_type, domain = ops[original], domains[original]
         proto = protos[original]
         node_id = ids[original]
-        subgraphs: dict[str, Graph] = {}
+        subgraphs = _NO_SUBGRAPHS
         if op_type in graph_ops or (domain and domain != "ai.onnx"):
+            found: dict[str, Graph] = {}
             for attr in proto.attribute:
                 if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
                     if scope is None:
-                        scope = outer_scope | available | frozenset(producer)
+                        scope = _Scope(outer_scope, available, producer)
                     bodies = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
                     for k, body in enumerate(bodies):
                         attr_name = _text(attr.name)
                         key = attr_name if attr.type == onnx.AttributeProto.GRAPH else f"{attr_name}[{k}]"
-                        subgraphs[key] = _build_graph(body, label, base_dir, notes, scope, node_id, depth + 1)
-            if subgraphs:
-                reads = set().union(*(_outer_reads(body) for body in subgraphs.values()))
+                        found[key] = _build_graph(body, label, base_dir, notes, scope, node_id, depth + 1)
+            if found:
+                subgraphs = found
+                reads = set().union(*(_outer_reads(body) for body in found.values()))
                 implicit[original] = {n for n in reads if n in producer}
-        append(Node(node_id, name, op_type, domain, node_inputs, node_outputs, position, proto.doc_string,
-                    subgraphs, proto, parent_id, original))
-    if not _all_text(map(attrgetter("doc_string"), nodes)):
-        _note_non_utf8(notes)
-        for node in nodes:
-            node.doc_string = _text(node.doc_string)
+        append(Node(node_id, names[original], op_type, domain, inputs_of[original], outputs_of[original], position,
+                    docs[original], subgraphs, proto, parent_id, original))
 
     if implicit and _reads_ahead(implicit, order, producer):
         # A body reads a value its graph computes later in the file: order by implicit inputs too.
+        rows = rows or list(zip(names, ops, domains, inputs_of, outputs_of))
         augmented = [row if i not in implicit else row[:3] + (row[3] + tuple(sorted(implicit[i])),) + row[4:]
                      for i, row in enumerate(rows)]
-        order = _topological_order(augmented, producer, available, label, where, ids)
+        order = _topological_order(augmented, producer, available, outer_scope, label, where, ids)
         by_original = {node.file_index: node for node in nodes}
         nodes = [by_original[i] for i in order]
         for position, node in enumerate(nodes):
@@ -517,14 +563,70 @@ def _build_graph(g: onnx.GraphProto, label: str, base_dir: str | None, notes: li
                              file=label, where=where)
     graph = Graph(name=_text(g.name), nodes=nodes, inputs=inputs, outputs=outputs, initializers=initializers,
                   tensors=tensors, outer_scope=outer_scope)
-    position_of = [0] * len(rows)
-    for position, original in enumerate(order):
-        position_of[original] = position
-    graph.__dict__["producer"] = {out: nodes[position_of[index]] for out, index in producer.items()}
+    if isinstance(order, range):
+        graph.__dict__["producer"] = {out: nodes[index] for out, index in producer.items()}
+    else:
+        position_of = [0] * count
+        for position, original in enumerate(order):
+            position_of[original] = position
+        graph.__dict__["producer"] = {out: nodes[position_of[index]] for out, index in producer.items()}
     return graph
 
 
-_OP, _DOMAIN, _INPUTS = itemgetter(1), itemgetter(2), itemgetter(3)
+_NAME, _OP_TYPE, _DOMAIN_OF = attrgetter("name"), attrgetter("op_type"), attrgetter("domain")
+_ELEM_TYPE = attrgetter("type.tensor_type.elem_type")
+_INPUT, _OUTPUT, _DOC = attrgetter("input"), attrgetter("output"), attrgetter("doc_string")
+#: what a node without If/Loop/Scan bodies has (one shared read-only mapping, not a dict per node)
+_NO_SUBGRAPHS: Mapping[str, Graph] = MappingProxyType({})
+
+
+class _Scope(AbstractSet):
+    """The names a body may read from its enclosing graphs, without copying them: membership is looked up
+    in the enclosing graph's own tables (a frozenset copy per body made many-bodied graphs quadratic)."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, outer, available, producer) -> None:
+        self._parts = (available, producer, outer)
+
+    def __contains__(self, name) -> bool:
+        return any(name in part for part in self._parts)
+
+    def __iter__(self):
+        seen: set[str] = set()
+        for part in self._parts:
+            for name in part:
+                if name not in seen:
+                    seen.add(name)
+                    yield name
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _reads_only_earlier(inputs_of: list[tuple[str, ...]], producer: dict[str, int]) -> bool:
+    """No node reads a value written by itself or a later node (values nobody writes are checked apart)."""
+    get = producer.get
+    for index, names in enumerate(inputs_of):
+        for name in names:
+            if get(name, -1) >= index:
+                return False
+    return True
+
+
+def _raise_written_twice(outputs_of, available, outer_scope, ids, label, where) -> None:
+    """The first value (in file order) that is written twice, as an error naming both writers."""
+    seen: dict[str, int] = {}
+    for index, outs in enumerate(outputs_of):
+        for out in outs:
+            if not out:
+                continue
+            if out in seen or out in available or out in outer_scope:
+                first = ids[seen[out]] if out in seen else "a graph input or initializer"
+                raise ModelError(f"tensor {_q(out)} is written twice (by {_q(first)} and {_q(ids[index])}); "
+                                 "ONNX graphs are in SSA form", file=label, where=where)
+            seen[out] = index
+    raise AssertionError("no value is written twice")  # pragma: no cover
 
 
 def _outer_reads(body: Graph) -> set[str]:
@@ -547,25 +649,25 @@ def _reads_ahead(implicit: dict[int, set[str]], order, producer: dict[str, int])
                for reader, names in implicit.items() for name in names)
 
 
-def _unique_ids(rows: list[tuple], prefix: str) -> list[str]:
+def _unique_ids(names: list[str], ops: list[str], prefix: str) -> list[str]:
     """Stable unique ids: the exporter's name when it is unique, else ``<op>_<index>`` (or ``<name>_<index>``)."""
+    if "" not in names and len(set(names)) == len(names):  # the usual case, at C speed
+        return [prefix + name for name in names] if prefix else list(names)
     counts: dict[str, int] = {}
-    for row in rows:
-        name = row[0]
+    for name in names:
         if name:
             counts[name] = counts.get(name, 0) + 1
     ids = []
     taken: set[str] | None = None
     used: set[str] = set()
-    for index, row in enumerate(rows):
-        name = row[0]
+    for index, name in enumerate(names):
         if name and (counts[name] == 1 or name not in used):
             used.add(name)
             ids.append(prefix + name)
             continue
         if taken is None:
             taken = set(counts)
-        base = name or row[1] or "node"
+        base = name or ops[index] or "node"
         candidate = f"{base}_{index}"
         bump = 1
         while candidate in taken:
@@ -576,8 +678,8 @@ def _unique_ids(rows: list[tuple], prefix: str) -> list[str]:
     return ids
 
 
-def _topological_order(rows: list[tuple], producer: dict[str, int], available: set[str], label: str,
-                       where: str, ids: list[str]) -> list[int]:
+def _topological_order(rows: list[tuple], producer: dict[str, int], available: set[str], outer_scope,
+                       label: str, where: str, ids: list[str]) -> list[int]:
     """Kahn's algorithm, stable with respect to file order; raises on dangling inputs and cycles."""
     import heapq
 
@@ -586,7 +688,7 @@ def _topological_order(rows: list[tuple], producer: dict[str, int], available: s
     dependents: list[list[int]] = [[] for _ in range(count)]
     for index, row in enumerate(rows):
         for name in row[3]:
-            if not name or name in available:
+            if not name or name in available or name in outer_scope:
                 continue
             source = producer.get(name)
             if source is None:
@@ -628,19 +730,19 @@ class TensorTable(Mapping):
         self.add(inputs + outputs)
 
     def attach(self, value_info, notes: list[str] | None = None) -> None:
-        """Take (more) value infos, e.g. those shape inference produced."""
-        raw, types, names = self._raw, self._types, _DTYPE_NAMES
-        added = []
-        for vi in value_info:
-            name = vi.name
-            raw[name] = vi
-            types[name] = names.get(vi.type.tensor_type.elem_type)
-            self._done.pop(name, None)
-            added.append(name)
-        if not _all_text(added):  # non-UTF-8 names: re-key them as text
+        """Take (more) value infos, e.g. those shape inference produced (column-wise, at C speed)."""
+        infos = list(value_info)
+        names = list(map(_NAME, infos))
+        if self._done:
+            for name in self._done.keys() & set(names):
+                del self._done[name]
+        self._raw.update(zip(names, infos))
+        self._types.update(zip(names, map(_DTYPE_NAMES.get, map(_ELEM_TYPE, infos))))
+        if not _all_text(names):  # non-UTF-8 names: re-key them as text
             if notes is not None:
                 _note_non_utf8(notes)
-            for name in added:
+            raw, types = self._raw, self._types
+            for name in names:
                 if type(name) is not str:
                     raw[_text(name)] = raw.pop(name)
                     types[_text(name)] = types.pop(name)
@@ -671,6 +773,10 @@ class TensorTable(Mapping):
     def dtype(self, name: str) -> str | None:
         """Just the element type: a dict lookup."""
         return self._types.get(name)
+
+    def dtype_table(self) -> Mapping[str, str | None]:
+        """Every known name -> its element type (read-only: the table itself, not a copy)."""
+        return self._types
 
     def __iter__(self):
         return iter(self._types)

@@ -162,14 +162,19 @@ class ScopeTree:
         self.position = np.empty(self.n, dtype=np.int64)  # node index -> place in DFS order
         self.position[self.order] = np.arange(pos)
         # node index -> innermost (real or synthetic) group holding it
+        leaves = [(ref, g.gid) for g in self.groups for kind, ref in g.entries if kind == LEAF]
         self.leaf_group = np.zeros(self.n, dtype=np.int64)
-        for g in self.groups:
-            for kind, ref in g.entries:
-                if kind == LEAF:
-                    self.leaf_group[ref] = g.gid
+        if leaves:
+            refs, gids = np.asarray(leaves, dtype=np.int64).T
+            self.leaf_group[refs] = gids
+        # each group's smallest node index: one reduceat over the (start, end) pairs of the DFS order
         self.first_index = np.zeros(len(self.groups), dtype=np.int64)
-        for g in self.groups:
-            self.first_index[g.gid] = int(self.order[g.start:g.end].min()) if g.end > g.start else 0
+        spans = np.asarray([(g.start, g.end) for g in self.groups], dtype=np.int64).reshape(-1, 2)
+        filled = spans[:, 1] > spans[:, 0]
+        if pos and filled.any():
+            padded = np.append(self.order, 0)  # reduceat needs every index inside the array
+            mins = np.minimum.reduceat(padded, spans[filled].ravel())[::2]
+            self.first_index[filled] = mins
 
     def _chunk(self, gid: int) -> None:
         g = self.groups[gid]

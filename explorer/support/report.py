@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from ..errors import printable
 from .assignment import EpAssignment
@@ -12,6 +13,30 @@ from .partition import Partition
 
 #: names longer than this are shortened in the text summary (a 1 MB node name must not flood a terminal)
 NAME_CHARS = 120
+
+#: Version of the JSON layout of :meth:`SupportReport.to_dict` / ``write_json`` (``analyze --json``).
+#: 2: one record per node with only what is not a default (``name`` when it differs from ``node``,
+#: ``domain`` when not the default one, ``source`` when not the report's); reasons, caveats, warnings and
+#: fallback reasons as indices into ``strings``; partitions and the unsupported/fallback groups list their
+#: nodes as ``members``, positions in ``nodes``. (1 repeated every string per node: 340 bytes a node.)
+SCHEMA = 2
+
+
+class _Strings:
+    """The distinct texts of a report, each written once; records refer to them by index."""
+
+    __slots__ = ("texts", "_index")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def index(self, text: str) -> int:
+        i = self._index.get(text)
+        if i is None:
+            i = self._index[text] = len(self.texts)
+            self.texts.append(text)
+        return i
 
 
 @dataclass(slots=True)
@@ -179,8 +204,7 @@ class SupportReport:
 
     def partition_body_nodes(self, partition: Partition) -> int:
         """Nodes inside the bodies of a partition's control-flow nodes."""
-        members = set(partition.nodes)
-        return sum(len(_body_nodes(v)) for v in self.verdicts if v.node in members)
+        return self._body_counts().get(partition.index, 0)
 
     @property
     def engines(self) -> int:
@@ -203,20 +227,72 @@ class SupportReport:
         raise KeyError(node_id)
 
     # ------------------------------------------------------------------ views
+    def _body_counts(self) -> dict[int, int]:
+        """Partition index -> nodes inside the bodies of its control-flow nodes (one pass over the verdicts)."""
+        counts: dict[int, int] = {}
+        for v in self.verdicts:
+            if v.children and v.partition is not None:
+                counts[v.partition] = counts.get(v.partition, 0) + len(_body_nodes(v))
+        return counts
+
     def to_dict(self) -> dict[str, Any]:
+        """Everything in the report as plain data (:data:`SCHEMA`): the object ``write_json`` writes."""
+        data = self._header()
+        strings = _Strings()
+        data["nodes"] = [record for chunk in self._node_chunks(strings) for record in chunk]
+        data.update(self._tail(strings))
+        return data
+
+    def to_json(self, **kwargs) -> str:
+        """The report as one JSON document: compact, or as ``json.dumps(to_dict(), **kwargs)`` says."""
+        if kwargs:
+            return json.dumps(self.to_dict(), **kwargs)
+        out = io.StringIO()
+        self.write_json(out)
+        return out.getvalue()
+
+    def write_json(self, stream: TextIO, chunk: int = 4096) -> None:
+        """Write the report as one compact JSON document, the node records as they are made (``chunk`` at a
+        time), so a 100k-node report never exists as one big dict or string."""
+        encode = json.JSONEncoder(separators=(",", ":")).encode
+        head = encode(self._header())
+        stream.write(head[:-1] + ',"nodes":[')
+        strings = _Strings()
+        first = True
+        for records in self._node_chunks(strings, chunk):
+            if records:
+                text = encode(records)
+                stream.write(text[1:-1] if first else "," + text[1:-1])
+                first = False
+        stream.write("]," + encode(self._tail(strings))[1:] + "\n")
+
+    def _header(self) -> dict[str, Any]:
+        """Counts and settings: everything before the node records."""
+        total = supported = in_trt = 0
+        total_b = supported_b = in_trt_b = 0
+        for v in self.verdicts:
+            body = _body_nodes(v) if v.children else ()
+            total += 1
+            supported += v.supported
+            in_trt += v.in_tensorrt
+            total_b += 1 + len(body)
+            supported_b += v.supported + sum(1 for c in body if c.supported)
+            if v.in_tensorrt:
+                in_trt_b += 1 + len(body)
         return {
+            "schema": SCHEMA,
             "model": self.model,
             "source": self.source,
             "trt_version": self.trt_version,
-            "nodes_total": self.nodes_total,
-            "nodes_supported": self.nodes_supported,
-            "nodes_in_tensorrt": self.nodes_in_tensorrt,
-            "coverage": round(self.coverage, 6),
-            "body_nodes": self.body_nodes,
-            "nodes_total_with_bodies": self.nodes_total_with_bodies,
-            "nodes_supported_with_bodies": self.nodes_supported_with_bodies,
-            "nodes_in_tensorrt_with_bodies": self.nodes_in_tensorrt_with_bodies,
-            "coverage_with_bodies": round(self.coverage_with_bodies, 6),
+            "nodes_total": total,
+            "nodes_supported": supported,
+            "nodes_in_tensorrt": in_trt,
+            "coverage": round(in_trt / total, 6) if total else 0.0,
+            "body_nodes": total_b - total,
+            "nodes_total_with_bodies": total_b,
+            "nodes_supported_with_bodies": supported_b,
+            "nodes_in_tensorrt_with_bodies": in_trt_b,
+            "coverage_with_bodies": round(in_trt_b / total_b, 6) if total_b else 0.0,
             "engines": self.engines,
             "min_block_size": self.min_block_size,
             "require_mac": self.require_mac,
@@ -225,16 +301,61 @@ class SupportReport:
             "opset_issue": self.opset_issue,
             "notes": list(self.notes),
             "assignment": json.loads(self.assignment.to_json()) if self.assignment else None,
-            "partitions": [{**p.to_dict(), "body_nodes": self.partition_body_nodes(p)} for p in self.partitions],
-            "unsupported": [{"node": v.node, "name": v.name, "op": v.op, "domain": v.domain,
-                             "reason": v.reason} for v in self.unsupported],
-            "fallback": [{"node": v.node, "op": v.op, "reason": v.fallback_reason}
-                         for v in self.verdicts if v.supported and not v.in_tensorrt],
-            "nodes": [v.to_dict() for v in self.verdicts],
         }
 
-    def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+    def _node_chunks(self, strings: "_Strings", size: int = 4096):
+        """The node records (:data:`SCHEMA`), ``size`` at a time; texts go to ``strings`` as indices."""
+        source = self.source
+        index = strings.index
+        verdicts = self.verdicts
+
+        def record(v: NodeVerdict, top: bool) -> dict[str, Any]:
+            r: dict[str, Any] = {"node": v.node, "op": v.op, "supported": v.supported}
+            if top:
+                r["partition"] = v.partition
+                r["in_tensorrt"] = v.in_tensorrt
+            if v.name != v.node:
+                r["name"] = v.name
+            if v.domain:
+                r["domain"] = v.domain
+            if v.reasons:
+                r["reasons"] = [index(t) for t in v.reasons]
+            if v.caveats:
+                r["caveats"] = [index(t) for t in v.caveats]
+            if v.warnings:
+                r["warnings"] = [index(t) for t in v.warnings]
+            if v.fallback_reason:
+                r["fallback_reason"] = index(v.fallback_reason)
+            if v.source and v.source != source:
+                r["source"] = v.source
+            if v.children:
+                r["children"] = [record(c, False) for c in v.children]
+            return r
+
+        for start in range(0, len(verdicts), size):
+            yield [record(v, True) for v in verdicts[start:start + size]]
+
+    def _tail(self, strings: "_Strings") -> dict[str, Any]:
+        """What follows the node records: the partitions, the unsupported and fallback groups, the texts."""
+        bodies = self._body_counts()
+        position = {v.node: i for i, v in enumerate(self.verdicts)}
+        partitions = [{"index": p.index, "supported": p.supported, "size": p.size,
+                       "members": [position[n] for n in p.nodes], "demoted": p.demoted, "ops": dict(p.ops),
+                       "body_nodes": bodies.get(p.index, 0)} for p in self.partitions]
+        unsupported: dict[tuple[str, str, str], list[int]] = {}
+        fallback: dict[str, list[int]] = {}
+        for i, v in enumerate(self.verdicts):
+            if not v.supported:
+                unsupported.setdefault((v.op, v.domain, v.reason), []).append(i)
+            elif not v.in_tensorrt:
+                fallback.setdefault(v.fallback_reason or "", []).append(i)
+        return {
+            "partitions": partitions,
+            "unsupported": [{"op": op, "domain": domain, "reason": reason, "count": len(m), "members": m}
+                            for (op, domain, reason), m in unsupported.items()],
+            "fallback": [{"reason": reason, "count": len(m), "members": m} for reason, m in fallback.items()],
+            "strings": strings.texts,
+        }
 
     def nodes_frame(self):
         """One row per main-graph node: verdict, reason, partition."""
@@ -304,13 +425,14 @@ class SupportReport:
                          f"{f.coverage_before:.1%} -> {f.coverage_after:.1%}")
         lines.append("")
         lines.append("  Partitions")
+        bodies = self._body_counts()
         for p in self.partitions[:max_rows]:
             where = "TensorRT " if p.supported else "framework"
             span = name(p.nodes[0]) if p.size == 1 else f"{name(p.nodes[0])} ... {name(p.nodes[-1])}"
             extra = f"  <- {printable(p.demoted, 500)}" if p.demoted else ""
-            inside = self.partition_body_nodes(p)
-            bodies = f" (+{inside} in bodies)" if inside else ""
-            lines.append(f"    #{p.index:<3} {where}  {p.size:>6} nodes{bodies}  {span}{extra}")
+            inside = bodies.get(p.index, 0)
+            more = f" (+{inside} in bodies)" if inside else ""
+            lines.append(f"    #{p.index:<3} {where}  {p.size:>6} nodes{more}  {span}{extra}")
         if len(self.partitions) > max_rows:
             lines.append(f"    ... {len(self.partitions) - max_rows} more")
         unsupported = self.unsupported

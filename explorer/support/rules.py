@@ -1192,6 +1192,9 @@ def judge_graph(model: Model, matrix: SupportMatrix) -> dict[str, Judgement]:
     graph = model.graph
     # Each verdict is a handful of small containers; on 100k-node graphs the cyclic GC would otherwise spend
     # a third of the time re-scanning them (they hold no cycles).
+    table = getattr(graph.tensors, "dtype_table", None)
+    if table is not None:  # the main graph's element types, as the loader indexed them: no lookup per name
+        _cache(graph)["dtype"].update(table())
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -1199,6 +1202,17 @@ def judge_graph(model: Model, matrix: SupportMatrix) -> dict[str, Judgement]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _pick(names: tuple[str, ...], positions) -> list[str]:
+    """The names at ``positions`` (ascending) that the node has."""
+    n = len(names)
+    picked = []
+    for i in positions:
+        if i >= n:
+            break
+        picked.append(names[i])
+    return picked
 
 
 _PLAIN_SUPPORTED: dict[tuple[int, str], Judgement] = {}  # matrices are cached for the process's lifetime
@@ -1219,28 +1233,29 @@ def _judge(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, m
     # Data types: the fast path is a dict lookup and a set test per tensor.
     cache = graph.__dict__.get(_CACHE_KEY) or _cache(graph)
     dtypes = cache["dtype"]
+    lookup = dtypes.get
     fast = rule.fast
     odd: list | None = None
-    for names, positions, is_input in ((node.inputs, rule.in_pos, True), (node.outputs, rule.out_pos, False)):
-        if positions is None:
-            seq = names
-        else:
-            n = len(names)
-            seq = []
-            for i in positions:
-                if i >= n:
-                    break
-                seq.append(names[i])
-        for name in seq:
-            if not name:
-                continue
-            dt = dtypes.get(name, _MISSING)
+    positions = rule.in_pos
+    for name in (node.inputs if positions is None else _pick(node.inputs, positions)):
+        if name:
+            dt = lookup(name, _MISSING)
             if dt is _MISSING:
                 dt = dtypes[name] = _lookup_dtype(name, graph, parents)
             if dt is not None and dt not in fast:
                 if odd is None:
                     odd = []
-                odd.append((name, dt, is_input))
+                odd.append((name, dt, True))
+    positions = rule.out_pos
+    for name in (node.outputs if positions is None else _pick(node.outputs, positions)):
+        if name:
+            dt = lookup(name, _MISSING)
+            if dt is _MISSING:
+                dt = dtypes[name] = _lookup_dtype(name, graph, parents)
+            if dt is not None and dt not in fast:
+                if odd is None:
+                    odd = []
+                odd.append((name, dt, False))
 
     if odd is None and not rule.checks and not node.subgraphs:
         # Most nodes of a big graph end here: share one verdict per (matrix, op). Callers treat verdicts as
