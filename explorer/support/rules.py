@@ -1450,6 +1450,26 @@ def _judge_function(key: tuple[str, str], model: Model, matrix: SupportMatrix, r
     nested functions use are checked by name too."""
     domain, name = key
     label = f"{domain}::{name}" if domain else name
+    cache = model.__dict__.setdefault("_function_verdicts", {})
+    by_op = cache.get(("ops", id(matrix), key))
+    if by_op is None:
+        by_op = cache[("ops", id(matrix), key)] = _function_op_reasons(key, model, matrix, rules, label)
+    reasons, count = list(by_op[0]), by_op[1]
+    by_node = _function_body_reasons(key, model, matrix, rules, node, graph, parents, label)
+    if by_node is None:
+        caveat = (f"{label} is a model-local function: TensorRT's parser inlines it; its {count} body node(s) are "
+                  "checked by operator only, not by type or attribute.")
+    else:
+        reasons += [r for r in by_node if r not in reasons]
+        caveat = (f"{label} is a model-local function: TensorRT's parser inlines it; its body nodes are judged "
+                  "one by one with this call's attributes and input types (types inside the body are not "
+                  "inferred).")
+    return Judgement(not reasons, reasons, [caveat])
+
+
+def _function_op_reasons(key, model: Model, matrix: SupportMatrix, rules: dict[str, _OpRule],
+                         label: str) -> tuple[tuple[str, ...], int]:
+    """Reasons from the operators a function (and the functions it calls) uses, and its body node count."""
     reasons: list[str] = []
     seen_funcs = {key}
     stack = [key]
@@ -1478,16 +1498,22 @@ def _judge_function(key: tuple[str, str], model: Model, matrix: SupportMatrix, r
             elif not op.endswith("_TRT"):
                 reasons.append(f"model-local function {label} uses custom operator {op_domain}::{op}, which "
                                "needs a TensorRT plugin")
-    by_node = _function_body_reasons(key, model, matrix, rules, node, graph, parents, label)
-    if by_node is None:
-        caveat = (f"{label} is a model-local function: TensorRT's parser inlines it; its {count} body node(s) are "
-                  "checked by operator only, not by type or attribute.")
-    else:
-        reasons += [r for r in by_node if r not in reasons]
-        caveat = (f"{label} is a model-local function: TensorRT's parser inlines it; its body nodes are judged "
-                  "one by one with this call's attributes and input types (types inside the body are not "
-                  "inferred).")
-    return Judgement(not reasons, reasons, [caveat])
+    return tuple(reasons), count
+
+
+def _function_reads_shapes(key, model: Model, rules: dict[str, _OpRule], depth: int = 0) -> bool:
+    """Whether judging the body of function ``key`` (and the functions it calls) can depend on input shapes:
+    some body op has attribute/shape rules."""
+    info = model.functions.get(key)
+    if info is None or depth > 8:
+        return True
+    for op_domain, op in info.op_types:
+        if (op_domain, op) in model.functions and not (op in rules and op_domain not in DEFAULT_DOMAINS):
+            if _function_reads_shapes((op_domain, op), model, rules, depth + 1):
+                return True
+        elif op in rules and (rules[op].checks or rules[op].static_caveats):
+            return True
+    return False
 
 
 _FUNCTION_DEPTH = [0]  # nesting of instantiated bodies being judged (a function calling itself stops here)
@@ -1500,12 +1526,25 @@ def _function_body_reasons(key, model, matrix, rules, node, graph, parents, labe
         return None
     from ..model.functions import instantiate
 
-    dtype_of = lambda n: _dtype(n, graph, parents)  # noqa: E731
+    dtypes = _cache(graph)["dtype"]
+
+    def dtype_of(name: str) -> str | None:
+        dt = dtypes.get(name, _MISSING)
+        if dt is _MISSING:
+            dt = dtypes[name] = _lookup_dtype(name, graph, parents)
+        return dt
+
     shape_of = lambda n: _shape(n, graph, parents)  # noqa: E731
-    attrs = tuple(a.SerializeToString() for a in node.proto.attribute) if node.proto is not None else ()
-    sig = (id(matrix), key, tuple((dtype_of(i), tuple(shape_of(i) or ()) if shape_of(i) is not None else None)
-                                  if i else None for i in node.inputs), attrs)
     cache = model.__dict__.setdefault("_function_verdicts", {})
+    # shapes are part of the signature only when a body op has a rule that reads them (decoding shapes is the
+    # expensive part of a big model's many calls)
+    ranked = cache.get(("ranked", id(matrix), key))
+    if ranked is None:
+        ranked = cache[("ranked", id(matrix), key)] = _function_reads_shapes(key, model, rules)
+    attrs = tuple(a.SerializeToString() for a in node.proto.attribute) if node.proto is not None else ()
+    types = tuple(dtype_of(i) if i else None for i in node.inputs)
+    shapes = tuple(tuple(shape_of(i) or ()) if i else None for i in node.inputs) if ranked else None
+    sig = (id(matrix), key, types, shapes, attrs)
     if sig in cache:
         return cache[sig]
     _FUNCTION_DEPTH[0] += 1
