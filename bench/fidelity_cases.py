@@ -177,6 +177,12 @@ def _function_einsum(equation):
     return m
 
 
+def _dq_tensor(dtype, count):
+    """DequantizeLinear of a network input (a tensor, not weights) of ``count`` elements."""
+    return _m([h.make_node("DequantizeLinear", ["x", "s"], ["y"], name="dequantize")], [_vi("x", dtype, (count,))],
+              [_vi("y", F, None)], [_init("s", np.array(0.1, np.float32))], opset=21)
+
+
 def build_cases() -> list[Case]:
     """The cases; ``source`` is the file:line the real parser (TensorRT-RTX 1.7.1's onnx-tensorrt) reports
     for the restriction, or the importer that implements what the case checks."""
@@ -248,4 +254,6 @@ def build_cases() -> list[Case]:
         _function_einsum("IJ,JK->IK"))
     add("function_body_einsum_lowercase", "onnxOpCheckers.cpp checkLocalFunctionImporter",
         _function_einsum("ij,jk->ik"))
+    add("dequantize_uint8_network_input", "importerUtils.cpp checkNotInvalidType (UINT8 not from a Q)",
+        _dq_tensor(T.UINT8, 4))
     return cases

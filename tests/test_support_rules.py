@@ -834,6 +834,7 @@ def _edge(name):
     ("function_own_name", True, ""),
     ("function_body_einsum_uppercase", False, "body node 'body_einsum' (Einsum)"),
     ("function_body_einsum_lowercase", True, ""),
+    ("dequantize_uint8_network_input", False, "not a QuantizeLinear output"),
 ])
 def test_rule_families_from_the_parser_source(name, supported, words):
     j = _edge(name)

@@ -1033,6 +1033,14 @@ def _r_dequantize(c: _Ctx) -> None:
     x = c.input(0)
     dtype = c.dtype(x)
     if dtype == "UINT8":
+        producer = c.graph.producer.get(x)
+        if producer is None or producer.op_type != "QuantizeLinear":
+            # a UINT8 network input or initializer: the importer's type check refuses it (seen with the real
+            # parser: "checkNotInvalidType: Found unsupported input type of UINT8"); only a QuantizeLinear's
+            # UINT8 output is taken (as INT8)
+            c.reject(f"input '{x}' is UINT8 and not a QuantizeLinear output: the onnx-tensorrt parser refuses "
+                     f"UINT8 tensors here. {_UINT8_QDQ_HINT}")
+            return
         c.warn(f"DequantizeLinear input '{x}' is UINT8: {_UINT8_AS_INT8}. {_UINT8_QDQ_HINT}")
         _check_zero_point(c, 2, "x_zero_point", uint8=True)
         _check_scale(c)
