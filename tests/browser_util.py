@@ -159,7 +159,7 @@ def lab_and_page(root: Path, *, env: dict | None = None, width: int = 1500, heig
                 page.set_default_timeout(timeout_ms)
                 page.explorer_dialogs, page.explorer_errors, page.explorer_console = [], [], []
                 page.on("dialog", lambda d: (page.explorer_dialogs.append(d.message), d.dismiss()))
-                page.on("pageerror", lambda exc: page.explorer_errors.append(str(exc)))
+                page.on("pageerror", lambda exc: _page_error(page, exc))
                 page.on("console", lambda m: page.explorer_console.append(m.text[:300]) if m.type == "error" else None)
                 yield lab, page
             finally:
@@ -168,6 +168,26 @@ def lab_and_page(root: Path, *, env: dict | None = None, width: int = 1500, heig
             pw.stop()
     finally:
         lab.stop()
+
+
+#: an uncaught error inside ipywidgets' own JupyterLab bundle, not the explorer's code: a Box/Tab view whose child
+#: view arrives after the view itself was disposed reads ``this.luminoWidget.widgets`` on null (its
+#: ``add_child_model`` promise). Seen once in CI while views were replaced; what the page shows is not affected.
+WIDGET_MANAGER_RACE = "Cannot read properties of null (reading 'widgets')"
+
+
+def _page_error(page, exc) -> None:
+    """Record an uncaught page error (with its stack in the console log); the one known race inside ipywidgets'
+    bundle is logged but not counted as the page's error -- only when it is thrown there."""
+    text, stack = str(exc), getattr(exc, "stack", "") or ""
+    page.explorer_console.append(f"pageerror: {text} | stack: {stack[:600]}")
+    frames = [line for line in stack.splitlines()[1:] if line.strip().startswith("at ")]
+    # thrown in that bundle, and no frame of the explorer's own front-end code (its ESM is a blob:/data: module)
+    in_widget_bundle = (bool(frames) and "@jupyter-widgets/jupyterlab-manager" in frames[0]
+                        and not any("blob:" in f or "data:" in f or "trex" in f.lower() for f in frames))
+    if text == WIDGET_MANAGER_RACE and in_widget_bundle:
+        return
+    page.explorer_errors.append(text)
 
 
 def open_tab(page, name: str) -> None:

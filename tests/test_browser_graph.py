@@ -83,4 +83,4 @@ def test_partitions_graph_shows_everything_first_and_leaves_the_wheel_to_the_pag
                         ": window.__trexScroller.scrollTop < top - 20", arg=[before["top"], down], polling=100)
     after = p.wait_for_function(FIGURE_JS, arg=GRAPH).json_value()
     assert (after["x"], after["y"]) == (fig["x"], fig["y"]), "the wheel zoomed the graph"
-    assert not errors, errors
+    assert not errors, (errors, [c for c in p.explorer_console if c.startswith("pageerror")])
