@@ -124,15 +124,18 @@ def test_load_errors_are_shown_in_place_and_keep_the_model(app, tmp_path):
     bad.write_bytes(os.urandom(2048))
     model_tab.path.value = str(bad)
     model_tab.load_button.click()
+    assert app.state.wait_load(120)  # the button loads in the background
     assert "could not load corrupt.onnx" in model_tab.message.value
     assert "trex-msg-error" in model_tab.message.value
     assert app.state.model_label == "resnet18.onnx"  # what the user had is still there
     assert "resnet18.onnx" in model_tab.summary.value
     model_tab.path.value = str(tmp_path / "missing.onnx")
     model_tab.load_button.click()
+    assert app.state.wait_load(120)  # the button loads in the background
     assert "not found" in model_tab.message.value
     model_tab.path.value = str(SAMPLES / "dynamic_shapes.onnx")
     model_tab.load_button.click()
+    assert app.state.wait_load(120)  # the button loads in the background
     assert model_tab.message.value == "" and app.state.model_label == "dynamic_shapes.onnx"
 
 
@@ -140,9 +143,11 @@ def test_upload_and_samples(app):
     model_tab = app.tabs["Model"]
     data = (SAMPLES / "control_flow.onnx").read_bytes()
     model_tab._uploaded({"new": ({"name": "my upload.onnx", "content": memoryview(data), "size": len(data)},)})
+    assert app.state.wait_load(120)
     assert app.state.model_label == "my upload.onnx"
     assert app.state.model_path and os.path.isfile(app.state.model_path)  # written for Netron and builds
     model_tab.samples.value = "transformer_encoder.onnx"
+    assert app.state.wait_load(120)
     assert app.state.model_label == "transformer_encoder.onnx"
 
 
@@ -628,3 +633,18 @@ def test_partitioned_build_cancel_and_errors_stay_in_the_widget():
         assert "TensorRT or TensorRT-RTX" in app.state.error("build")
     finally:
         app.close()
+
+
+def test_the_load_button_loads_in_the_background_and_says_so(app):
+    """The Load button hands the work to a thread (the kernel is free for the notebook meanwhile): the Model tab
+    says what is loading and disables the button until the load has ended; then the model is there."""
+    model_tab = app.tabs["Model"]
+    seen = []
+    app.state.on("message", lambda st: seen.append((st.messages.get("loading"), model_tab.load_button.disabled)))
+    model_tab.path.value = str(SAMPLES / "transformer_encoder.onnx")
+    model_tab.load_button.click()
+    assert app.state.wait_load(120)
+    assert seen[0] == (("info", "loading transformer_encoder.onnx… (the notebook stays usable)"), True)
+    assert app.state.model_label == "transformer_encoder.onnx" and app.state.loading is None
+    assert "loading" not in app.state.messages and not model_tab.load_button.disabled
+    assert "transformer_encoder.onnx" in model_tab.summary.value

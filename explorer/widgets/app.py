@@ -310,8 +310,8 @@ class Explorer:
         build_tab.render_job()
 
     #: the tab where each message area is shown in place
-    HOME = {"model": "Model", "analysis": "Partitions", "build": "Build", "import": "Build", "builds": "Build",
-            "accuracy": "Accuracy"}
+    HOME = {"model": "Model", "loading": "Model", "analysis": "Partitions", "build": "Build", "import": "Build",
+            "builds": "Build", "accuracy": "Accuracy"}
 
     def _on_message(self, _state) -> None:
         st = self.state
@@ -327,7 +327,11 @@ class Explorer:
             t = self.tabs[name]
             if t.built and hasattr(t, "message"):
                 err = st.error(area)
-                t.message.value = STYLE + message_box(err) if err else ""
+                loading = st.messages.get("loading") if name == "Model" else None
+                t.message.value = (STYLE + message_box(err) if err else
+                                   STYLE + message_box(loading[1], "info") if loading else "")
+        if self.tabs["Model"].built:
+            self.tabs["Model"].load_button.disabled = st.loading is not None
         build_tab: BuildTab = self.tabs["Build"]  # type: ignore[assignment]
         if build_tab.built:
             err = st.error("import")

@@ -188,6 +188,8 @@ class ExplorerState:
         self._listeners: dict[str, list[Callable]] = defaultdict(list)
         self._lock = threading.RLock()
         self._tmpdir: tempfile.TemporaryDirectory | None = None
+        self.loading: str | None = None  # the name of the model being loaded in the background (start_load)
+        self._loader: threading.Thread | None = None
 
     # ------------------------------------------------------------------ events and messages
     def on(self, event: str, callback: Callable) -> None:
@@ -263,6 +265,40 @@ class ExplorerState:
             self.emit("current")
         self.analyze()
         return True
+
+    def start_load(self, source, *, label: str | None = None) -> bool:
+        """:meth:`load` on a background thread, as the Load button, the upload and the samples do: a 100k-node
+        model takes seconds to read, infer and judge, and the notebook stays usable meanwhile (the Model tab says
+        what is loading). False, with a note, while another load is still running."""
+        name = label or (os.path.basename(os.fspath(source).strip()) if isinstance(source, (str, os.PathLike))
+                         else "the uploaded model")
+        with self._lock:
+            if self._loader is not None and self._loader.is_alive():
+                self.message("loading", f"{self.loading} is still loading: {name} was not started", level="info")
+                return False
+            self.loading = name
+            self._loader = threading.Thread(target=self._load_in_background, args=(source, label),
+                                            name="explorer-load", daemon=True)
+            loader = self._loader
+        self.message("loading", f"loading {name}… (the notebook stays usable)", level="info")
+        loader.start()
+        return True
+
+    def _load_in_background(self, source, label) -> None:
+        try:
+            self.load(source, label=label)
+        except Exception as exc:  # noqa: BLE001 - load reports its own errors; anything else is shown too
+            self.message("model", f"could not load {self.loading}: {describe_error(exc)}")
+        finally:
+            self.loading = None
+            self.message("loading", None)
+
+    def wait_load(self, timeout: float | None = None) -> bool:
+        """Block until the background load (if any) has ended; False if it is still running after ``timeout``."""
+        loader = self._loader
+        if loader is not None:
+            loader.join(timeout)
+        return loader is None or not loader.is_alive()
 
     @property
     def model_uploaded(self) -> bool:

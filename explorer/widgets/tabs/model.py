@@ -17,7 +17,7 @@ class ModelTab(Tab):
 
         self.path = W.Text(placeholder="path/to/model.onnx", description="Path", layout=W.Layout(width="420px"))
         self.load_button = W.Button(description="Load", button_style="primary", icon="folder-open")
-        self.load_button.on_click(lambda _: self.app.load(self.path.value))
+        self.load_button.on_click(lambda _: self.state.start_load(self.path.value))
         self.upload = W.FileUpload(accept=".onnx", multiple=False, description="Upload .onnx")
         self.upload.observe(self._uploaded, "value")
         samples = sample_models()
@@ -37,7 +37,7 @@ class ModelTab(Tab):
         item = value[0] if isinstance(value, (list, tuple)) else next(iter(value.values()))
         content = item["content"] if isinstance(item, dict) else item.content
         name = item["name"] if isinstance(item, dict) else item.name
-        self.app.load(bytes(content), label=name)
+        self.state.start_load(bytes(content), label=name)
 
     def _sample(self, change) -> None:
         name = change["new"]
@@ -45,11 +45,12 @@ class ModelTab(Tab):
             folder = samples_dir()
             if folder:
                 self.path.value = os.path.join(folder, name)
-                self.app.load(self.path.value)
+                self.state.start_load(self.path.value)
 
     def render(self) -> None:
         err = self.state.error("model")
         self.message.value = STYLE + message_box(err) if err else ""
+        self.load_button.disabled = self.state.loading is not None
         # the field shows where the loaded model is: its path, or nothing (and which file) after an upload
         if self.state.model_uploaded:
             self.path.value = ""
