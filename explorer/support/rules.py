@@ -14,6 +14,7 @@ into a dict of :class:`_OpRule`, and nodes whose operator has no attribute rules
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -1309,6 +1310,21 @@ def _judge(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, m
 _IMPORTER_READS = {"ScaledTanh": ("alpha", "beta")}
 
 
+@functools.lru_cache(maxsize=None)
+def _required_attributes(op: str, opset: int) -> tuple[str, ...]:
+    """Attributes the builtin importer of ``op`` reads without a default: its own list, then the ONNX schema's
+    required ones (looked up once per op and opset: a model can hold thousands of such nodes)."""
+    required = list(_IMPORTER_READS.get(op, ()))
+    try:
+        import onnx.defs
+
+        schema = onnx.defs.get_schema(op, opset)
+        required += [a for a, spec in schema.attributes.items() if spec.required and a not in required]
+    except Exception:  # no schema for this op: only the importer's own list
+        pass
+    return tuple(required)
+
+
 def _judge_elsewhere(node: Node, graph: Graph, parents: tuple[Graph, ...], model: Model, matrix: SupportMatrix,
                      rules: dict[str, _OpRule], rule: _OpRule) -> Judgement:
     """A node of another domain whose op_type has a builtin importer: the parser dispatches by op_type whatever
@@ -1317,16 +1333,8 @@ def _judge_elsewhere(node: Node, graph: Graph, parents: tuple[Graph, ...], model
     qualified = f"{node.domain}::{node.op_type}"
     note = (f"{qualified}: TensorRT's parser imports it with its builtin {node.op_type} importer, whatever the "
             "domain (a model-local function or plugin of that name is not used)")
-    required = list(_IMPORTER_READS.get(node.op_type, ()))
-    try:
-        import onnx.defs
-
-        schema = onnx.defs.get_schema(node.op_type, max(model.opset or 1, 1))
-        required += [a for a, spec in schema.attributes.items() if spec.required and a not in required]
-    except Exception:  # no schema for this op: only the importer's own list
-        pass
     names = {a.name for a in node.proto.attribute} if node.proto is not None else set()
-    missing = [a for a in required if a not in names]
+    missing = [a for a in _required_attributes(node.op_type, max(model.opset or 1, 1)) if a not in names]
     base = _judge(node, graph, parents, model, matrix, rules, as_builtin=True)
     reasons = list(base.reasons)
     if missing:
