@@ -289,6 +289,16 @@ def prepare_root(root: Path, *, notebooks: bool = True, samples: bool = True) ->
     return root
 
 
+def write_notebook(root: Path, name: str, source: list[str]) -> str:
+    """A one-cell notebook ``name`` in ``root`` (Python 3 kernel) running ``source``; returns its name."""
+    cell = {"cell_type": "code", "execution_count": None, "id": "a1", "metadata": {}, "outputs": [],
+            "source": source}
+    nb = {"cells": [cell], "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                                       "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    (root / name).write_text(json.dumps(nb), encoding="utf-8")
+    return name
+
+
 def lab_env() -> dict[str, str]:
     """Environment for the server (and so its kernels): the repo importable, fixtures and samples found."""
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),

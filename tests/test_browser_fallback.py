@@ -11,13 +11,13 @@ fp16 and checks the trtexec (TensorRT 10.x) line on the page is the library's
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 import explorer
-from browser_util import REPO, NotebookPage, chromium_available, lab_and_page, open_tab, prepare_root
+from browser_util import (REPO, NotebookPage, chromium_available, lab_and_page, open_tab, prepare_root,
+                          write_notebook)
 from explorer.backends.commands import trtexec_command
 from explorer.backends.settings import BuildSettings
 
@@ -29,12 +29,8 @@ WAIT = 240_000  # ms: generous (2 cores shared); nothing here is a timed asserti
 
 
 def _notebook(root: Path) -> str:
-    cell = {"cell_type": "code", "execution_count": None, "id": "a1", "metadata": {}, "outputs": [],
-            "source": ["from explorer import Explorer\n", f"app = Explorer('{MODEL}', tab='Partitions')\n", "app"]}
-    nb = {"cells": [cell], "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                                       "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
-    (root / "fallback.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-    return "fallback.ipynb"
+    return write_notebook(root, "fallback.ipynb", ["from explorer import Explorer\n",
+                                                    f"app = Explorer('{MODEL}', tab='Partitions')\n", "app"])
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,12 @@ outlined marker on the graph; then back to the prediction and its label.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 import explorer
-from browser_util import REPO, NotebookPage, chromium_available, prepare_root, lab_and_page
+from browser_util import REPO, NotebookPage, chromium_available, lab_and_page, prepare_root, write_notebook
 from known_models import RTX_DIFFERENCE_NODE, write_rtx_difference_model
 from explorer.support import disagreements
 
@@ -29,13 +28,9 @@ WAIT = 240_000  # ms: generous (2 cores shared); nothing here is a timed asserti
 
 
 def _notebook(root: Path) -> str:
-    cell = {"cell_type": "code", "execution_count": None, "id": "a1", "metadata": {}, "outputs": [],
-            "source": ["from explorer import Explorer\n",
-                       f"app = Explorer('sample_models/{MODEL}', tab='Partitions')\n", "app"]}
-    nb = {"cells": [cell], "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                                       "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
-    (root / "partitions.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-    return "partitions.ipynb"
+    return write_notebook(root, "partitions.ipynb", ["from explorer import Explorer\n",
+                                                      f"app = Explorer('sample_models/{MODEL}', tab='Partitions')\n",
+                                                      "app"])
 
 
 @pytest.fixture(scope="module")

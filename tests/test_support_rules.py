@@ -813,7 +813,9 @@ def test_judging_a_10k_node_chain_judges_every_node():
 def _edge(name):
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    bench = str(Path(__file__).resolve().parents[1] / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
     from fidelity_cases import build_cases
 
     case = next(c for c in build_cases() if c.name == name)

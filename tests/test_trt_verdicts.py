@@ -235,7 +235,8 @@ def test_edge_cases_from_the_parser_source_agree_with_the_real_parser(tmp_path):
     from explorer.support.matrix import load_matrix
     from explorer.support.rules import judge_graph
 
-    sys.path.insert(0, str(ROOT / "bench"))
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
     from fidelity_cases import build_cases
 
     cases = build_cases()
